@@ -1,0 +1,40 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+const tenantsPath = "/v1/tenants"
+
+func tenantPath(slug string) string { return PathEscape("v1", "tenants", slug) }
+
+// CreateTenant creates a tenant; it starts in provisioning.
+func (c *Client) CreateTenant(ctx context.Context, spec api.TenantSpec) (*api.Tenant, error) {
+	return Create[api.Tenant](ctx, c, tenantsPath, spec)
+}
+
+// GetTenant reads a tenant; ErrNotFound if there is none with slug.
+func (c *Client) GetTenant(ctx context.Context, slug string) (*api.Tenant, error) {
+	return Get[api.Tenant](ctx, c, tenantPath(slug))
+}
+
+// ListTenants reads every tenant the token may see that matches query.
+func (c *Client) ListTenants(ctx context.Context, query url.Values) ([]api.Tenant, error) {
+	return ListAll[api.Tenant](ctx, c, tenantsPath, query)
+}
+
+// UpdateTenant applies a merge patch (see MergePatch) to a tenant; ifMatch,
+// unless 0, is the revision the update requires.
+func (c *Client) UpdateTenant(ctx context.Context, slug string, patch json.RawMessage, ifMatch int64) (*api.Tenant, error) {
+	return Patch[api.Tenant](ctx, c, tenantPath(slug), patch, ifMatch)
+}
+
+// DeleteTenant decommissions a tenant and says where its final backup is;
+// ifMatch, unless 0, is the revision the delete requires.
+func (c *Client) DeleteTenant(ctx context.Context, slug string, ifMatch int64) (*api.TenantDeletion, error) {
+	return Delete[api.TenantDeletion](ctx, c, tenantPath(slug), ifMatch)
+}

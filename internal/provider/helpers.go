@@ -1,0 +1,93 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+)
+
+// stateSetter is the part of tfsdk.State that writes a whole model.
+type stateSetter interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}
+
+// privateSetter and privateGetter are the framework's private state, kept
+// with a resource's state but never shown in a plan.
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
+type privateGetter interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+// privateRevision is the private-state key holding the object's revision,
+// sent back as If-Match so that a write never overwrites a change it has not seen.
+const privateRevision = "revision"
+
+func setRevision(ctx context.Context, p privateSetter, rev int64) diag.Diagnostics {
+	return p.SetKey(ctx, privateRevision, []byte(strconv.FormatInt(rev, 10)))
+}
+
+// revisionFrom reads the revision Read last saw; 0 (no If-Match) when the
+// state predates it.
+func revisionFrom(ctx context.Context, p privateGetter) (int64, diag.Diagnostics) {
+	b, diags := p.GetKey(ctx, privateRevision)
+	if diags.HasError() || len(b) == 0 {
+		return 0, diags
+	}
+	rev, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, diags
+	}
+	return rev, diags
+}
+
+// clientFrom takes the API client from a Configure request; nil provider data
+// means the provider is not configured yet, which the framework allows.
+func clientFrom(data any, diags *diag.Diagnostics) *client.Client {
+	if data == nil {
+		return nil
+	}
+	c, ok := data.(*client.Client)
+	if !ok {
+		diags.AddError("Unexpected provider data",
+			fmt.Sprintf("Expected *client.Client, got %T. This is a bug in the provider; please report it.", data))
+		return nil
+	}
+	return c
+}
+
+// addAPIError reports an API error, on the attribute it names when the
+// server said which field was at fault.
+func addAPIError(diags *diag.Diagnostics, summary string, err error) {
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && apiErr.Field != "" {
+		root, _, _ := strings.Cut(apiErr.Field, ".")
+		root, _, _ = strings.Cut(root, "[")
+		if root != "" && root == strings.ToLower(root) && !strings.ContainsAny(root, "- ") {
+			diags.AddAttributeError(path.Root(root), summary, err.Error())
+			return
+		}
+	}
+	diags.AddError(summary, err.Error())
+}
+
+// quotedList renders allowed values for documentation: `a`, `b` or `c`.
+func quotedList(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "`" + v + "`"
+	}
+	if len(quoted) < 2 {
+		return strings.Join(quoted, "")
+	}
+	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+}

@@ -1,0 +1,335 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+)
+
+const tenantAddr = "tenancy_tenant.test"
+
+func tenantConfig(slug, displayName, extra string) string {
+	return fmt.Sprintf(`
+resource "tenancy_tenant" "test" {
+  slug                = %q
+  display_name        = %q
+  region              = "eu-west"
+  deletion_protection = false
+%s
+}
+`, slug, displayName, extra)
+}
+
+// checkTenantsDestroyed asserts against the API that no tenant of the state remains.
+func checkTenantsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, rs := range s.RootModule().Resources {
+			if rs.Type != "tenancy_tenant" {
+				continue
+			}
+			_, err := srv.Client.GetTenant(context.Background(), rs.Primary.ID)
+			if err == nil {
+				return fmt.Errorf("tenant %q still exists after destroy", rs.Primary.ID)
+			}
+			if !errors.Is(err, client.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func TestAccTenant_lifecycle(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("acme")
+	full := `
+  isolation = "dedicated"
+  domain    = "` + slug + `.example.com"
+  timezone  = "Europe/Paris"
+  language  = "fr-FR"
+  branding = {
+    logo_url      = "https://cdn.example.com/logo.svg"
+    primary_color = "#0A66C2"
+  }
+  labels = { plan = "enterprise" }
+  security_policy = {
+    mfa_required  = true
+    allowed_cidrs = ["10.0.0.0/8", "192.168.0.0/16"]
+  }
+  data_retention_days = 90
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				Config: srv.Config(tenantConfig(slug, "Acme", full)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("id"), knownvalue.StringExact(slug)),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("isolation"), knownvalue.StringExact("dedicated")),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("security_policy").AtMapKey("session_timeout_minutes"), knownvalue.Int64Exact(60)),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("security_policy").AtMapKey("allowed_cidrs"),
+						knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("10.0.0.0/8"), knownvalue.StringExact("192.168.0.0/16")})),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("labels"), knownvalue.MapExact(map[string]knownvalue.Check{"plan": knownvalue.StringExact("enterprise")})),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("created_at"), knownvalue.NotNull()),
+				},
+				Check: func(*terraform.State) error {
+					got, err := srv.Client.GetTenant(context.Background(), slug)
+					if err != nil {
+						return err
+					}
+					if got.Language != "fr-FR" || got.Domain == nil || *got.Domain != slug+".example.com" {
+						return fmt.Errorf("backend holds language %q domain %v", got.Language, got.Domain)
+					}
+					return nil
+				},
+			},
+			{
+				// In-place update, including removing a nested attribute and a label.
+				Config: srv.Config(tenantConfig(slug, "Acme Corporation", `
+  isolation = "dedicated"
+  timezone  = "America/New_York"
+  labels    = {}
+  security_policy = {
+    session_timeout_minutes = 15
+  }
+`)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("display_name"), knownvalue.StringExact("Acme Corporation")),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("domain"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("branding"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("labels"), knownvalue.MapExact(map[string]knownvalue.Check{})),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("security_policy").AtMapKey("allowed_cidrs"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("security_policy").AtMapKey("mfa_required"), knownvalue.Bool(false)),
+				},
+			},
+			{
+				ResourceName:            tenantAddr,
+				ImportState:             true,
+				ImportStateId:           slug,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"timeouts"},
+			},
+			{
+				// A new slug is a new tenant.
+				Config: srv.Config(tenantConfig(slug+"-2", "Acme Corporation", `isolation = "dedicated"`)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("id"), knownvalue.StringExact(slug+"-2")),
+				},
+			},
+		},
+	})
+}
+
+func TestAccTenant_importBlock(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("imported")
+	cfg := srv.Config(tenantConfig(slug, "Imported", `
+  labels = { source = "api" }
+`))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				Config:          cfg,
+				ResourceName:    tenantAddr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   slug,
+				ImportPlanChecks: resource.ImportPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionNoop)},
+				},
+			},
+			{
+				ResourceName:  tenantAddr,
+				ImportState:   true,
+				ImportStateId: "Not_A_Slug",
+				ExpectError:   regexp.MustCompile(`(?s)A tenant is imported by its slug, such as "acme"`),
+			},
+		},
+	})
+}
+
+func TestAccTenant_drift(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("drift")
+	cfg := srv.Config(tenantConfig(slug, "Drift Inc", `labels = { team = "platform" }`))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				// Someone renames the tenant through the API: the plan shows it.
+				PreConfig: func() {
+					patch := json.RawMessage(`{"display_name":"Renamed by hand","labels":{"team":"other"}}`)
+					if _, err := srv.Client.UpdateTenant(context.Background(), slug, patch, 0); err != nil {
+						t.Fatalf("change behind Terraform's back: %v", err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("display_name"), knownvalue.StringExact("Drift Inc")),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("display_name"), knownvalue.StringExact("Drift Inc")),
+				},
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func TestAccTenant_disappears(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("gone")
+	cfg := srv.Config(tenantConfig(slug, "Gone Ltd", ""))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig: func() {
+					if _, err := srv.Client.DeleteTenant(context.Background(), slug, 0); err != nil {
+						t.Fatalf("delete behind Terraform's back: %v", err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("status"), knownvalue.StringExact("active")),
+				},
+			},
+		},
+	})
+}
+
+func TestAccTenant_deletionProtection(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("kept")
+	protected := srv.Config(fmt.Sprintf(`
+resource "tenancy_tenant" "test" {
+  slug         = %q
+  display_name = "Protected"
+  region       = "eu-west"
+}
+`, slug))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				Config: protected,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(tenantAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(true)),
+				},
+			},
+			{
+				Config:      protected,
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`(?s)deletion_protection.*Set deletion_protection = false, apply, and then destroy`),
+			},
+			{
+				// Still there after the refused destroy; lifting the protection lets the test's destroy through.
+				Config: srv.Config(tenantConfig(slug, "Protected", "")),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: func(*terraform.State) error {
+					_, err := srv.Client.GetTenant(context.Background(), slug)
+					return err
+				},
+			},
+		},
+	})
+}
+
+func TestAccTenant_invalidInputFailsAtPlan(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	cases := []struct {
+		name, slug, extra string
+		want              string
+	}{
+		{"slug", "Bad_Slug", "", `(?s)Attribute slug must be 3 to 63 lower-case letters`},
+		{"timezone", "tz-test", `timezone = "Mars/Olympus"`, `(?s)timezone.*"Mars/Olympus" is not an IANA time zone`},
+		{"cidr", "cidr-test", `security_policy = { allowed_cidrs = ["10.0.0.1/8"] }`, `(?s)allowed_cidrs.*10\.0\.0\.0/8`},
+		{"language", "lang-test", `language = "english_US"`, `(?s)language.*english_US`},
+		{"color", "color-test", `branding = { primary_color = "blue" }`, `(?s)primary_color.*"blue"`},
+		{"isolation", "iso-test", `isolation = "private"`, `(?s)isolation.*value must be one of`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders,
+				Steps: []resource.TestStep{{
+					Config:      srv.Config(tenantConfig(tc.slug, "Invalid", tc.extra)),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}
+
+func TestAccTenantDataSource(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("lookup")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{{
+			Config: srv.Config(tenantConfig(slug, "Lookup", `labels = { tier = "gold" }`) + `
+data "tenancy_tenant" "test" {
+  slug = tenancy_tenant.test.slug
+}
+`),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.tenancy_tenant.test", tfjsonpath.New("display_name"), knownvalue.StringExact("Lookup")),
+				statecheck.ExpectKnownValue("data.tenancy_tenant.test", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+				statecheck.ExpectKnownValue("data.tenancy_tenant.test", tfjsonpath.New("labels").AtMapKey("tier"), knownvalue.StringExact("gold")),
+				statecheck.ExpectKnownValue("data.tenancy_tenant.test", tfjsonpath.New("security_policy"), knownvalue.Null()),
+			},
+		}},
+	})
+}

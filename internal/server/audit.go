@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+)
+
+// auditEntry is what a handler says about its mutation; audit adds who,
+// when and which request.
+type auditEntry struct {
+	tenant, action, kind, key string
+	before, after             int64
+	detail                    string
+}
+
+func (s *Server) audit(ctx context.Context, tx store.Tx, p *principal, e auditEntry) error {
+	actor := "tenancyd"
+	if p != nil {
+		actor = p.Name
+	}
+	_, err := tx.AppendAudit(ctx, api.AuditEvent{
+		Tenant: e.tenant, Actor: actor, Action: e.action, ObjectKind: e.kind, ObjectKey: e.key,
+		RevisionBefore: e.before, RevisionAfter: e.after, RequestID: requestID(ctx),
+		Detail: e.detail, Time: s.now().UTC(),
+	})
+	return err
+}
+
+// listAuditEvents lists a tenant's audit events, oldest first unless
+// order=desc, optionally only those of one object (object_kind, object_key).
+func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	q := r.URL.Query()
+	_, size, err := page(r)
+	if err != nil {
+		return err
+	}
+	aq := store.AuditQuery{
+		Tenant: r.PathValue("tenant"), ObjectKind: q.Get("object_kind"), ObjectKey: q.Get("object_key"),
+		Limit: size + 1,
+	}
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		aq.Desc = true
+	default:
+		return errBadRequest("order", "order must be \"asc\" or \"desc\"; got %q", q.Get("order"))
+	}
+	if v := q.Get("page_token"); v != "" {
+		if aq.After, err = strconv.ParseInt(v, 10, 64); err != nil || aq.After <= 0 {
+			return errBadRequest("page_token", "page_token is not one this server returned; start again without it")
+		}
+	}
+	list := api.List[api.AuditEvent]{Items: []api.AuditEvent{}}
+	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		if _, err := loadTenant(ctx, tx, aq.Tenant); err != nil {
+			return err
+		}
+		events, err := tx.ListAudit(ctx, aq)
+		if err != nil {
+			return err
+		}
+		if len(events) > size {
+			events = events[:size]
+			list.NextPageToken = strconv.FormatInt(events[size-1].ID, 10)
+		}
+		list.Items = append(list.Items, events...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}

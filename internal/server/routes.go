@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+)
+
+// Lock names. A transaction takes the platform lock before a tenant's.
+const lockPlatform = "platform"
+
+func lockTenant(slug string) string { return "tenant:" + slug }
+
+// handlerFunc serves one route for an authenticated principal (nil on public
+// routes); the error it returns is written as the JSON error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// route is one entry of the API: its pattern and who may call it.
+type route struct {
+	pattern string
+	access  access
+	handler handlerFunc
+}
+
+// routeTable is every route of the API, each area's routes in its own file.
+// The RBAC matrix test walks this table, so a route added here is tested.
+func (s *Server) routeTable() []route {
+	return slices.Concat(
+		[]route{
+			{"GET /healthz", public, s.healthz},
+			{"GET /readyz", public, s.readyz},
+			{"POST /v1/tokens", authenticated, s.createToken},
+			{"DELETE /v1/tokens/{id}", authenticated, s.revokeToken},
+		},
+		s.tenantRoutes(),
+		s.environmentRoutes(),
+		s.quotaRoutes(),
+		s.userRoutes(),
+		s.featureFlagRoutes(),
+		s.integrationRoutes(),
+		s.promotionRoutes(),
+		s.usageRoutes(),
+	)
+}
+
+func (s *Server) routes() {
+	for _, rt := range s.routeTable() {
+		s.mux.Handle(rt.pattern, s.serve(rt))
+	}
+	s.mux.Handle("GET /metrics", s.metricsHandler())
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNotFound("no route for %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// serve wraps a route's handler with metrics, logging, authentication and
+// the route's access rule.
+func (s *Server) serve(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		err := s.authorizeAndServe(rec, r, rt)
+		if err != nil {
+			s.writeError(rec, r, err)
+		}
+		s.metrics.requests.WithLabelValues(rt.pattern, strconv.Itoa(rec.status)).Inc()
+		s.metrics.duration.WithLabelValues(rt.pattern).Observe(time.Since(start).Seconds())
+		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request", logAttrs(r, rec.status)...)
+	})
+}
+
+func (s *Server) authorizeAndServe(w http.ResponseWriter, r *http.Request, rt route) error {
+	if rt.access == public {
+		return rt.handler(w, r, nil)
+	}
+	p, err := s.authenticate(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	if err := authorize(p, rt.access, r.PathValue("tenant")); err != nil {
+		return err
+	}
+	return rt.handler(w, r, p)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "database not ready", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// mutation is the body of a write: it runs inside one transaction, holding
+// the locks mutate took, and returns the status and object to answer with.
+type mutation func(ctx context.Context, tx store.Tx, body []byte) (status int, out any, err error)
+
+// mutate runs a write exactly once per Idempotency-Key: the answer is stored
+// in the same transaction as the write, so a retried request gets the first
+// answer and never writes twice; the same key on another request is refused.
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, p *principal, locks []string, fn mutation) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	key := r.Header.Get(api.HeaderIdempotencyKey)
+	if len(key) > 255 {
+		return errBadRequest(api.HeaderIdempotencyKey, "Idempotency-Key is %d characters long; at most 255 are allowed", len(key))
+	}
+	digest := sha256.Sum256([]byte(r.Method + " " + r.URL.RequestURI() + "\n" + string(body)))
+	hash := hex.EncodeToString(digest[:])
+
+	var status int
+	var answer []byte
+	err = s.store.Update(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		if err := tx.Lock(ctx, locks...); err != nil {
+			return err
+		}
+		if key != "" {
+			rec, err := tx.Idempotency(ctx, p.TokenID, key)
+			switch {
+			case err == nil && rec.RequestHash != hash:
+				return errInvalid(api.HeaderIdempotencyKey,
+					"Idempotency-Key %q was already used for a different request; use a new key for a new request", key)
+			case err == nil:
+				status, answer = rec.Status, rec.Body
+				w.Header().Set("Idempotent-Replayed", "true")
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		st, out, err := fn(ctx, tx, body)
+		if err != nil {
+			return err
+		}
+		if status, answer = st, nil; out != nil {
+			if answer, err = json.Marshal(out); err != nil {
+				return err
+			}
+		}
+		if key == "" {
+			return nil
+		}
+		return tx.PutIdempotency(ctx, store.IdempotencyRecord{
+			Scope: p.TokenID, Key: key, RequestHash: hash, Status: status, Body: answer, CreatedAt: s.now().UTC(),
+		})
+	})
+	if err != nil {
+		return err
+	}
+	setETag(w, answer)
+	writeRaw(w, status, answer)
+	return nil
+}
+
+// setETag publishes the revision of the object a body holds, if it has one.
+func setETag(w http.ResponseWriter, body []byte) {
+	var rev struct {
+		Revision int64 `json:"revision"`
+	}
+	if json.Unmarshal(body, &rev) == nil && rev.Revision > 0 {
+		w.Header().Set("ETag", etag(rev.Revision))
+	}
+}
+
+func etag(rev int64) string { return `"` + strconv.FormatInt(rev, 10) + `"` }
+
+// writeObject answers a read of one object, with its ETag.
+func writeObject(w http.ResponseWriter, rev int64, v any) {
+	w.Header().Set("ETag", etag(rev))
+	writeJSON(w, http.StatusOK, v)
+}
+
+// page reads the paging parameters of a list request.
+func page(r *http.Request) (after string, size int, err error) {
+	size = api.DefaultPageSize
+	if v := r.URL.Query().Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > api.MaxPageSize {
+			return "", 0, errBadRequest("page_size", "page_size must be a whole number from 1 to %d; got %q", api.MaxPageSize, v)
+		}
+		size = n
+	}
+	if v := r.URL.Query().Get("page_token"); v != "" {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(b) == 0 {
+			return "", 0, errBadRequest("page_token", "page_token is not one this server returned; start again without it")
+		}
+		after = string(b)
+	}
+	return after, size, nil
+}
+
+func pageToken(lastKey string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(lastKey))
+}
+
+// listPage reads one page of objects that keep passes, in key order,
+// scanning past those it drops.
+func listPage(ctx context.Context, tx store.Tx, q store.ListQuery, size int, keep func(store.Object) (bool, error)) ([]store.Object, string, error) {
+	var out []store.Object
+	for {
+		q.Limit = size + 1
+		objs, err := tx.List(ctx, q)
+		if err != nil {
+			return nil, "", err
+		}
+		for i, o := range objs {
+			if i == size {
+				break
+			}
+			q.After = o.Key
+			ok, err := keep(o)
+			if err != nil {
+				return nil, "", err
+			}
+			if !ok {
+				continue
+			}
+			out = append(out, o)
+			if len(out) == size {
+				more := i+1 < len(objs)
+				if !more {
+					return out, "", nil
+				}
+				return out, pageToken(o.Key), nil
+			}
+		}
+		if len(objs) <= size {
+			return out, "", nil
+		}
+	}
+}

@@ -1,0 +1,180 @@
+// Package server is tenancyd's HTTP API: routing, authentication and
+// authorization, idempotent and conditional writes, and the handlers of
+// every object, all over one store.Store.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	Store store.Store
+	// Regions a tenant may be placed in; api.DefaultRegions when empty.
+	Regions []string
+	// ProvisioningDelay is how long a new tenant stays "provisioning" before
+	// it becomes "active"; 0 activates it at once.
+	ProvisioningDelay time.Duration
+	// MaxBodyBytes limits request bodies; 1 MiB when 0.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// Now is the clock; time.Now when nil. Tests move it.
+	Now func() time.Time
+}
+
+// Server serves the tenancyd API.
+type Server struct {
+	store             store.Store
+	regions           []string
+	provisioningDelay time.Duration
+	maxBody           int64
+	log               *slog.Logger
+	now               func() time.Time
+	mux               *http.ServeMux
+	metrics           *metrics
+}
+
+// New builds a Server; call Handler to serve it and Run for its background work.
+func New(cfg Config) *Server {
+	s := &Server{
+		store:             cfg.Store,
+		regions:           cfg.Regions,
+		provisioningDelay: cfg.ProvisioningDelay,
+		maxBody:           cfg.MaxBodyBytes,
+		log:               cfg.Logger,
+		now:               cfg.Now,
+		mux:               http.NewServeMux(),
+	}
+	if len(s.regions) == 0 {
+		s.regions = slices.Clone(api.DefaultRegions)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.metrics = newMetrics()
+	s.routes()
+	return s
+}
+
+// Handler is the whole API with its middleware.
+func (s *Server) Handler() http.Handler {
+	return s.recoverPanics(s.withRequestID(s.mux))
+}
+
+// Run does the server's background work (advancing tenant provisioning)
+// until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	s.provisionLoop(ctx)
+}
+
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenancyd_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tenancyd_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	m.registry.MustRegister(m.requests, m.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(api.HeaderRequestID)
+		if !requestIDPattern.MatchString(id) {
+			id = newID("req")
+		}
+		w.Header().Set(api.HeaderRequestID, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// recoverPanics turns a handler panic into a logged 500 instead of a dropped
+// connection; a panic is always a bug to fix, never an answer.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path,
+					"panic", v, "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, api.ErrorBody{Error: api.ErrorDetail{
+					Code: api.CodeInternal, Message: "internal error", RequestID: requestID(r.Context()),
+				}})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote, for metrics and logs.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// newID returns a random identifier with a readable prefix, such as usr_3f9c...
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}

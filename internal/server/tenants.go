@@ -1,0 +1,425 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+)
+
+func (s *Server) tenantRoutes() []route {
+	return []route{
+		{"GET /v1/tenants", authenticated, s.listTenants},
+		{"POST /v1/tenants", platformAdmin, s.createTenant},
+		{"GET /v1/tenants/{tenant}", tenantViewer, s.getTenant},
+		{"PATCH /v1/tenants/{tenant}", tenantAdmin, s.patchTenant},
+		{"DELETE /v1/tenants/{tenant}", platformAdmin, s.deleteTenant},
+		{"GET /v1/tenants/{tenant}/audit-events", tenantViewer, s.listAuditEvents},
+	}
+}
+
+func tenantFromObject(o store.Object) (api.Tenant, error) { return fromObject[api.Tenant](o) }
+
+func tenantObject(t api.Tenant) (store.Object, error) {
+	return toObject[api.Tenant](t.Slug, store.KindTenant, t.Slug, t)
+}
+
+// loadTenant reads a tenant that the caller may see.
+func loadTenant(ctx context.Context, tx store.Tx, slug string) (api.Tenant, error) {
+	o, err := tx.Get(ctx, slug, store.KindTenant, slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Tenant{}, errTenantNotFound(slug)
+	}
+	if err != nil {
+		return api.Tenant{}, err
+	}
+	return tenantFromObject(o)
+}
+
+// checkTenantSpec fills in a tenant's defaults and validates every field,
+// answering with the first problem and the field it is in.
+func (s *Server) checkTenantSpec(t *api.TenantSpec) error {
+	if t.Isolation == "" {
+		t.Isolation = api.DefaultIsolation
+	}
+	if t.Timezone == "" {
+		t.Timezone = api.DefaultTimezone
+	}
+	if t.Language == "" {
+		t.Language = api.DefaultLanguage
+	}
+	if t.DataRetentionDays == nil {
+		t.DataRetentionDays = ptr(int64(api.DefaultDataRetentionDays))
+	}
+	if t.DeletionProtection == nil {
+		t.DeletionProtection = ptr(true)
+	}
+	if p := t.SecurityPolicy; p != nil {
+		if p.MFARequired == nil {
+			p.MFARequired = ptr(false)
+		}
+		if p.SessionTimeoutMinutes == nil {
+			p.SessionTimeoutMinutes = ptr(int64(api.DefaultSessionTimeoutMinutes))
+		}
+	}
+
+	checks := []struct {
+		field string
+		err   error
+	}{
+		{"slug", validate.Slug(t.Slug)},
+		{"display_name", displayName(t.DisplayName)},
+		{"isolation", validate.OneOf(t.Isolation, api.Isolations)},
+		{"region", validate.OneOf(t.Region, s.regions)},
+		{"timezone", validate.Timezone(t.Timezone)},
+		{"language", validate.Language(t.Language)},
+		{"data_retention_days", validate.IntRange(*t.DataRetentionDays, api.MinDataRetentionDays, api.MaxDataRetentionDays)},
+	}
+	if t.Domain != nil {
+		checks = append(checks, struct {
+			field string
+			err   error
+		}{"domain", validate.Hostname(*t.Domain)})
+	}
+	for _, c := range checks {
+		if c.err != nil {
+			return invalidField(c.field, c.err)
+		}
+	}
+	if b := t.Branding; b != nil {
+		if b.LogoURL != nil {
+			if err := validate.HTTPSURL(*b.LogoURL); err != nil {
+				return invalidField("branding.logo_url", err)
+			}
+		}
+		if b.PrimaryColor != nil {
+			if err := validate.HexColor(*b.PrimaryColor); err != nil {
+				return invalidField("branding.primary_color", err)
+			}
+		}
+	}
+	for k, v := range t.Labels {
+		if err := validate.LabelKey(k); err != nil {
+			return invalidField("labels", fmt.Errorf("key %q: %w", k, err))
+		}
+		if err := validate.LabelValue(v); err != nil {
+			return invalidField("labels."+k, err)
+		}
+	}
+	if p := t.SecurityPolicy; p != nil {
+		if err := validate.IntRange(*p.SessionTimeoutMinutes, api.MinSessionTimeoutMinutes, api.MaxSessionTimeoutMinutes); err != nil {
+			return invalidField("security_policy.session_timeout_minutes", err)
+		}
+		for i, c := range p.AllowedCIDRs {
+			if err := validate.CIDR(c); err != nil {
+				return invalidField(fmt.Sprintf("security_policy.allowed_cidrs[%d]", i), err)
+			}
+		}
+		if dup := firstDuplicate(p.AllowedCIDRs); dup != "" {
+			return errInvalid("security_policy.allowed_cidrs", "security_policy.allowed_cidrs: %q is listed twice", dup)
+		}
+	}
+	return nil
+}
+
+func displayName(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must not be empty")
+	}
+	if n := len([]rune(s)); n > 200 {
+		return fmt.Errorf("is %d characters long; at most 200 are allowed", n)
+	}
+	return nil
+}
+
+func firstDuplicate(values []string) string {
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
+		if seen[v] {
+			return v
+		}
+		seen[v] = true
+	}
+	return ""
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// checkDomainFree refuses a domain another tenant already uses; the caller
+// holds the platform lock, so two tenants cannot claim one domain at once.
+func checkDomainFree(ctx context.Context, tx store.Tx, domain *string, self string) error {
+	if domain == nil {
+		return nil
+	}
+	objs, err := tx.List(ctx, store.ListQuery{Kind: store.KindTenant})
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		t, err := tenantFromObject(o)
+		if err != nil {
+			return err
+		}
+		if t.Slug != self && t.Domain != nil && strings.EqualFold(*t.Domain, *domain) {
+			return errConflict("domain", "domain %q is already used by another tenant; domains are unique on the platform", *domain)
+		}
+	}
+	return nil
+}
+
+func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.mutate(w, r, p, []string{lockPlatform}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
+		var spec api.TenantSpec
+		if err := decodeStrict(body, &spec); err != nil {
+			return 0, nil, err
+		}
+		if err := s.checkTenantSpec(&spec); err != nil {
+			return 0, nil, err
+		}
+		if err := tx.Lock(ctx, lockTenant(spec.Slug)); err != nil {
+			return 0, nil, err
+		}
+		if _, err := tx.Get(ctx, spec.Slug, store.KindTenant, spec.Slug); err == nil {
+			return 0, nil, errConflict("slug", "tenant %q already exists; import it (terraform import tenancy_tenant.NAME %s) or choose another slug", spec.Slug, spec.Slug)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return 0, nil, err
+		}
+		if err := checkDomainFree(ctx, tx, spec.Domain, spec.Slug); err != nil {
+			return 0, nil, err
+		}
+		t := api.Tenant{TenantSpec: spec, ID: spec.Slug, Status: api.StatusProvisioning, ProvisioningStep: api.ProvisioningSteps[0]}
+		if s.provisioningDelay <= 0 {
+			t.Status, t.ProvisioningStep = api.StatusActive, api.ProvisioningSteps[len(api.ProvisioningSteps)-1]
+		}
+		o, err := tenantObject(t)
+		if err != nil {
+			return 0, nil, err
+		}
+		if o, err = tx.Create(ctx, o); err != nil {
+			return 0, nil, err
+		}
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: t.Slug, action: "tenant.create", kind: store.KindTenant, key: t.Slug, after: o.Revision}); err != nil {
+			return 0, nil, err
+		}
+		if err := s.recordProvisioning(ctx, tx, t.Slug, o.Revision, "", t.ProvisioningStep); err != nil {
+			return 0, nil, err
+		}
+		created, err := tenantFromObject(o)
+		return http.StatusCreated, created, err
+	})
+}
+
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+		t, err := loadTenant(ctx, tx, r.PathValue("tenant"))
+		return &t, err
+	})
+}
+
+// listTenants lists the tenants the caller can see, filtered by
+// label=key=value (repeatable), status and region.
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p *principal) error {
+	after, size, err := page(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	labels := map[string]string{}
+	for _, l := range q["label"] {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return errBadRequest("label", "label filter must look like key=value; got %q", l)
+		}
+		labels[k] = v
+	}
+	status, region := q.Get("status"), q.Get("region")
+	if status != "" && !slices.Contains([]string{api.StatusProvisioning, api.StatusActive}, status) {
+		return errBadRequest("status", "status must be %q or %q; got %q", api.StatusProvisioning, api.StatusActive, status)
+	}
+	keep := func(o store.Object) (bool, error) {
+		if !p.canSee(o.Tenant) {
+			return false, nil
+		}
+		t, err := tenantFromObject(o)
+		if err != nil {
+			return false, err
+		}
+		if (status != "" && t.Status != status) || (region != "" && t.Region != region) {
+			return false, nil
+		}
+		for k, v := range labels {
+			if got, ok := t.Labels[k]; !ok || got != v {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	list := api.List[api.Tenant]{Items: []api.Tenant{}}
+	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		objs, next, err := listPage(ctx, tx, store.ListQuery{Kind: store.KindTenant, After: after}, size, keep)
+		if err != nil {
+			return err
+		}
+		list.NextPageToken = next
+		for _, o := range objs {
+			t, err := tenantFromObject(o)
+			if err != nil {
+				return err
+			}
+			list.Items = append(list.Items, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// patchTenant applies a JSON merge patch (RFC 7396) to a tenant.
+func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+	slug := r.PathValue("tenant")
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	return s.mutate(w, r, p, []string{lockPlatform, lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
+		cur, err := loadTenant(ctx, tx, slug)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
+			return 0, nil, err
+		}
+		next, err := applyMergePatch(cur.TenantSpec, body)
+		if err != nil {
+			return 0, nil, err
+		}
+		switch {
+		case next.Slug != cur.Slug:
+			return 0, nil, errInvalid("slug", "slug is immutable: %q cannot become %q; create a new tenant instead", cur.Slug, next.Slug)
+		case next.Region != cur.Region:
+			return 0, nil, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
+		case next.Isolation != cur.Isolation && next.Isolation != "" && p.Role != api.RolePlatformAdmin:
+			return 0, nil, errForbidden("isolation", "changing isolation needs a platform_admin token")
+		}
+		if err := s.checkTenantSpec(&next); err != nil {
+			return 0, nil, err
+		}
+		if err := checkDomainFree(ctx, tx, next.Domain, slug); err != nil {
+			return 0, nil, err
+		}
+		cur.TenantSpec = next
+		o, err := tenantObject(cur)
+		if err != nil {
+			return 0, nil, err
+		}
+		if o, err = tx.Put(ctx, o, cur.Revision); err != nil {
+			return 0, nil, err
+		}
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.update", kind: store.KindTenant, key: slug,
+			before: cur.Revision, after: o.Revision, detail: changedFields(body)}); err != nil {
+			return 0, nil, err
+		}
+		t, err := tenantFromObject(o)
+		return http.StatusOK, t, err
+	})
+}
+
+// applyMergePatch applies an RFC 7396 merge patch to v and decodes the
+// result strictly, so a patch cannot smuggle in unknown fields.
+func applyMergePatch[T any](v T, patch []byte) (T, error) {
+	var out T
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &probe); err != nil || probe == nil {
+		return out, errBadRequest("", "a PATCH body must be a JSON object (a JSON merge patch, RFC 7396)")
+	}
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return out, err
+	}
+	merged, err := jsonpatch.MergePatch(doc, patch)
+	if err != nil {
+		return out, errBadRequest("", "the merge patch could not be applied: %v", err)
+	}
+	return out, decodeStrict(merged, &out)
+}
+
+// changedFields names the top-level fields a merge patch touches, for the audit log.
+func changedFields(patch []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(patch, &m) != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return "changed: " + strings.Join(keys, ", ")
+}
+
+// deleteTenant decommissions a tenant: a final backup of everything it owns,
+// kept for its data_retention_days, then deletion.
+func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+	slug := r.PathValue("tenant")
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	return s.mutate(w, r, p, []string{lockPlatform, lockTenant(slug)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
+		t, err := loadTenant(ctx, tx, slug)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := checkRevision(ifMatch, t.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
+			return 0, nil, err
+		}
+		if t.DeletionProtection != nil && *t.DeletionProtection {
+			return 0, nil, errConflict("deletion_protection",
+				"tenant %q has deletion_protection enabled; set deletion_protection = false and apply before destroying it", slug)
+		}
+		objs, err := tx.Export(ctx, slug)
+		if err != nil {
+			return 0, nil, err
+		}
+		data, err := json.Marshal(objs)
+		if err != nil {
+			return 0, nil, err
+		}
+		now := s.now().UTC()
+		b := store.BackupRecord{
+			ID: newID("bkp"), Tenant: slug, TakenAt: now, Data: data,
+			RetainUntil: now.AddDate(0, 0, int(*t.DataRetentionDays)),
+		}
+		if err := tx.PutBackup(ctx, b); err != nil {
+			return 0, nil, err
+		}
+		if err := tx.DeleteTenant(ctx, slug); err != nil {
+			return 0, nil, err
+		}
+		// Its tokens die with it, so a tenant re-created under the same slug
+		// does not inherit them.
+		if err := tx.RevokeTenantTokens(ctx, slug, now); err != nil {
+			return 0, nil, err
+		}
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.delete", kind: store.KindTenant, key: slug,
+			before: t.Revision, detail: "final backup " + b.ID + " kept until " + b.RetainUntil.Format(time.RFC3339)}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, api.TenantDeletion{Slug: slug, Backup: api.Backup{
+			ID: b.ID, Tenant: slug, TakenAt: b.TakenAt, RetainUntil: b.RetainUntil,
+		}}, nil
+	})
+}

@@ -1,0 +1,702 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+// migrationFiles holds one directory of NNNN_name.sql files per dialect.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+// dialect is what differs between the SQL databases behind sqlStore; the
+// queries themselves are shared.
+type dialect struct {
+	name string
+	// numbered makes placeholders $1, $2, ... instead of ?.
+	numbered bool
+	// migrations is the directory of migrationFiles applied at open.
+	migrations string
+	// migrationsTable creates schema_migrations if it is missing.
+	migrationsTable string
+	// timeArg turns a UTC time truncated to microseconds into a query argument.
+	timeArg func(time.Time) any
+	// lock takes transaction-scoped locks on names, in order; nil when the
+	// database serializes writers anyway.
+	lock func(ctx context.Context, tx *sql.Tx, names []string) error
+	// view are the options of View's transactions.
+	view sql.TxOptions
+}
+
+// rebind rewrites the ? placeholders of a shared query for the dialect. The
+// shared queries never hold a ? inside a literal.
+func (d *dialect) rebind(query string) string {
+	if !d.numbered {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := range len(query) {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// sqlStore implements Store over database/sql for every dialect.
+type sqlStore struct {
+	d     *dialect
+	write *sql.DB
+	read  *sql.DB // the same pool as write unless the database wants separate readers
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// Update runs fn in a read-write transaction: BEGIN IMMEDIATE on SQLite, READ
+// COMMITTED on PostgreSQL, where each statement sees the latest commits, so
+// that reading after Lock sees what the previous lock holder wrote.
+func (s *sqlStore) Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	return s.run(ctx, s.write, nil, func(tx *sqlTx) error { return fn(ctx, tx) })
+}
+
+// View runs fn in a read-only snapshot: a deferred transaction on SQLite's
+// reader connections, REPEATABLE READ on PostgreSQL.
+func (s *sqlStore) View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	return s.run(ctx, s.read, &s.d.view, func(tx *sqlTx) error { return fn(ctx, tx) })
+}
+
+func (s *sqlStore) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin transaction: %w", err)
+	}
+	// After a successful Commit this does nothing; otherwise it ends the
+	// transaction whether fn failed or panicked.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(&sqlTx{d: s.d, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping %s: %w", s.d.name, err)
+	}
+	if s.read != s.write {
+		if err := s.read.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping %s: %w", s.d.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Close() error {
+	if s.read == s.write {
+		return s.write.Close()
+	}
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// migrate applies the dialect's migrations that the database has not seen,
+// in one transaction that holds a lock, so that processes opening one
+// database at once apply each migration exactly once.
+func (s *sqlStore) migrate(ctx context.Context) error {
+	dir := path.Join("migrations", s.d.migrations)
+	names, err := fs.Glob(migrationFiles, dir+"/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	slices.Sort(names)
+	return s.run(ctx, s.write, nil, func(tx *sqlTx) error {
+		if err := tx.Lock(ctx, "tenancy:migrate"); err != nil {
+			return err
+		}
+		if _, err := tx.tx.ExecContext(ctx, s.d.migrationsTable); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied, err := tx.appliedMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		known := map[int64]bool{}
+		for _, name := range names {
+			base := path.Base(name)
+			prefix, _, _ := strings.Cut(base, "_")
+			version, err := strconv.ParseInt(prefix, 10, 64)
+			if err != nil {
+				return fmt.Errorf("migration %s: name must start with a number: %w", base, err)
+			}
+			known[version] = true
+			if applied[version] {
+				continue
+			}
+			script, err := fs.ReadFile(migrationFiles, name)
+			if err != nil {
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+			if _, err := tx.tx.ExecContext(ctx, string(script)); err != nil {
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+			if _, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				version, base, s.d.timeArg(now())); err != nil {
+				return fmt.Errorf("migration %s: record: %w", base, err)
+			}
+		}
+		for version := range applied {
+			if !known[version] {
+				return fmt.Errorf("the database has schema migration %d, which this version of tenancyd does not know: upgrade tenancyd", version)
+			}
+		}
+		return nil
+	})
+}
+
+func (t *sqlTx) appliedMigrations(ctx context.Context) (map[int64]bool, error) {
+	rows, err := t.query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	applied := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	return applied, nil
+}
+
+// sqlTx implements Tx over one database/sql transaction.
+type sqlTx struct {
+	d  *dialect
+	tx *sql.Tx
+}
+
+var _ Tx = (*sqlTx)(nil)
+
+func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.d.rebind(query), args...)
+}
+
+func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.d.rebind(query), args...)
+}
+
+// exec runs a statement and returns how many rows it affected.
+func (t *sqlTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, t.d.rebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *sqlTx) Lock(ctx context.Context, names ...string) error {
+	if t.d.lock == nil {
+		return nil
+	}
+	return t.d.lock(ctx, t.tx, names)
+}
+
+// now is the store's clock: UTC at the microsecond precision both databases keep.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// normTime brings a caller's time to what the database will give back.
+func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// orNow is normTime(t), or now when t is zero.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return now()
+	}
+	return normTime(t)
+}
+
+func (t *sqlTx) nullTimeArg(v *time.Time) any {
+	if v == nil {
+		return nil
+	}
+	return t.d.timeArg(normTime(*v))
+}
+
+// timeCol scans a time column, TIMESTAMPTZ or TEXT, into UTC.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	switch v := v.(type) {
+	case time.Time:
+		*c.t = v.UTC()
+		return nil
+	case string:
+		return c.parse(v)
+	case []byte:
+		return c.parse(string(v))
+	default:
+		return fmt.Errorf("cannot scan %T into a time", v)
+	}
+}
+
+func (c timeCol) parse(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("cannot parse time %q: %w", s, err)
+	}
+	*c.t = t.UTC()
+	return nil
+}
+
+// nullTimeCol scans a nullable time column into a *time.Time.
+type nullTimeCol struct{ t **time.Time }
+
+func (c nullTimeCol) Scan(v any) error {
+	if v == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeCol{&t}).Scan(v); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// row is what *sql.Row and *sql.Rows have in common.
+type row interface{ Scan(dest ...any) error }
+
+// scanAll returns a function that collects the rows of a query with scan
+// and closes them; it reads scanAll(scanX)(tx.query(...)).
+func scanAll[T any](scan func(row) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = rows.Close() }()
+		out := []T{}
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+const objectColumns = "tenant, kind, key, revision, data, created_at, updated_at"
+
+func scanObject(r row) (Object, error) {
+	var o Object
+	var data []byte
+	if err := r.Scan(&o.Tenant, &o.Kind, &o.Key, &o.Revision, &data,
+		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}); err != nil {
+		return Object{}, err
+	}
+	o.Data = data
+	return o, nil
+}
+
+func objectName(tenant, kind, key string) string { return tenant + "/" + kind + "/" + key }
+
+func (t *sqlTx) Get(ctx context.Context, tenant, kind, key string) (Object, error) {
+	o, err := scanObject(t.queryRow(ctx, "SELECT "+objectColumns+" FROM objects WHERE tenant = ? AND kind = ? AND key = ?",
+		tenant, kind, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Object{}, fmt.Errorf("store: get %s: %w", objectName(tenant, kind, key), ErrNotFound)
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("store: get %s: %w", objectName(tenant, kind, key), err)
+	}
+	return o, nil
+}
+
+func (t *sqlTx) List(ctx context.Context, q ListQuery) ([]Object, error) {
+	query := "SELECT " + objectColumns + " FROM objects WHERE kind = ?"
+	args := []any{q.Kind}
+	order := " ORDER BY key"
+	if q.Tenant != "" {
+		query += " AND tenant = ?"
+		args = append(args, q.Tenant)
+	} else {
+		// Keys of other kinds than tenants may repeat across tenants; the
+		// tenant makes the order total.
+		order += ", tenant"
+	}
+	if q.After != "" {
+		query += " AND key > ?"
+		args = append(args, q.After)
+	}
+	query += order
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	objects, err := scanAll(scanObject)(t.query(ctx, query, args...))
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s of tenant %q: %w", q.Kind, q.Tenant, err)
+	}
+	return objects, nil
+}
+
+func (t *sqlTx) Count(ctx context.Context, tenant, kind string) (int, error) {
+	query := "SELECT COUNT(*) FROM objects WHERE kind = ?"
+	args := []any{kind}
+	if tenant != "" {
+		query += " AND tenant = ?"
+		args = append(args, tenant)
+	}
+	var n int
+	if err := t.queryRow(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count %s of tenant %q: %w", kind, tenant, err)
+	}
+	return n, nil
+}
+
+func (t *sqlTx) Create(ctx context.Context, o Object) (Object, error) {
+	name := objectName(o.Tenant, o.Kind, o.Key)
+	if !json.Valid(o.Data) {
+		return Object{}, fmt.Errorf("store: create %s: data is not valid JSON", name)
+	}
+	at := t.d.timeArg(now())
+	created, err := scanObject(t.queryRow(ctx,
+		"INSERT INTO objects ("+objectColumns+") VALUES (?, ?, ?, 1, ?, ?, ?)"+
+			" ON CONFLICT (tenant, kind, key) DO NOTHING RETURNING "+objectColumns,
+		o.Tenant, o.Kind, o.Key, string(o.Data), at, at))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Object{}, fmt.Errorf("store: create %s: %w", name, ErrExists)
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("store: create %s: %w", name, err)
+	}
+	return created, nil
+}
+
+func (t *sqlTx) Put(ctx context.Context, o Object, expectRevision int64) (Object, error) {
+	name := objectName(o.Tenant, o.Kind, o.Key)
+	if !json.Valid(o.Data) {
+		return Object{}, fmt.Errorf("store: put %s: data is not valid JSON", name)
+	}
+	stored, err := scanObject(t.queryRow(ctx,
+		"UPDATE objects SET revision = revision + 1, data = ?, updated_at = ?"+
+			" WHERE tenant = ? AND kind = ? AND key = ? AND revision = ? RETURNING "+objectColumns,
+		string(o.Data), t.d.timeArg(now()), o.Tenant, o.Kind, o.Key, expectRevision))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Object{}, t.whyNoRow(ctx, "put", o.Tenant, o.Kind, o.Key, expectRevision)
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("store: put %s: %w", name, err)
+	}
+	return stored, nil
+}
+
+func (t *sqlTx) Delete(ctx context.Context, tenant, kind, key string, expectRevision int64) error {
+	query := "DELETE FROM objects WHERE tenant = ? AND kind = ? AND key = ?"
+	args := []any{tenant, kind, key}
+	if expectRevision != 0 {
+		query += " AND revision = ?"
+		args = append(args, expectRevision)
+	}
+	n, err := t.exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: delete %s: %w", objectName(tenant, kind, key), err)
+	}
+	if n == 0 {
+		return t.whyNoRow(ctx, "delete", tenant, kind, key, expectRevision)
+	}
+	return nil
+}
+
+// whyNoRow explains why a conditional write matched no row: the object is
+// missing, or its revision is no longer expectRevision.
+func (t *sqlTx) whyNoRow(ctx context.Context, op, tenant, kind, key string, expectRevision int64) error {
+	name := objectName(tenant, kind, key)
+	var current int64
+	err := t.queryRow(ctx, "SELECT revision FROM objects WHERE tenant = ? AND kind = ? AND key = ?",
+		tenant, kind, key).Scan(&current)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: %s %s: %w", op, name, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: %s %s: %w", op, name, err)
+	default:
+		return fmt.Errorf("store: %s %s: revision is %d, not %d: %w", op, name, current, expectRevision, ErrStaleRevision)
+	}
+}
+
+func (t *sqlTx) DeleteTenant(ctx context.Context, tenant string) error {
+	if _, err := t.exec(ctx, "DELETE FROM objects WHERE tenant = ?", tenant); err != nil {
+		return fmt.Errorf("store: delete tenant %s: %w", tenant, err)
+	}
+	return nil
+}
+
+func (t *sqlTx) Export(ctx context.Context, tenant string) ([]Object, error) {
+	objects, err := scanAll(scanObject)(t.query(ctx,
+		"SELECT "+objectColumns+" FROM objects WHERE tenant = ? ORDER BY kind, key", tenant))
+	if err != nil {
+		return nil, fmt.Errorf("store: export tenant %s: %w", tenant, err)
+	}
+	return objects, nil
+}
+
+const tokenColumns = "id, name, tenant, role, hash, created_by, created_at, expires_at, revoked_at" //nolint:gosec // G101: column names, not a credential.
+
+func scanToken(r row) (TokenRecord, error) {
+	var tok TokenRecord
+	if err := r.Scan(&tok.ID, &tok.Name, &tok.Tenant, &tok.Role, &tok.Hash, &tok.CreatedBy,
+		timeCol{&tok.CreatedAt}, nullTimeCol{&tok.ExpiresAt}, nullTimeCol{&tok.RevokedAt}); err != nil {
+		return TokenRecord{}, err
+	}
+	return tok, nil
+}
+
+// CreateToken stores a token; a zero CreatedAt means now.
+func (t *sqlTx) CreateToken(ctx context.Context, tok TokenRecord) error {
+	n, err := t.exec(ctx, "INSERT INTO tokens ("+tokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		tok.ID, tok.Name, tok.Tenant, tok.Role, tok.Hash, tok.CreatedBy,
+		t.d.timeArg(orNow(tok.CreatedAt)), t.nullTimeArg(tok.ExpiresAt), t.nullTimeArg(tok.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("store: create token %s: %w", tok.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: create token %s: id or hash: %w", tok.ID, ErrExists)
+	}
+	return nil
+}
+
+func (t *sqlTx) TokenByHash(ctx context.Context, hash []byte) (TokenRecord, error) {
+	tok, err := scanToken(t.queryRow(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return TokenRecord{}, fmt.Errorf("store: token by hash: %w", ErrNotFound)
+	}
+	if err != nil {
+		return TokenRecord{}, fmt.Errorf("store: token by hash: %w", err)
+	}
+	return tok, nil
+}
+
+func (t *sqlTx) Token(ctx context.Context, id string) (TokenRecord, error) {
+	tok, err := scanToken(t.queryRow(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return TokenRecord{}, fmt.Errorf("store: token %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return TokenRecord{}, fmt.Errorf("store: token %s: %w", id, err)
+	}
+	return tok, nil
+}
+
+// RevokeToken marks a token revoked. Revoking it again keeps the first time.
+func (t *sqlTx) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	n, err := t.exec(ctx, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+		t.d.timeArg(orNow(at)), id)
+	if err != nil {
+		return fmt.Errorf("store: revoke token %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: revoke token %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeTenantTokens revokes every token of a tenant that is not revoked yet.
+func (t *sqlTx) RevokeTenantTokens(ctx context.Context, tenant string, at time.Time) error {
+	if _, err := t.exec(ctx, "UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL",
+		t.d.timeArg(orNow(at)), tenant); err != nil {
+		return fmt.Errorf("store: revoke tokens of tenant %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// CountTokens counts every stored token, revoked and expired ones included.
+func (t *sqlTx) CountTokens(ctx context.Context) (int, error) {
+	var n int
+	if err := t.queryRow(ctx, "SELECT COUNT(*) FROM tokens").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count tokens: %w", err)
+	}
+	return n, nil
+}
+
+const auditColumns = "id, tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time"
+
+// AppendAudit stores an event (its ID is ignored); a zero Time means now.
+func (t *sqlTx) AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error) {
+	var id int64
+	err := t.queryRow(ctx,
+		"INSERT INTO audit_events (tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time)"+
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		e.Tenant, e.Actor, e.Action, e.ObjectKind, e.ObjectKey, e.RevisionBefore, e.RevisionAfter,
+		e.RequestID, e.Detail, t.d.timeArg(orNow(e.Time))).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: append audit event of tenant %q: %w", e.Tenant, err)
+	}
+	return id, nil
+}
+
+func scanAudit(r row) (api.AuditEvent, error) {
+	var e api.AuditEvent
+	err := r.Scan(&e.ID, &e.Tenant, &e.Actor, &e.Action, &e.ObjectKind, &e.ObjectKey,
+		&e.RevisionBefore, &e.RevisionAfter, &e.RequestID, &e.Detail, timeCol{&e.Time})
+	return e, err
+}
+
+func (t *sqlTx) ListAudit(ctx context.Context, q AuditQuery) ([]api.AuditEvent, error) {
+	var where []string
+	var args []any
+	if !q.All {
+		where = append(where, "tenant = ?")
+		args = append(args, q.Tenant)
+	}
+	if q.ObjectKind != "" {
+		where = append(where, "object_kind = ?")
+		args = append(args, q.ObjectKind)
+	}
+	if q.ObjectKey != "" {
+		where = append(where, "object_key = ?")
+		args = append(args, q.ObjectKey)
+	}
+	order := " ORDER BY id"
+	if q.Desc {
+		order += " DESC"
+		if q.After > 0 {
+			where = append(where, "id < ?")
+			args = append(args, q.After)
+		}
+	} else if q.After > 0 {
+		where = append(where, "id > ?")
+		args = append(args, q.After)
+	}
+	query := "SELECT " + auditColumns + " FROM audit_events"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += order
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	events, err := scanAll(scanAudit)(t.query(ctx, query, args...))
+	if err != nil {
+		return nil, fmt.Errorf("store: list audit events of tenant %q: %w", q.Tenant, err)
+	}
+	return events, nil
+}
+
+func (t *sqlTx) Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error) {
+	r := IdempotencyRecord{Scope: scope, Key: key}
+	err := t.queryRow(ctx, "SELECT request_hash, status, body, created_at FROM idempotency WHERE scope = ? AND key = ?",
+		scope, key).Scan(&r.RequestHash, &r.Status, &r.Body, timeCol{&r.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return IdempotencyRecord{}, fmt.Errorf("store: idempotency key %q of %q: %w", key, scope, ErrNotFound)
+	}
+	if err != nil {
+		return IdempotencyRecord{}, fmt.Errorf("store: idempotency key %q of %q: %w", key, scope, err)
+	}
+	return r, nil
+}
+
+// PutIdempotency stores a record; a zero CreatedAt means now.
+func (t *sqlTx) PutIdempotency(ctx context.Context, r IdempotencyRecord) error {
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	n, err := t.exec(ctx,
+		"INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)"+
+			" ON CONFLICT (scope, key) DO NOTHING",
+		r.Scope, r.Key, r.RequestHash, r.Status, body, t.d.timeArg(orNow(r.CreatedAt)))
+	if err != nil {
+		return fmt.Errorf("store: put idempotency key %q of %q: %w", r.Key, r.Scope, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: put idempotency key %q of %q: %w", r.Key, r.Scope, ErrExists)
+	}
+	return nil
+}
+
+const backupColumns = "id, tenant, taken_at, retain_until, data"
+
+func scanBackup(r row) (BackupRecord, error) {
+	var b BackupRecord
+	var data []byte
+	if err := r.Scan(&b.ID, &b.Tenant, timeCol{&b.TakenAt}, timeCol{&b.RetainUntil}, &data); err != nil {
+		return BackupRecord{}, err
+	}
+	b.Data = data
+	return b, nil
+}
+
+// PutBackup stores a backup; a zero TakenAt means now.
+func (t *sqlTx) PutBackup(ctx context.Context, b BackupRecord) error {
+	if !json.Valid(b.Data) {
+		return fmt.Errorf("store: put backup %s: data is not valid JSON", b.ID)
+	}
+	n, err := t.exec(ctx, "INSERT INTO backups ("+backupColumns+") VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+		b.ID, b.Tenant, t.d.timeArg(orNow(b.TakenAt)), t.d.timeArg(normTime(b.RetainUntil)), string(b.Data))
+	if err != nil {
+		return fmt.Errorf("store: put backup %s: %w", b.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: put backup %s: %w", b.ID, ErrExists)
+	}
+	return nil
+}
+
+func (t *sqlTx) Backup(ctx context.Context, id string) (BackupRecord, error) {
+	b, err := scanBackup(t.queryRow(ctx, "SELECT "+backupColumns+" FROM backups WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return BackupRecord{}, fmt.Errorf("store: backup %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return BackupRecord{}, fmt.Errorf("store: backup %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// ListBackups lists a tenant's backups ("" for every tenant's), oldest first.
+func (t *sqlTx) ListBackups(ctx context.Context, tenant string) ([]BackupRecord, error) {
+	query := "SELECT " + backupColumns + " FROM backups"
+	var args []any
+	if tenant != "" {
+		query += " WHERE tenant = ?"
+		args = append(args, tenant)
+	}
+	query += " ORDER BY taken_at, id"
+	backups, err := scanAll(scanBackup)(t.query(ctx, query, args...))
+	if err != nil {
+		return nil, fmt.Errorf("store: list backups of tenant %q: %w", tenant, err)
+	}
+	return backups, nil
+}

@@ -1,0 +1,157 @@
+// Package store keeps tenancyd's data. Objects of every kind live in one
+// document table keyed by (tenant, kind, key) with a revision that makes every
+// write conditional; tokens, audit events, idempotency records and backups
+// have tables of their own. SQLite and PostgreSQL implement the same
+// interface and pass one conformance suite.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+// Errors every implementation returns, wrapped or not; test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when creating an object, token or record whose key is taken.
+	ErrExists = errors.New("already exists")
+	// ErrStaleRevision is returned when a conditional write names a revision
+	// that is no longer current.
+	ErrStaleRevision = errors.New("stale revision")
+)
+
+// Object kinds, as the audit log names them.
+const (
+	KindTenant      = api.KindTenant
+	KindEnvironment = api.KindEnvironment
+	KindUser        = api.KindUser
+	KindRoleBinding = api.KindRoleBinding
+	KindQuota       = api.KindQuota
+	KindFeatureFlag = api.KindFeatureFlag
+	KindIntegration = api.KindIntegration
+	KindPromotion   = api.KindPromotion
+)
+
+// Object is one stored document. Data is the object's JSON as the API shows
+// it, less revision and timestamps, which the store owns.
+type Object struct {
+	Tenant    string // the owning tenant's slug; a tenant owns itself
+	Kind      string
+	Key       string
+	Revision  int64 // 1 on create, +1 on every update
+	Data      json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ListQuery selects one page of objects of one kind, in ascending key order.
+type ListQuery struct {
+	Tenant string // "" lists the kind across every tenant (used for tenants)
+	Kind   string
+	After  string // exclusive lower bound on Key; "" starts at the beginning
+	Limit  int    // at most this many; <= 0 means no limit
+}
+
+// TokenRecord is a stored API token. Only the SHA-256 of the secret is kept.
+type TokenRecord struct {
+	ID        string
+	Name      string
+	Tenant    string // "" for a platform token
+	Role      string
+	Hash      []byte
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
+}
+
+// AuditQuery selects audit events of one tenant ("" for platform-level events
+// and, for platform admins, every tenant when All is set).
+type AuditQuery struct {
+	Tenant     string
+	All        bool
+	ObjectKind string // optional filter
+	ObjectKey  string // optional filter
+	After      int64  // exclusive bound on ID in the direction of the order
+	Desc       bool   // newest first
+	Limit      int
+}
+
+// IdempotencyRecord remembers the answer to a write that carried an
+// Idempotency-Key, so that a retry gets the first answer.
+type IdempotencyRecord struct {
+	Scope       string // who sent it (token id), so keys of different callers never meet
+	Key         string
+	RequestHash string // method, path and body digest; the same key with another request is refused
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// BackupRecord is a decommissioned tenant's final export.
+type BackupRecord struct {
+	ID          string
+	Tenant      string
+	TakenAt     time.Time
+	RetainUntil time.Time
+	Data        json.RawMessage
+}
+
+// Store is a database holding tenancyd's state.
+type Store interface {
+	// Update runs fn in a read-write transaction, committed when fn returns
+	// nil and rolled back otherwise.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// View runs fn in a read-only transaction that sees one consistent snapshot.
+	View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction.
+type Tx interface {
+	// Lock serializes read-write transactions that lock the same names, until
+	// the end of this transaction: any other replica's transaction waits. Take
+	// locks in a fixed order (the server locks the platform, then one tenant).
+	Lock(ctx context.Context, names ...string) error
+
+	Get(ctx context.Context, tenant, kind, key string) (Object, error)
+	List(ctx context.Context, q ListQuery) ([]Object, error)
+	Count(ctx context.Context, tenant, kind string) (int, error)
+	// Create stores a new object at revision 1 and returns it as stored.
+	Create(ctx context.Context, o Object) (Object, error)
+	// Put replaces an object's data if its revision is still expectRevision
+	// and returns it as stored, at the next revision.
+	Put(ctx context.Context, o Object, expectRevision int64) (Object, error)
+	// Delete removes an object if its revision is still expectRevision
+	// (0 deletes whatever revision it has).
+	Delete(ctx context.Context, tenant, kind, key string, expectRevision int64) error
+	// DeleteTenant removes every object the tenant owns, itself included.
+	DeleteTenant(ctx context.Context, tenant string) error
+	// Export returns every object the tenant owns, itself included, in (kind, key) order.
+	Export(ctx context.Context, tenant string) ([]Object, error)
+
+	CreateToken(ctx context.Context, t TokenRecord) error
+	TokenByHash(ctx context.Context, hash []byte) (TokenRecord, error)
+	Token(ctx context.Context, id string) (TokenRecord, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// RevokeTenantTokens revokes every token of a tenant, as its deletion does.
+	RevokeTenantTokens(ctx context.Context, tenant string, at time.Time) error
+	CountTokens(ctx context.Context) (int, error)
+
+	// AppendAudit stores an event and returns its id, which grows with every event.
+	AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error)
+	ListAudit(ctx context.Context, q AuditQuery) ([]api.AuditEvent, error)
+
+	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
+	PutIdempotency(ctx context.Context, r IdempotencyRecord) error
+
+	PutBackup(ctx context.Context, b BackupRecord) error
+	Backup(ctx context.Context, id string) (BackupRecord, error)
+	ListBackups(ctx context.Context, tenant string) ([]BackupRecord, error)
+}
