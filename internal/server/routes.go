@@ -50,6 +50,7 @@ func (s *Server) routeTable() []route {
 		s.integrationRoutes(),
 		s.promotionRoutes(),
 		s.usageRoutes(),
+		s.backupRoutes(),
 	)
 }
 
@@ -69,9 +70,12 @@ func (s *Server) serve(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		err := s.authorizeAndServe(rec, r, rt)
+		p, err := s.authorizeAndServe(rec, r, rt)
 		if err != nil {
 			s.writeError(rec, r, err)
+		}
+		if p != nil {
+			s.countUsage(r, p, rec.status)
 		}
 		s.metrics.requests.WithLabelValues(rt.pattern, strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(rt.pattern).Observe(time.Since(start).Seconds())
@@ -79,18 +83,23 @@ func (s *Server) serve(rt route) http.Handler {
 	})
 }
 
-func (s *Server) authorizeAndServe(w http.ResponseWriter, r *http.Request, rt route) error {
+// authorizeAndServe returns the principal it authenticated, so that usage is
+// counted for it whatever the answer.
+func (s *Server) authorizeAndServe(w http.ResponseWriter, r *http.Request, rt route) (*principal, error) {
 	if rt.access == public {
-		return rt.handler(w, r, nil)
+		return nil, rt.handler(w, r, nil)
 	}
 	p, err := s.authenticate(r.Context(), r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := authorize(p, rt.access, r.PathValue("tenant")); err != nil {
-		return err
+		return p, err
 	}
-	return rt.handler(w, r, p)
+	if err := s.admit(w, r, p); err != nil {
+		return p, err
+	}
+	return p, rt.handler(w, r, p)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *principal) error {
