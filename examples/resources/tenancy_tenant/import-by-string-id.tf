@@ -1,0 +1,4 @@
+import {
+  to = tenancy_tenant.acme
+  id = "acme"
+}

@@ -1,0 +1,2 @@
+# A tenant is imported by its slug.
+terraform import tenancy_tenant.acme acme

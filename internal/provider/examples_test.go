@@ -1,0 +1,90 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/config"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
+)
+
+// examplesDir is the repository's examples folder, relative to this package.
+const examplesDir = "../../examples"
+
+// TestAccExamples_resources applies every resource example as a user would
+// paste it, each against its own tenancyd, and expects the second plan to be
+// empty. Examples must therefore be complete on their own.
+func TestAccExamples_resources(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join(examplesDir, "resources", "*", "resource.tf"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no resource examples found: %v", err)
+	}
+	for _, file := range files {
+		name := filepath.Base(filepath.Dir(file))
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := acctest.Start(t)
+			cfg := srv.Config(string(src))
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders,
+				CheckDestroy:             checkTenantsDestroyed(srv),
+				Steps:                    applyTwiceThenUnprotect(srv, resource.TestStep{Config: cfg}),
+			})
+		})
+	}
+}
+
+// TestAccExamples_quickstart applies examples/quickstart unchanged, with the
+// endpoint and token from the environment as its comments tell the user.
+func TestAccExamples_quickstart(t *testing.T) {
+	srv := acctest.Start(t)
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	// The quickstart names its provider's source, tenancyhq/tenancy.
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "tenancyhq")
+	dir := config.StaticDirectory(filepath.Join(examplesDir, "quickstart"))
+	// A configuration with its own terraform block names its providers per step.
+	resource.Test(t, resource.TestCase{
+		CheckDestroy: checkTenantsDestroyed(srv),
+		Steps:        applyTwiceThenUnprotect(srv, resource.TestStep{ConfigDirectory: dir, ProtoV6ProviderFactories: testProviders}),
+	})
+}
+
+// applyTwiceThenUnprotect applies a configuration, expects the next plan to
+// be empty, and then lifts deletion_protection on every tenant through the
+// API, so that the test's destroy can clean up configurations that (rightly)
+// keep the default protection.
+func applyTwiceThenUnprotect(srv *acctest.Server, step resource.TestStep) []resource.TestStep {
+	second := step
+	second.ConfigPlanChecks = resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
+	second.Check = func(*terraform.State) error { return unprotectAll(srv) }
+	// Lifting the protection is drift the post-apply plan would see.
+	second.ExpectNonEmptyPlan = true
+	return []resource.TestStep{step, second}
+}
+
+func unprotectAll(srv *acctest.Server) error {
+	ctx := context.Background()
+	tenants, err := srv.Client.ListTenants(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, tn := range tenants {
+		if _, err := srv.Client.UpdateTenant(ctx, tn.Slug, json.RawMessage(`{"deletion_protection":false}`), 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
