@@ -1,6 +1,8 @@
-# The quickstart: one customer on the platform. `make demo` applies it
-# against a local tenancyd; point TENANCY_ENDPOINT and TENANCY_TOKEN at
-# your own to use it there.
+# The quickstart: one customer on the platform, with production, staging and
+# development, two people, quotas, a feature flag, and the promotion that
+# carries staging's configuration to production. `make demo` applies it
+# against a local tenancyd; point TENANCY_ENDPOINT and TENANCY_TOKEN at your
+# own to use it there.
 
 terraform {
   required_providers {
@@ -39,6 +41,96 @@ resource "tenancy_tenant" "acme" {
   }
 
   data_retention_days = 90
+}
+
+resource "tenancy_environment" "production" {
+  tenant_id = tenancy_tenant.acme.id
+  name      = "production"
+  type      = "production"
+  settings  = { log_level = "info", replicas = "3" }
+}
+
+resource "tenancy_environment" "staging" {
+  tenant_id = tenancy_tenant.acme.id
+  name      = "staging"
+  type      = "staging"
+  settings  = { log_level = "info", replicas = "3" }
+}
+
+resource "tenancy_environment" "development" {
+  tenant_id = tenancy_tenant.acme.id
+  name      = "development"
+  type      = "development"
+  settings  = { log_level = "debug", replicas = "1" }
+}
+
+resource "tenancy_user" "alice" {
+  tenant_id    = tenancy_tenant.acme.id
+  email        = "alice@acme.example.com"
+  display_name = "Alice Martin"
+}
+
+resource "tenancy_user" "bob" {
+  tenant_id    = tenancy_tenant.acme.id
+  email        = "bob@acme.example.com"
+  display_name = "Bob Durand"
+}
+
+# Alice administers the whole tenant; Bob works in staging only.
+resource "tenancy_role_binding" "alice_admin" {
+  tenant_id = tenancy_tenant.acme.id
+  user_id   = tenancy_user.alice.user_id
+  role      = "tenant_admin"
+}
+
+resource "tenancy_role_binding" "bob_staging" {
+  tenant_id   = tenancy_tenant.acme.id
+  user_id     = tenancy_user.bob.user_id
+  role        = "tenant_user"
+  environment = tenancy_environment.staging.name
+}
+
+# The tenant-wide quota bounds the environments' quotas together.
+resource "tenancy_quota" "acme" {
+  tenant_id               = tenancy_tenant.acme.id
+  cpu_millicores          = 8000
+  memory_mb               = 16384
+  storage_gb              = 200
+  max_users               = 25
+  api_requests_per_minute = 6000
+}
+
+resource "tenancy_quota" "production" {
+  tenant_id      = tenancy_tenant.acme.id
+  environment    = tenancy_environment.production.name
+  cpu_millicores = 4000
+  memory_mb      = 8192
+  storage_gb     = 100
+
+  depends_on = [tenancy_quota.acme]
+}
+
+resource "tenancy_quota" "staging" {
+  tenant_id      = tenancy_tenant.acme.id
+  environment    = tenancy_environment.staging.name
+  cpu_millicores = 2000
+  memory_mb      = 4096
+  storage_gb     = 50
+
+  depends_on = [tenancy_quota.acme]
+}
+
+# The flag is managed in development and staging only: production gets it
+# from staging through the promotion below.
+resource "tenancy_feature_flag" "new_billing" {
+  tenant_id   = tenancy_tenant.acme.id
+  key         = "new-billing"
+  description = "The redesigned billing pages"
+
+  environments = {
+    (tenancy_environment.development.name) = { enabled = true }
+    (tenancy_environment.staging.name)     = { enabled = true, rollout_percentage = 50 }
+  }
 }
 
 output "tenant" {

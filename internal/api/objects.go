@@ -13,6 +13,14 @@ const (
 // EnvironmentTypes lists every environment type.
 var EnvironmentTypes = []string{EnvProduction, EnvStaging, EnvDevelopment, EnvSandbox}
 
+// Limits of an environment's settings: keys follow the label key rule
+// (validate.LabelKeyPattern, such as "log_level" or "db.pool_size"); values
+// are UTF-8 text of at most MaxSettingValueBytes bytes.
+const (
+	MaxSettings          = 256
+	MaxSettingValueBytes = 4096
+)
+
 // EnvironmentSpec is the part of an environment a caller writes.
 // Settings is the configuration that promotion carries between environments.
 type EnvironmentSpec struct {
@@ -83,6 +91,13 @@ type Quota struct {
 	Meta
 }
 
+// Limits of a feature flag.
+const (
+	MaxFlagDescriptionLength = 1000
+	MinRolloutPercentage     = 0
+	MaxRolloutPercentage     = 100
+)
+
 // FlagEnvironment is a feature flag's state in one environment.
 type FlagEnvironment struct {
 	Enabled           bool  `json:"enabled"`
@@ -115,6 +130,21 @@ const (
 // IntegrationKinds lists every integration kind.
 var IntegrationKinds = []string{IntegrationWebhook, IntegrationOIDC, IntegrationSlack}
 
+// IntegrationRequiredConfig names the config keys each kind requires. A
+// config key named "url" or ending in "_url" must hold an https:// URL.
+var IntegrationRequiredConfig = map[string][]string{
+	IntegrationWebhook: {"url"},
+	IntegrationOIDC:    {"issuer_url", "client_id"},
+	IntegrationSlack:   {"channel"},
+}
+
+// Limits of an integration.
+const (
+	MaxIntegrationConfigKeys        = 64
+	MaxIntegrationConfigValueLength = 4096 // bytes
+	MaxIntegrationSecretLength      = 4096 // bytes
+)
+
 // IntegrationSpec is the part of an integration a caller writes. Secret is
 // write-only: the server keeps it and never returns it.
 type IntegrationSpec struct {
@@ -143,8 +173,8 @@ const (
 	ScopeQuotas       = "quotas"
 )
 
-// PromotionScopes lists every scope a promotion can carry, in the order its
-// changes are listed.
+// PromotionScopes lists every scope a promotion can carry; whatever the
+// scopes, a promotion's change lines are sorted as strings.
 var PromotionScopes = []string{ScopeSettings, ScopeFeatureFlags, ScopeQuotas}
 
 // PromotionRequest asks to promote (or, with DryRun, to preview promoting)
@@ -155,11 +185,35 @@ type PromotionRequest struct {
 	TargetEnvironment string   `json:"target_environment"`
 	Include           []string `json:"include,omitempty"`
 	DryRun            bool     `json:"dry_run,omitempty"`
+	// ExpectChanges, when set (even to an empty list), makes the promotion
+	// refuse with 412 unless it would make exactly these changes: Terraform
+	// applies the changes its plan showed, or none.
+	ExpectChanges *[]string `json:"expect_changes,omitempty"`
+	// Link also creates the promotion link of the target (see
+	// PromotionLink) in the same transaction.
+	Link bool `json:"link,omitempty"`
+}
+
+// KindPromotionLink is the object kind of a PromotionLink.
+const KindPromotionLink = "promotion_link"
+
+// PromotionLink records that a tenancy_environment_promotion promotes its
+// source into its target; a target has at most one, so two resources cannot
+// fight over one environment. ID is "tenant/source/target".
+type PromotionLink struct {
+	TenantID          string `json:"tenant_id"`
+	SourceEnvironment string `json:"source_environment"`
+	TargetEnvironment string `json:"target_environment"`
+	ID                string `json:"id"`
+	CreatedBy         string `json:"created_by"`
+	Meta
 }
 
 // Promotion is one promotion in a tenant's history, or a dry run's preview
 // (no ID). Changes are the lines of what changed in the target, sorted, such
-// as `feature_flags.new-billing.enabled: false -> true`.
+// as `feature_flags.new-billing.enabled: false -> true` (the format is
+// described in package promotion); RollbackChanges, those its rollback
+// changed.
 type Promotion struct {
 	ID                string     `json:"id,omitempty"`
 	TenantID          string     `json:"tenant_id"`
@@ -172,6 +226,7 @@ type Promotion struct {
 	PromotedAt        *time.Time `json:"promoted_at,omitempty"`
 	RolledBackAt      *time.Time `json:"rolled_back_at,omitempty"`
 	RolledBackBy      string     `json:"rolled_back_by,omitempty"`
+	RollbackChanges   []string   `json:"rollback_changes,omitempty"`
 	Meta
 }
 

@@ -203,17 +203,31 @@ func (p *tenancyProvider) Configure(ctx context.Context, req provider.ConfigureR
 func (p *tenancyProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		newTenantResource,
+		newEnvironmentResource,
+		newUserResource,
+		newRoleBindingResource,
+		newQuotaResource,
+		newFeatureFlagResource,
+		newIntegrationResource,
+		newEnvironmentPromotionResource,
 	}
 }
 
 func (p *tenancyProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		newTenantDataSource,
+		newTenantsDataSource,
+		newEnvironmentDataSource,
+		newFeatureFlagsDataSource,
+		newTenantUsageDataSource,
 	}
 }
 
 func (p *tenancyProvider) Functions(_ context.Context) []func() function.Function {
-	return []func() function.Function{}
+	return []func() function.Function{
+		newEnvironmentIDFunction,
+		newParseIDFunction,
+	}
 }
 
 func stringOr(v types.String, fallback string) string {

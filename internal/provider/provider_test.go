@@ -2,9 +2,11 @@ package provider_test
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -94,4 +96,24 @@ func TestAccProvider_badEnvironment(t *testing.T) {
 			ExpectError: regexp.MustCompile(`(?s)TENANCY_MAX_RETRIES must be a whole number from 0 to 20; got "many"`),
 		}},
 	})
+}
+
+// resourceTypes lists the provider's resource type names, for tests that
+// must cover every one.
+func resourceTypes(t *testing.T) []string {
+	t.Helper()
+	p := provider.New("test")()
+	var names []string
+	for _, newResource := range p.Resources(t.Context()) {
+		var resp fwresource.MetadataResponse
+		newResource().Metadata(t.Context(), fwresource.MetadataRequest{ProviderTypeName: "tenancy"}, &resp)
+		names = append(names, resp.TypeName)
+	}
+	return names
+}
+
+// generatedAddress is where a GenerateConfig import step puts the resource.
+func generatedAddress(address string) string {
+	typ, _, _ := strings.Cut(address, ".")
+	return typ + ".generated"
 }

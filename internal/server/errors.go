@@ -119,7 +119,38 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err != nil {
 		return nil, errBadRequest("", "request body could not be read: %v", err)
 	}
+	if depth := jsonDepth(body); depth > maxJSONDepth {
+		return nil, errBadRequest("", "request body nests %d levels deep; at most %d are allowed", depth, maxJSONDepth)
+	}
 	return body, nil
+}
+
+// maxJSONDepth bounds how deeply a request body may nest, far above what any
+// object of the API needs, so that hostile bodies are refused before any
+// recursive decoding or merging touches them.
+const maxJSONDepth = 32
+
+// jsonDepth is the deepest nesting of arrays and objects in a JSON text,
+// counted without parsing it; brackets inside strings do not count.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields,

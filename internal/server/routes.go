@@ -51,6 +51,7 @@ func (s *Server) routeTable() []route {
 		s.promotionRoutes(),
 		s.usageRoutes(),
 		s.backupRoutes(),
+		s.openapiRoutes(),
 	)
 }
 

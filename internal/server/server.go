@@ -10,9 +10,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,12 +82,27 @@ func New(cfg Config) *Server {
 
 // Handler is the whole API with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverPanics(s.withRequestID(s.mux))
+	return s.recoverPanics(s.withRequestID(s.canonicalPaths(s.mux)))
+}
+
+// canonicalPaths refuses paths with dot segments or empty segments, which
+// the router would otherwise answer with a redirect to another path.
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Escaped slashes (%2F) stay inside their segment, as the router sees them.
+		p := r.URL.EscapedPath()
+		if p == "" || (p != "/" && path.Clean(p) != p) || strings.HasSuffix(p, "/.") {
+			s.writeError(w, r, errBadRequest("path", "path %q is not canonical: it has empty, \".\" or \"..\" segments", p))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Run does the server's background work (advancing tenant provisioning)
 // until ctx ends.
 func (s *Server) Run(ctx context.Context) {
+	go s.usageLoop(ctx)
 	s.provisionLoop(ctx)
 }
 

@@ -266,6 +266,21 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	list := api.List[api.Tenant]{Items: []api.Tenant{}}
 	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		if p.Tenant != "" {
+			// A tenant's token sees its own tenant at most; scanning the
+			// others would let the paging reveal that they exist.
+			o, err := tx.Get(ctx, p.Tenant, store.KindTenant, p.Tenant)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && after >= p.Tenant) {
+				return nil
+			}
+			ok, err := keepErr(o, err, keep)
+			if !ok {
+				return err
+			}
+			t, err := tenantFromObject(o)
+			list.Items = append(list.Items, t)
+			return err
+		}
 		objs, next, err := listPage(ctx, tx, store.ListQuery{Kind: store.KindTenant, After: after}, size, keep)
 		if err != nil {
 			return err
@@ -335,6 +350,14 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 		t, err := tenantFromObject(o)
 		return http.StatusOK, t, err
 	})
+}
+
+// keepErr applies a list filter to an object that was read with err.
+func keepErr(o store.Object, err error, keep func(store.Object) (bool, error)) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	return keep(o)
 }
 
 // applyMergePatch applies an RFC 7396 merge patch to v and decodes the

@@ -1,0 +1,74 @@
+# One customer on the platform: a tenant with production, staging and
+# development environments, an administrator, a tenant-wide quota split
+# between the environments, and feature flags.
+
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    tenancy = {
+      source = "tenancyhq/tenancy"
+    }
+  }
+}
+
+resource "tenancy_tenant" "this" {
+  slug                = var.slug
+  display_name        = var.display_name
+  region              = var.region
+  isolation           = var.isolation
+  labels              = merge(var.labels, { customer = var.slug })
+  deletion_protection = var.deletion_protection
+}
+
+resource "tenancy_environment" "this" {
+  for_each = var.environments
+
+  tenant_id = tenancy_tenant.this.id
+  name      = each.key
+  type      = each.value.type
+  settings  = each.value.settings
+}
+
+resource "tenancy_user" "admin" {
+  tenant_id    = tenancy_tenant.this.id
+  email        = var.admin_email
+  display_name = var.admin_name
+}
+
+resource "tenancy_role_binding" "admin" {
+  tenant_id = tenancy_tenant.this.id
+  user_id   = tenancy_user.admin.user_id
+  role      = "tenant_admin"
+}
+
+resource "tenancy_quota" "tenant" {
+  tenant_id      = tenancy_tenant.this.id
+  cpu_millicores = var.quota.cpu_millicores
+  memory_mb      = var.quota.memory_mb
+  storage_gb     = var.quota.storage_gb
+  max_users      = var.quota.max_users
+}
+
+resource "tenancy_quota" "environment" {
+  for_each = { for name, env in var.environments : name => env if env.quota != null }
+
+  tenant_id      = tenancy_tenant.this.id
+  environment    = tenancy_environment.this[each.key].name
+  cpu_millicores = each.value.quota.cpu_millicores
+  memory_mb      = each.value.quota.memory_mb
+  storage_gb     = each.value.quota.storage_gb
+
+  # Environment quotas must fit the tenant quota, so it comes first.
+  depends_on = [tenancy_quota.tenant]
+}
+
+resource "tenancy_feature_flag" "this" {
+  for_each = var.feature_flags
+
+  tenant_id    = tenancy_tenant.this.id
+  key          = each.key
+  description  = each.value.description
+  environments = { for env, state in each.value.environments : env => state }
+
+  depends_on = [tenancy_environment.this]
+}

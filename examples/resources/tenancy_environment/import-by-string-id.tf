@@ -1,0 +1,4 @@
+import {
+  to = tenancy_environment.staging
+  id = "acme/staging"
+}

@@ -1,0 +1,4 @@
+import {
+  to = tenancy_environment_promotion.production
+  id = "acme/staging/production"
+}

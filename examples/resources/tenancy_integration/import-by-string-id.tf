@@ -1,0 +1,4 @@
+import {
+  to = tenancy_integration.deploys
+  id = "acme/deploys"
+}

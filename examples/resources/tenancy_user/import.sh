@@ -1,0 +1,2 @@
+# A user is imported by its tenant's slug and its user_id: "<tenant>/<user_id>".
+terraform import tenancy_user.alice acme/usr_0123456789abcdef0123

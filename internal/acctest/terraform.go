@@ -1,0 +1,116 @@
+package acctest
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/terraform-exec/tfexec"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+)
+
+// ProviderAddress is the provider's registry address, as configurations
+// with a required_providers block name it.
+const ProviderAddress = "registry.terraform.io/tenancyhq/tenancy"
+
+// Terraform is the real Terraform CLI (TF_ACC_TERRAFORM_PATH) working in one
+// directory, with the provider served in-process and reattached, for
+// configurations the testing framework cannot drive, such as ones with
+// modules. The provider runs in the test's process and reads its settings
+// from there: a test using this sets TENANCY_ENDPOINT and TENANCY_TOKEN with
+// t.Setenv.
+type Terraform struct {
+	tf       *tfexec.Terraform
+	reattach tfexec.ReattachInfo
+}
+
+// Terraform prepares the CLI in dir, serving provider until the test ends.
+func (s *Server) Terraform(t *testing.T, dir string, provider func() tfprotov6.ProviderServer) *Terraform {
+	t.Helper()
+	path := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if path == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is not set; `make test` sets it")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	reattach := make(chan *plugin.ReattachConfig)
+	closed := make(chan struct{})
+	go func() {
+		err := tf6server.Serve(ProviderAddress, provider,
+			tf6server.WithDebug(ctx, reattach, closed),
+			tf6server.WithGoPluginLogger(hclog.New(&hclog.LoggerOptions{Output: io.Discard})),
+			tf6server.WithLoggingSink(t),
+			tf6server.WithoutLogStderrOverride())
+		if err != nil {
+			t.Errorf("serve provider: %v", err)
+		}
+	}()
+	cfg := <-reattach
+	t.Cleanup(func() {
+		cancel()
+		<-closed
+	})
+	tf, err := tfexec.NewTerraform(dir, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	// None of the machine's CLI configuration applies.
+	none := filepath.Join(t.TempDir(), "terraformrc")
+	if err := os.WriteFile(none, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["TF_CLI_CONFIG_FILE"] = none
+	for _, k := range []string{"TF_REATTACH_PROVIDERS", "TF_IN_AUTOMATION", "TF_LOG", "TF_CLI_ARGS", "TF_INPUT"} {
+		delete(env, k)
+	}
+	if err := tf.SetEnv(env); err != nil {
+		t.Fatal(err)
+	}
+	return &Terraform{tf: tf, reattach: tfexec.ReattachInfo{ProviderAddress: {
+		Protocol: string(cfg.Protocol), ProtocolVersion: cfg.ProtocolVersion, Pid: cfg.Pid, Test: cfg.Test,
+		Addr: tfexec.ReattachConfigAddr{Network: cfg.Addr.Network(), String: cfg.Addr.String()},
+	}}}
+}
+
+// Init runs terraform init.
+func (r *Terraform) Init(ctx context.Context) error {
+	return r.tf.Init(ctx, tfexec.Reattach(r.reattach))
+}
+
+// Apply runs terraform apply with variables given as name=value.
+func (r *Terraform) Apply(ctx context.Context, vars ...string) error {
+	opts := []tfexec.ApplyOption{tfexec.Reattach(r.reattach)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	return r.tf.Apply(ctx, opts...)
+}
+
+// Plan runs terraform plan and reports whether it has changes.
+func (r *Terraform) Plan(ctx context.Context, vars ...string) (bool, error) {
+	opts := []tfexec.PlanOption{tfexec.Reattach(r.reattach)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	return r.tf.Plan(ctx, opts...)
+}
+
+// Destroy runs terraform destroy.
+func (r *Terraform) Destroy(ctx context.Context, vars ...string) error {
+	opts := []tfexec.DestroyOption{tfexec.Reattach(r.reattach)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	return r.tf.Destroy(ctx, opts...)
+}

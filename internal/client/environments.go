@@ -1,0 +1,63 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+func environmentsPath(tenant string) string {
+	return PathEscape("v1", "tenants", tenant, "environments")
+}
+
+func environmentPath(tenant, name string) string {
+	return PathEscape("v1", "tenants", tenant, "environments", name)
+}
+
+// CreateEnvironment creates an environment in a tenant.
+func (c *Client) CreateEnvironment(ctx context.Context, tenant string, spec api.EnvironmentSpec) (*api.Environment, error) {
+	return Create[api.Environment](ctx, c, environmentsPath(tenant), spec)
+}
+
+// CheckEnvironment asks the server whether CreateEnvironment would succeed
+// (a dry run: every check, no write) and returns the environment as it would be.
+func (c *Client) CheckEnvironment(ctx context.Context, tenant string, spec api.EnvironmentSpec) (*api.Environment, error) {
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	return send[api.Environment](ctx, c, request{
+		method: http.MethodPost, path: environmentsPath(tenant), query: url.Values{"dry_run": {"true"}},
+		body: body, contentType: contentJSON,
+	})
+}
+
+// GetEnvironment reads an environment; ErrNotFound if the tenant has none with name.
+func (c *Client) GetEnvironment(ctx context.Context, tenant, name string) (*api.Environment, error) {
+	return Get[api.Environment](ctx, c, environmentPath(tenant, name))
+}
+
+// ListEnvironments reads every environment of a tenant, in name order; query
+// may hold type to narrow the list.
+func (c *Client) ListEnvironments(ctx context.Context, tenant string, query url.Values) ([]api.Environment, error) {
+	return ListAll[api.Environment](ctx, c, environmentsPath(tenant), query)
+}
+
+// UpdateEnvironment applies a merge patch (see MergePatch) to an
+// environment: settings keys it names change, a key set to null is removed,
+// and the others are left alone. ifMatch, unless 0, is the revision the
+// update requires.
+func (c *Client) UpdateEnvironment(ctx context.Context, tenant, name string, patch json.RawMessage, ifMatch int64) (*api.Environment, error) {
+	return Patch[api.Environment](ctx, c, environmentPath(tenant, name), patch, ifMatch)
+}
+
+// DeleteEnvironment deletes an environment together with its quota, the
+// role bindings scoped to it and its entries in feature flags; ifMatch,
+// unless 0, is the revision the delete requires.
+func (c *Client) DeleteEnvironment(ctx context.Context, tenant, name string, ifMatch int64) error {
+	_, err := Delete[json.RawMessage](ctx, c, environmentPath(tenant, name), ifMatch)
+	return err
+}

@@ -1,0 +1,46 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+func featureFlagsPath(tenant string) string {
+	return PathEscape("v1", "tenants", tenant, "feature-flags")
+}
+
+func featureFlagPath(tenant, key string) string {
+	return PathEscape("v1", "tenants", tenant, "feature-flags", key)
+}
+
+// CreateFeatureFlag creates a feature flag in a tenant; every environment it
+// names must exist.
+func (c *Client) CreateFeatureFlag(ctx context.Context, tenant string, spec api.FeatureFlagSpec) (*api.FeatureFlag, error) {
+	return Create[api.FeatureFlag](ctx, c, featureFlagsPath(tenant), spec)
+}
+
+// GetFeatureFlag reads a feature flag; ErrNotFound if the tenant has no flag with key.
+func (c *Client) GetFeatureFlag(ctx context.Context, tenant, key string) (*api.FeatureFlag, error) {
+	return Get[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key))
+}
+
+// ListFeatureFlags reads every feature flag of a tenant, in key order.
+func (c *Client) ListFeatureFlags(ctx context.Context, tenant string) ([]api.FeatureFlag, error) {
+	return ListAll[api.FeatureFlag](ctx, c, featureFlagsPath(tenant), nil)
+}
+
+// UpdateFeatureFlag applies a merge patch to a feature flag: the
+// environments it names change, an environment set to null loses its entry,
+// and the others are left alone. ifMatch, unless 0, is the revision the update requires.
+func (c *Client) UpdateFeatureFlag(ctx context.Context, tenant, key string, patch json.RawMessage, ifMatch int64) (*api.FeatureFlag, error) {
+	return Patch[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key), patch, ifMatch)
+}
+
+// DeleteFeatureFlag deletes a feature flag in every environment; ifMatch,
+// unless 0, is the revision the delete requires.
+func (c *Client) DeleteFeatureFlag(ctx context.Context, tenant, key string, ifMatch int64) error {
+	_, err := Delete[json.RawMessage](ctx, c, featureFlagPath(tenant, key), ifMatch)
+	return err
+}

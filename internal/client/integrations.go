@@ -1,0 +1,48 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+func integrationsPath(tenant string) string {
+	return PathEscape("v1", "tenants", tenant, "integrations")
+}
+
+func integrationPath(tenant, name string) string {
+	return PathEscape("v1", "tenants", tenant, "integrations", name)
+}
+
+// CreateIntegration creates an integration in a tenant. Its secret, if
+// spec has one, is sent once and never comes back: the answer only says
+// secret_set.
+func (c *Client) CreateIntegration(ctx context.Context, tenant string, spec api.IntegrationSpec) (*api.Integration, error) {
+	return Create[api.Integration](ctx, c, integrationsPath(tenant), spec)
+}
+
+// GetIntegration reads an integration, without its secret; ErrNotFound if
+// the tenant has no integration with name.
+func (c *Client) GetIntegration(ctx context.Context, tenant, name string) (*api.Integration, error) {
+	return Get[api.Integration](ctx, c, integrationPath(tenant, name))
+}
+
+// ListIntegrations reads every integration of a tenant, in name order.
+func (c *Client) ListIntegrations(ctx context.Context, tenant string) ([]api.Integration, error) {
+	return ListAll[api.Integration](ctx, c, integrationsPath(tenant), nil)
+}
+
+// UpdateIntegration applies a merge patch to an integration: "secret" sets a
+// new secret and "secret": null removes it. ifMatch, unless 0, is the
+// revision the update requires.
+func (c *Client) UpdateIntegration(ctx context.Context, tenant, name string, patch json.RawMessage, ifMatch int64) (*api.Integration, error) {
+	return Patch[api.Integration](ctx, c, integrationPath(tenant, name), patch, ifMatch)
+}
+
+// DeleteIntegration deletes an integration and its secret; ifMatch, unless
+// 0, is the revision the delete requires.
+func (c *Client) DeleteIntegration(ctx context.Context, tenant, name string, ifMatch int64) error {
+	_, err := Delete[json.RawMessage](ctx, c, integrationPath(tenant, name), ifMatch)
+	return err
+}

@@ -1,0 +1,82 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+)
+
+var _ datasource.DataSourceWithConfigure = (*environmentDataSource)(nil)
+
+type environmentDataSource struct {
+	client *client.Client
+}
+
+func newEnvironmentDataSource() datasource.DataSource { return &environmentDataSource{} }
+
+func (d *environmentDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_environment"
+}
+
+func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Reads one environment of a tenant by its name, for example to use its settings elsewhere.",
+		Attributes: map[string]schema.Attribute{
+			"tenant_id": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Slug of the tenant the environment belongs to.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the environment, such as `staging`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+			},
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The environment's ID, `<tenant>/<name>` such as `acme/staging`."},
+			"type": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "Kind of environment: " + quotedList(api.EnvironmentTypes) + ".",
+			},
+			"settings": schema.MapAttribute{
+				Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The environment's configuration; null when it has none.",
+			},
+			"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `active`."},
+		},
+	}
+}
+
+func (d *environmentDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *environmentDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m environmentModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, name := m.TenantID.ValueString(), m.Name.ValueString()
+	e, err := d.client.GetEnvironment(ctx, tenant, name)
+	if errors.Is(err, client.ErrNotFound) {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Environment not found",
+			fmt.Sprintf("Tenant %q has no environment %q that this token may see. The platform answered: %v", tenant, name, err))
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot read environment %q of tenant %q", name, tenant), err)
+		return
+	}
+	resp.Diagnostics.Append(m.fromAPI(ctx, e)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

@@ -1,0 +1,666 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*environmentPromotionResource)(nil)
+	_ resource.ResourceWithImportState    = (*environmentPromotionResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*environmentPromotionResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*environmentPromotionResource)(nil)
+)
+
+// environmentPromotionResource makes a target environment match a source
+// environment, in the scopes it includes, and keeps it so.
+//
+// How the preview reaches the plan, without a perpetual diff:
+//
+//   - changes, promoted_at and revision describe the last promotion this
+//     resource made (revision is its id). Create and Update write them from
+//     the promotion the backend returns.
+//   - Read asks the backend for a dry run and keeps its lines in private
+//     state. When the target no longer matches the source, it also empties
+//     changes in state: a marker, so that the plan lists every pending line
+//     as an addition even when the lines happen to be those of the last
+//     promotion.
+//   - ModifyPlan takes those lines (or, when include changed or there are
+//     none, asks for a dry run with the planned inputs). Lines pending: it
+//     plans changes as exactly those lines (known, sorted) and revision and
+//     promoted_at as unknown, so the plan is an update. Nothing pending: it
+//     plans the state's values, so the plan is empty. Taking the lines Read
+//     saw, rather than asking again, matters during apply: Terraform plans
+//     once more just before applying, and a source changed earlier in the
+//     same apply must then give the clear 412 below, not a plan that changed
+//     under Terraform's feet.
+//   - Update promotes with expect_changes set to the planned lines, so the
+//     backend refuses (412) rather than apply something the plan did not show.
+//   - triggers: when they change (or are unknown), ModifyPlan plans changes
+//     as unknown without asking the backend, since what they reference is
+//     changed in this very apply, before this resource; Update then promotes
+//     whatever differs at that point.
+//
+// A target environment has one promotion link on the backend, created with
+// the first promotion and deleted on destroy, so a second resource with the
+// same target fails with a 409 naming the first one's source.
+type environmentPromotionResource struct {
+	client *client.Client
+}
+
+func newEnvironmentPromotionResource() resource.Resource { return &environmentPromotionResource{} }
+
+type environmentPromotionModel struct {
+	ID                types.String `tfsdk:"id"`
+	TenantID          types.String `tfsdk:"tenant_id"`
+	SourceEnvironment types.String `tfsdk:"source_environment"`
+	TargetEnvironment types.String `tfsdk:"target_environment"`
+	Include           types.Set    `tfsdk:"include"`
+	Triggers          types.Map    `tfsdk:"triggers"`
+	RollbackOnDestroy types.Bool   `tfsdk:"rollback_on_destroy"`
+	Changes           types.List   `tfsdk:"changes"`
+	PromotedAt        types.String `tfsdk:"promoted_at"`
+	Revision          types.String `tfsdk:"revision"`
+}
+
+func (r *environmentPromotionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_environment_promotion"
+}
+
+// changeLineFormat documents the lines of changes, as package promotion
+// writes them.
+const changeLineFormat = "Each line is `<scope>.<name>[.<field>]: <before> -> <after>`, one per value that changes, such as " +
+	"`feature_flags.new-billing.enabled: false -> true`, `feature_flags.new-billing.rollout_percentage: 10 -> 50`, " +
+	"`quotas.cpu_millicores: 2000 -> 4000` or `settings.log_level: \"debug\" -> \"info\"`. " +
+	"Settings values are double-quoted with backslash escapes; `(absent)` stands for a setting not set, a flag without an " +
+	"entry for the environment (a new entry gives two lines, `enabled` and `rollout_percentage`) or a quota limit not set " +
+	"(unlimited). The lines are sorted as strings."
+
+func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Promotes the configuration of one environment of a tenant (the source, such as `staging`) to " +
+			"another (the target, such as `production`), and keeps the target matching the source.\n\n" +
+			"For every included scope the target ends up as the source is: its `settings` map, its entry in every feature " +
+			"flag (a flag without an entry for the source loses the target's entry), and its environment quota. " +
+			"On every plan the provider asks the platform for a preview: when source and target agree the plan is empty; " +
+			"when they differ (the source moved on, or someone changed the target by hand) the plan shows an update whose " +
+			"`changes` list says, line by line, what the target is about to get. Apply promotes all of it in one transaction.\n\n" +
+			"A provider cannot see the changes planned for other resources, so a source changed in the same apply needs " +
+			"`triggers` to be carried over in that apply; see `triggers`.\n\n" +
+			"An environment can be the target of only one `tenancy_environment_promotion`: a second one fails with an error " +
+			"naming the first one's source. Promoting into a `production` environment needs a `tenant_admin` token, and so " +
+			"does any change to a quota.\n\n" +
+			"Manage the target's promoted configuration through the promotion only: a `tenancy_feature_flag` should list only " +
+			"the non-target environments (it leaves the others alone), a `tenancy_environment` for the target should " +
+			"`ignore_changes = [settings]`, and a `tenancy_quota` of the target conflicts with `include` of `quotas`.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The import ID, `<tenant_id>/<source_environment>/<target_environment>`, such as `acme/staging/production`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"tenant_id": tenantIDAttribute("promotion"),
+			"source_environment": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Name of the environment whose configuration is promoted, such as `staging`. " +
+					"Changing it replaces the promotion.",
+				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"target_environment": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Name of the environment that is made to match the source, such as `production`; it must " +
+					"differ from `source_environment`. Changing it replaces the promotion.",
+				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"include": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true, Computed: true,
+				Default: setdefault.StaticValue(allPromotionScopes()),
+				MarkdownDescription: "What is promoted: any of " + quotedList(api.PromotionScopes) + ". Default all of them. " +
+					"Changing it changes what the next apply promotes.",
+				Validators: []validator.Set{
+					setvalidator.SizeAtLeast(1),
+					setvalidator.ValueStringsAre(stringvalidator.OneOf(api.PromotionScopes...)),
+				},
+			},
+			"triggers": schema.MapAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Arbitrary values that, when they change, make the next apply promote again, after the " +
+					"resources they reference. Reference what changes the source, such as " +
+					"`{ flags = jsonencode(tenancy_feature_flag.checkout.environments), settings = jsonencode(tenancy_environment.staging.settings) }`: " +
+					"a change there is then planned as an update of this promotion whose `changes` are known only after apply, " +
+					"and applied in the same apply, after the source changed. Without triggers, such a change reaches the target " +
+					"one apply later.",
+			},
+			"rollback_on_destroy": schema.BoolAttribute{
+				Optional: true, Computed: true,
+				Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether destroying this resource rolls back its last promotion, restoring what that " +
+					"promotion changed in the target as it was before. It fails when a newer promotion into the target (made " +
+					"outside this resource) is not rolled back. Default `false`: destroying leaves the target as it is.",
+			},
+			"changes": schema.ListAttribute{
+				ElementType: types.StringType,
+				Computed:    true,
+				MarkdownDescription: "In a plan, what applying will change in the target; after apply, what the last promotion " +
+					"changed. A refresh that finds the target out of step with the source empties it, so that the plan lists every " +
+					"pending line. " + changeLineFormat,
+			},
+			"promoted_at": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "When this resource last promoted (RFC 3339); it does not move when an apply finds nothing to promote.",
+			},
+			"revision": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "The id of the last promotion this resource made, such as `prm_0123456789abcdef0123`: the " +
+					"platform's promotion history (`GET /v1/tenants/{tenant}/promotions/{id}`) and rollback refer to it. " +
+					"It changes whenever an apply promotes.",
+			},
+		},
+	}
+}
+
+func (r *environmentPromotionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *environmentPromotionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m environmentPromotionModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !m.SourceEnvironment.IsUnknown() && !m.TargetEnvironment.IsUnknown() && !m.SourceEnvironment.IsNull() &&
+		m.SourceEnvironment.Equal(m.TargetEnvironment) {
+		resp.Diagnostics.AddAttributeError(path.Root("target_environment"), "Target is the source",
+			fmt.Sprintf("target_environment must differ from source_environment; both are %q.", m.TargetEnvironment.ValueString()))
+	}
+}
+
+// ModifyPlan puts the backend's preview of the promotion into the plan; see
+// environmentPromotionResource.
+func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // Destroy: Delete does what rollback_on_destroy says.
+	}
+	var plan, state environmentPromotionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	creating := req.State.Raw.IsNull()
+	if !creating {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	defer func() { resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...) }()
+
+	plan.ID = plan.plannedID()
+	unknownResult := func() {
+		plan.Changes = types.ListUnknown(types.StringType)
+		plan.Revision = types.StringUnknown()
+		plan.PromotedAt = types.StringUnknown()
+	}
+
+	inputsKnown := !plan.ID.IsUnknown() && plan.includeKnown()
+	switch {
+	case !creating && !plan.ID.Equal(state.ID):
+		// A replacement: Terraform plans the new promotion separately, as a create.
+		unknownResult()
+		return
+	case r.client == nil || !inputsKnown:
+		unknownResult()
+		return
+	case creating && !plan.Triggers.IsNull() && (plan.Triggers.IsUnknown() || len(plan.Triggers.Elements()) > 0):
+		// Triggers reference what this apply may still change before the promotion.
+		unknownResult()
+		return
+	case !creating && !plan.Triggers.Equal(state.Triggers):
+		tflog.Debug(ctx, "promotion triggers changed; changes are known after apply", map[string]any{"id": plan.ID.ValueString()})
+		unknownResult()
+		return
+	}
+
+	promoteReq, diags := plan.request(ctx)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	if !creating {
+		if lines, ok := pendingFrom(ctx, req.Private, promoteReq.Include); ok {
+			planPending(ctx, &plan, state, creating, lines, &resp.Diagnostics)
+			return
+		}
+	}
+	preview, err := r.client.PreviewPromotion(ctx, plan.TenantID.ValueString(), promoteReq)
+	switch {
+	case err != nil && creating && missingPromotionEnvironment(err):
+		// The environment may be created in this very apply.
+		tflog.Debug(ctx, "promotion preview: an environment does not exist yet", map[string]any{"error": err.Error()})
+		unknownResult()
+		return
+	case err != nil:
+		addAPIError(&resp.Diagnostics, "Cannot preview the promotion "+strconv.Quote(plan.ID.ValueString()), err)
+		return
+	}
+	planPending(ctx, &plan, state, creating, preview.Changes, &resp.Diagnostics)
+}
+
+// planPending plans a promotion of the pending lines: an update (or the
+// create) that makes exactly them, or, when there are none, no change.
+func planPending(ctx context.Context, plan *environmentPromotionModel, state environmentPromotionModel, creating bool, lines []string, diags *diag.Diagnostics) {
+	if !creating && len(lines) == 0 {
+		plan.Changes, plan.Revision, plan.PromotedAt = state.Changes, state.Revision, state.PromotedAt
+		return
+	}
+	changes, d := types.ListValueFrom(ctx, types.StringType, changeLines(lines))
+	diags.Append(d...)
+	plan.Changes = changes
+	plan.Revision = types.StringUnknown()
+	plan.PromotedAt = types.StringUnknown()
+}
+
+// privatePending is the private-state key of the lines Read's dry run found
+// pending, with the include it used.
+const privatePending = "pending"
+
+type pendingPreview struct {
+	Include []string `json:"include"`
+	Changes []string `json:"changes"`
+}
+
+// setPending keeps the lines pending for include (sorted); nil lines forget them.
+func setPending(ctx context.Context, p privateSetter, include, lines []string) diag.Diagnostics {
+	if lines == nil {
+		return p.SetKey(ctx, privatePending, nil)
+	}
+	b, err := json.Marshal(pendingPreview{Include: include, Changes: lines})
+	if err != nil {
+		var diags diag.Diagnostics
+		diags.AddError("Cannot keep the promotion preview", err.Error())
+		return diags
+	}
+	return p.SetKey(ctx, privatePending, b)
+}
+
+// pendingFrom reads the lines Read found pending, if it found them for
+// this include.
+func pendingFrom(ctx context.Context, p privateGetter, include []string) ([]string, bool) {
+	b, diags := p.GetKey(ctx, privatePending)
+	var pending pendingPreview
+	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &pending) != nil || !slices.Equal(pending.Include, include) {
+		return nil, false
+	}
+	return changeLines(pending.Changes), true
+}
+
+func (r *environmentPromotionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan environmentPromotionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	promoteReq, diags := plan.request(ctx)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	promoteReq.Link = true
+	expected, diags := expectedChanges(ctx, plan.Changes)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	promoteReq.ExpectChanges = expected
+	p, err := r.client.Promote(ctx, plan.TenantID.ValueString(), promoteReq)
+	if err != nil {
+		addPromoteError(&resp.Diagnostics, "Cannot promote "+promotionWhat(plan), err)
+		return
+	}
+	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
+	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, true)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+}
+
+func (r *environmentPromotionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state environmentPromotionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, source, target := state.TenantID.ValueString(), state.SourceEnvironment.ValueString(), state.TargetEnvironment.ValueString()
+	state.ID = types.StringValue(formatID(tenant, source, target))
+
+	link, err := r.client.GetPromotionLink(ctx, tenant, target)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		tflog.Warn(ctx, "promotion link no longer exists; removing the promotion from state", map[string]any{"id": state.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	case err != nil:
+		addAPIError(&resp.Diagnostics, "Cannot read the promotion of "+promotionWhat(state), err)
+		return
+	case link.SourceEnvironment != source:
+		resp.Diagnostics.AddWarning("The promotion of "+promotionWhat(state)+" was replaced outside Terraform",
+			fmt.Sprintf("Environment %q of tenant %q is now promoted from %q (%s). Terraform forgets this promotion; "+
+				"the plan creates it again, which fails until that other promotion is removed.", target, tenant, link.SourceEnvironment, link.ID))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+
+	last, err := r.lastPromotion(ctx, state)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read the promotion history of "+strconv.Quote(target), err)
+		return
+	}
+	if last != nil {
+		resp.Diagnostics.Append(state.fromPromotion(ctx, last, state.Include.IsNull())...)
+	}
+	if state.Include.IsNull() {
+		state.Include = allPromotionScopes()
+	}
+	if state.RollbackOnDestroy.IsNull() {
+		state.RollbackOnDestroy = types.BoolValue(false)
+	}
+	if state.Changes.IsNull() {
+		state.Changes = types.ListValueMust(types.StringType, []attr.Value{})
+	}
+
+	promoteReq, diags := state.request(ctx)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	preview, err := r.client.PreviewPromotion(ctx, tenant, promoteReq)
+	switch {
+	case err != nil && missingPromotionEnvironment(err):
+		tflog.Warn(ctx, "an environment of the promotion no longer exists; removing the promotion from state",
+			map[string]any{"id": state.ID.ValueString(), "error": err.Error()})
+		resp.State.RemoveResource(ctx)
+		return
+	case err != nil:
+		// The plan asks again and reports it; a refresh (and so a destroy)
+		// must not fail on it.
+		tflog.Warn(ctx, "cannot preview the promotion during refresh", map[string]any{"error": err.Error()})
+		resp.Diagnostics.Append(setPending(ctx, resp.Private, nil, nil)...)
+	default:
+		if len(preview.Changes) > 0 {
+			tflog.Info(ctx, "the target no longer matches the source", map[string]any{"id": state.ID.ValueString(), "pending": len(preview.Changes)})
+			state.Changes = types.ListValueMust(types.StringType, []attr.Value{})
+		}
+		resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, changeLines(preview.Changes))...)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// lastPromotion reads the promotion state.Revision names or, when the state
+// has none (after import), the latest one from the source into the target;
+// nil when there is none.
+func (r *environmentPromotionResource) lastPromotion(ctx context.Context, state environmentPromotionModel) (*api.Promotion, error) {
+	tenant := state.TenantID.ValueString()
+	if id := state.Revision.ValueString(); id != "" {
+		p, err := r.client.GetPromotion(ctx, tenant, id)
+		if errors.Is(err, client.ErrNotFound) {
+			return nil, nil
+		}
+		return p, err
+	}
+	history, err := r.client.ListPromotions(ctx, tenant, state.TargetEnvironment.ValueString())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range history {
+		if p.SourceEnvironment == state.SourceEnvironment.ValueString() {
+			return &p, nil
+		}
+	}
+	return nil, nil
+}
+
+func (r *environmentPromotionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state environmentPromotionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// The plan marks a promotion to make with an unknown revision; with a
+	// known one, only attributes kept in state change.
+	plannedRevision, plannedLines := plan.Revision, plan.Changes
+	// Until a promotion says otherwise, the last one stays the state's.
+	plan.Changes, plan.Revision, plan.PromotedAt = state.Changes, state.Revision, state.PromotedAt
+	defer func() { resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...) }()
+	promoteReq, diags := plan.request(ctx)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	if !plannedRevision.IsUnknown() {
+		// Nothing to promote: the plan found nothing pending for this include.
+		resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+		return
+	}
+	tenant := plan.TenantID.ValueString()
+	expected, diags := expectedChanges(ctx, plannedLines)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	if expected == nil {
+		// Triggered: promote whatever differs now, and nothing when nothing does.
+		preview, err := r.client.PreviewPromotion(ctx, tenant, promoteReq)
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "Cannot preview promoting "+promotionWhat(plan), err)
+			return
+		}
+		if len(preview.Changes) == 0 {
+			tflog.Info(ctx, "triggered, but the target already matches the source", map[string]any{"id": plan.ID.ValueString()})
+			resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+			return
+		}
+	}
+	promoteReq.ExpectChanges = expected
+	p, err := r.client.Promote(ctx, tenant, promoteReq)
+	if err != nil {
+		addPromoteError(&resp.Diagnostics, "Cannot promote "+promotionWhat(plan), err)
+		return
+	}
+	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
+	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, false)...)
+	resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+}
+
+func (r *environmentPromotionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state environmentPromotionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, target := state.TenantID.ValueString(), state.TargetEnvironment.ValueString()
+	if id := state.Revision.ValueString(); state.RollbackOnDestroy.ValueBool() && id != "" {
+		p, err := r.client.GetPromotion(ctx, tenant, id)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			tflog.Warn(ctx, "the promotion to roll back no longer exists", map[string]any{"promotion": id})
+		case err != nil:
+			addAPIError(&resp.Diagnostics, "Cannot read promotion "+id+" to roll it back", err)
+			return
+		case p.RolledBackAt != nil:
+			tflog.Info(ctx, "the promotion is already rolled back", map[string]any{"promotion": id})
+		default:
+			rb, err := r.client.RollbackPromotion(ctx, tenant, id)
+			if err != nil {
+				addAPIError(&resp.Diagnostics, "Cannot roll back promotion "+id+" of "+promotionWhat(state), err)
+				if errors.Is(err, client.ErrConflict) {
+					resp.Diagnostics.AddAttributeError(path.Root("rollback_on_destroy"), "Rollback refused",
+						"Roll back the newer promotions first, or set rollback_on_destroy = false and apply before destroying.")
+				}
+				return
+			}
+			tflog.Info(ctx, "rolled back", map[string]any{"promotion": id, "changes": len(rb.RollbackChanges)})
+		}
+	}
+	if err := r.client.DeletePromotionLink(ctx, tenant, target); err != nil && !errors.Is(err, client.ErrNotFound) {
+		addAPIError(&resp.Diagnostics, "Cannot remove the promotion link of "+promotionWhat(state), err)
+	}
+}
+
+func (r *environmentPromotionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts, err := parseID(req.ID, "tenant/source/target")
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", err.Error()+".")
+		return
+	}
+	tenant, source, target := parts[0], parts[1], parts[2]
+	link, err := r.client.GetPromotionLink(ctx, tenant, target)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		resp.Diagnostics.AddError("Nothing to import",
+			fmt.Sprintf("Tenant %q has no promotion link into environment %q (or the tenant does not exist). "+
+				"Only a promotion that a tenancy_environment_promotion created can be imported; create this one instead.", tenant, target))
+		return
+	case err != nil:
+		addAPIError(&resp.Diagnostics, "Cannot import "+strconv.Quote(req.ID), err)
+		return
+	case link.SourceEnvironment != source:
+		resp.Diagnostics.AddError("Wrong source environment",
+			fmt.Sprintf("Environment %q of tenant %q is promoted from %q, not %q; import %q instead.",
+				target, tenant, link.SourceEnvironment, source, link.ID))
+		return
+	}
+	for attr, v := range map[string]string{"id": req.ID, "tenant_id": tenant, "source_environment": source, "target_environment": target} {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
+	}
+}
+
+// request is the promotion the model asks for.
+func (m *environmentPromotionModel) request(ctx context.Context) (api.PromotionRequest, diag.Diagnostics) {
+	req := api.PromotionRequest{SourceEnvironment: m.SourceEnvironment.ValueString(), TargetEnvironment: m.TargetEnvironment.ValueString()}
+	var diags diag.Diagnostics
+	if !m.Include.IsNull() && !m.Include.IsUnknown() {
+		diags = m.Include.ElementsAs(ctx, &req.Include, false)
+		slices.Sort(req.Include)
+	}
+	return req, diags
+}
+
+// fromPromotion writes what a promotion the backend returned says into the
+// model: the resource's identity, changes, promoted_at and revision, and,
+// with withInclude, include.
+func (m *environmentPromotionModel) fromPromotion(ctx context.Context, p *api.Promotion, withInclude bool) diag.Diagnostics {
+	var diags, d diag.Diagnostics
+	m.ID = types.StringValue(formatID(p.TenantID, p.SourceEnvironment, p.TargetEnvironment))
+	m.TenantID = types.StringValue(p.TenantID)
+	m.SourceEnvironment = types.StringValue(p.SourceEnvironment)
+	m.TargetEnvironment = types.StringValue(p.TargetEnvironment)
+	m.Changes, d = types.ListValueFrom(ctx, types.StringType, changeLines(p.Changes))
+	diags.Append(d...)
+	m.Revision = types.StringValue(p.ID)
+	m.PromotedAt = types.StringNull()
+	if p.PromotedAt != nil {
+		m.PromotedAt = types.StringValue(p.PromotedAt.UTC().Format(time.RFC3339))
+	}
+	if withInclude {
+		m.Include, d = types.SetValueFrom(ctx, types.StringType, p.Include)
+		diags.Append(d...)
+	}
+	return diags
+}
+
+// expectedChanges reads the planned changes: nil when unknown.
+func expectedChanges(ctx context.Context, l types.List) (*[]string, diag.Diagnostics) {
+	if l.IsUnknown() || l.IsNull() {
+		return nil, nil
+	}
+	lines := []string{}
+	diags := l.ElementsAs(ctx, &lines, false)
+	return &lines, diags
+}
+
+// addPromoteError explains the errors of a promotion the user can act on.
+func addPromoteError(diags *diag.Diagnostics, summary string, err error) {
+	if errors.Is(err, client.ErrPreconditionFailed) {
+		diags.AddError(summary,
+			"The source or the target changed between the plan and the apply, so the promotion would no longer make the "+
+				"changes the plan showed; nothing was changed. Run terraform plan again to see the changes as they are now. "+
+				"If something in this configuration changes the source, reference it in triggers so that it is promoted in "+
+				"the same apply.\n\n"+err.Error())
+		return
+	}
+	addAPIError(diags, summary, err)
+}
+
+// missingPromotionEnvironment reports whether a promotion failed because its source
+// or target environment does not exist.
+func missingPromotionEnvironment(err error) bool {
+	var apiErr *client.APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnprocessableEntity &&
+		(apiErr.Field == "source_environment" || apiErr.Field == "target_environment")
+}
+
+// promotionWhat names a promotion in messages: "staging" to "production"
+// in tenant "acme".
+func promotionWhat(m environmentPromotionModel) string {
+	return fmt.Sprintf("%q to %q in tenant %q", m.SourceEnvironment.ValueString(), m.TargetEnvironment.ValueString(), m.TenantID.ValueString())
+}
+
+func allPromotionScopes() types.Set {
+	v := make([]attr.Value, len(api.PromotionScopes))
+	for i, s := range api.PromotionScopes {
+		v[i] = types.StringValue(s)
+	}
+	return types.SetValueMust(types.StringType, v)
+}
+
+// plannedID is the id the model will have; unknown until its parts are known.
+func (m *environmentPromotionModel) plannedID() types.String {
+	for _, v := range []types.String{m.TenantID, m.SourceEnvironment, m.TargetEnvironment} {
+		if v.IsNull() || v.IsUnknown() {
+			return types.StringUnknown()
+		}
+	}
+	return types.StringValue(formatID(m.TenantID.ValueString(), m.SourceEnvironment.ValueString(), m.TargetEnvironment.ValueString()))
+}
+
+// includeKnown reports whether include and every element of it are known.
+func (m *environmentPromotionModel) includeKnown() bool {
+	if m.Include.IsUnknown() {
+		return false
+	}
+	for _, e := range m.Include.Elements() {
+		if e.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// changeLines is a promotion's change lines, never nil.
+func changeLines(lines []string) []string {
+	if lines == nil {
+		return []string{}
+	}
+	return lines
+}

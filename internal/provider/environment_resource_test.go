@@ -1,0 +1,388 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+)
+
+const environmentAddr = "tenancy_environment.test"
+
+func environmentConfig(tenant, name, typ, settings string) string {
+	if settings != "" {
+		settings = "  settings = " + settings + "\n"
+	}
+	return fmt.Sprintf(`
+resource "tenancy_environment" "test" {
+  tenant_id = %q
+  name      = %q
+  type      = %q
+%s}
+`, tenant, name, typ, settings)
+}
+
+// checkEnvironmentsDestroyed asserts against the API that no environment of the state remains.
+func checkEnvironmentsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, rs := range s.RootModule().Resources {
+			if rs.Type != "tenancy_environment" {
+				continue
+			}
+			tenant, name := rs.Primary.Attributes["tenant_id"], rs.Primary.Attributes["name"]
+			_, err := srv.Client.GetEnvironment(context.Background(), tenant, name)
+			if err == nil {
+				return fmt.Errorf("environment %s/%s still exists after destroy", tenant, name)
+			}
+			if !errors.Is(err, client.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func settingsExact(m map[string]string) knownvalue.Check {
+	checks := map[string]knownvalue.Check{}
+	for k, v := range m {
+		checks[k] = knownvalue.StringExact(v)
+	}
+	return knownvalue.MapExact(checks)
+}
+
+func TestAccEnvironment_lifecycle(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := platformTenant(t, srv, "env")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkEnvironmentsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				Config: srv.Config(environmentConfig(tenant, "staging", "staging", `{
+    log_level      = "debug"
+    "db.pool_size" = "10"
+  }`)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(tenant+"/staging")),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("settings"),
+						settingsExact(map[string]string{"log_level": "debug", "db.pool_size": "10"})),
+				},
+				Check: func(*terraform.State) error {
+					e, err := srv.Client.GetEnvironment(context.Background(), tenant, "staging")
+					if err != nil {
+						return err
+					}
+					if e.Type != api.EnvStaging || !maps.Equal(e.Settings, map[string]string{"log_level": "debug", "db.pool_size": "10"}) {
+						return fmt.Errorf("the platform holds %+v", e)
+					}
+					return nil
+				},
+			},
+			{
+				// Settings and type change in place; a removed key goes away.
+				Config: srv.Config(environmentConfig(tenant, "staging", "sandbox", `{
+    log_level = "info"
+    region    = "eu"
+  }`)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("type"), knownvalue.StringExact("sandbox")),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("settings"),
+						settingsExact(map[string]string{"log_level": "info", "region": "eu"})),
+				},
+				Check: func(*terraform.State) error {
+					e, err := srv.Client.GetEnvironment(context.Background(), tenant, "staging")
+					if err != nil {
+						return err
+					}
+					if _, ok := e.Settings["db.pool_size"]; ok || e.Type != api.EnvSandbox {
+						return fmt.Errorf("the platform holds %+v", e)
+					}
+					return nil
+				},
+			},
+			{
+				// Empty settings and no settings are different things.
+				Config: srv.Config(environmentConfig(tenant, "staging", "sandbox", "{}")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("settings"), knownvalue.MapExact(map[string]knownvalue.Check{})),
+				},
+			},
+			{
+				Config: srv.Config(environmentConfig(tenant, "staging", "sandbox", "")),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("settings"), knownvalue.Null()),
+				},
+			},
+			{
+				ResourceName:      environmentAddr,
+				ImportState:       true,
+				ImportStateId:     tenant + "/staging",
+				ImportStateVerify: true,
+			},
+			{
+				// A new name is a new environment.
+				Config: srv.Config(environmentConfig(tenant, "qa", "sandbox", "")),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(tenant+"/qa")),
+				},
+				Check: func(*terraform.State) error {
+					_, err := srv.Client.GetEnvironment(context.Background(), tenant, "staging")
+					if err == nil {
+						return errors.New("the environment's old name still exists after the rename")
+					}
+					if !errors.Is(err, client.ErrNotFound) {
+						return err
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// TestAccEnvironment_withItsTenant creates a tenant and its environments in
+// one apply, the way a new customer is set up.
+func TestAccEnvironment_withItsTenant(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("newco")
+	cfg := srv.Config(tenantConfig(slug, "NewCo", "") + `
+resource "tenancy_environment" "production" {
+  tenant_id = tenancy_tenant.test.id
+  name      = "production"
+  type      = "production"
+  settings  = { tier = "gold" }
+}
+
+resource "tenancy_environment" "staging" {
+  tenant_id = tenancy_tenant.test.id
+  name      = "staging"
+  type      = "staging"
+  settings  = { tier = "bronze" }
+}
+`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             resource.ComposeTestCheckFunc(checkEnvironmentsDestroyed(srv), checkTenantsDestroyed(srv)),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("tenancy_environment.production", tfjsonpath.New("id"), knownvalue.StringExact(slug+"/production")),
+					statecheck.ExpectKnownValue("tenancy_environment.staging", tfjsonpath.New("settings").AtMapKey("tier"), knownvalue.StringExact("bronze")),
+				},
+			},
+			{
+				Config:           cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+func TestAccEnvironment_importBlock(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := platformTenant(t, srv, "envimp")
+	if _, err := srv.Client.CreateEnvironment(t.Context(), tenant, api.EnvironmentSpec{
+		Name: "production", Type: api.EnvProduction, Settings: map[string]string{"log_level": "warn"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.Config(environmentConfig(tenant, "production", "production", `{ log_level = "warn" }`))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkEnvironmentsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				// An environment made outside Terraform is adopted with an import block, and plans clean.
+				Config:          cfg,
+				ResourceName:    environmentAddr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   tenant + "/production",
+				ImportPlanChecks: resource.ImportPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionNoop)},
+				},
+			},
+			{
+				Config:        cfg,
+				ResourceName:  environmentAddr,
+				ImportState:   true,
+				ImportStateId: tenant,
+				ExpectError:   regexp.MustCompile(`(?s)An environment is imported by its tenant and name:.*"<tenant>/<environment>" \(such as\s+"acme/staging"\)`),
+			},
+		},
+	})
+}
+
+func TestAccEnvironment_drift(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := platformTenant(t, srv, "envdrift")
+	cfg := srv.Config(environmentConfig(tenant, "production", "production", `{ log_level = "warn" }`))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkEnvironmentsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				// Someone turns on debug logging in production by hand: the plan puts it back.
+				PreConfig: func() {
+					patch := json.RawMessage(`{"settings":{"log_level":"debug","trace":"on"}}`)
+					if _, err := srv.Client.UpdateEnvironment(context.Background(), tenant, "production", patch, 0); err != nil {
+						t.Fatalf("change behind Terraform's back: %v", err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("settings"), settingsExact(map[string]string{"log_level": "warn"})),
+					},
+				},
+				Check: func(*terraform.State) error {
+					e, err := srv.Client.GetEnvironment(context.Background(), tenant, "production")
+					if err != nil {
+						return err
+					}
+					if !maps.Equal(e.Settings, map[string]string{"log_level": "warn"}) {
+						return fmt.Errorf("after apply the platform holds settings %v", e.Settings)
+					}
+					return nil
+				},
+			},
+			{
+				Config:           cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+func TestAccEnvironment_disappears(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := platformTenant(t, srv, "envgone")
+	cfg := srv.Config(environmentConfig(tenant, "staging", "staging", ""))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkEnvironmentsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig: func() {
+					if err := srv.Client.DeleteEnvironment(context.Background(), tenant, "staging", 0); err != nil {
+						t.Fatalf("delete behind Terraform's back: %v", err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionCreate)},
+				},
+				Check: func(*terraform.State) error {
+					_, err := srv.Client.GetEnvironment(context.Background(), tenant, "staging")
+					return err
+				},
+			},
+		},
+	})
+}
+
+func TestAccEnvironment_invalidInputFailsAtPlan(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	cases := []struct {
+		name, env, typ, settings, want string
+	}{
+		{"name", "Staging", "staging", "", `(?s)Attribute name must be an environment name`},
+		{"type", "staging", "preprod", "", `(?s)Attribute type value must be one of.*"production"`},
+		{"settings key", "staging", "staging", `{ "Log Level" = "x" }`, `(?s)settings.*must be a settings key`},
+		{"settings value", "staging", "staging", `{ blob = "` + strings.Repeat("x", 4097) + `" }`, `(?s)settings.*string length must be at most 4096`},
+		{"tenant", "staging", "staging", "", `(?s)tenant_id must be a tenant slug`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tenant := "acme"
+			if tc.name == "tenant" {
+				tenant = "ACME"
+			}
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders,
+				Steps: []resource.TestStep{{
+					Config:      srv.Config(environmentConfig(tenant, tc.env, tc.typ, tc.settings)),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}
+
+func TestAccEnvironmentDataSource(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := platformTenant(t, srv, "envds")
+	if _, err := srv.Client.CreateEnvironment(t.Context(), tenant, api.EnvironmentSpec{
+		Name: "staging", Type: api.EnvStaging, Settings: map[string]string{"log_level": "debug"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const ds = "data.tenancy_environment.test"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			// The missing one first: the last step's configuration is the one destroyed.
+			{
+				Config: srv.Config(fmt.Sprintf(`
+data "tenancy_environment" "test" {
+  tenant_id = %q
+  name      = "nowhere"
+}
+`, tenant)),
+				ExpectError: regexp.MustCompile(`(?s)Environment not found.*has no environment "nowhere"`),
+			},
+			{
+				Config: srv.Config(fmt.Sprintf(`
+data "tenancy_environment" "test" {
+  tenant_id = %q
+  name      = "staging"
+}
+`, tenant)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("id"), knownvalue.StringExact(tenant+"/staging")),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("type"), knownvalue.StringExact("staging")),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("settings"), settingsExact(map[string]string{"log_level": "debug"})),
+				},
+			},
+		},
+	})
+}

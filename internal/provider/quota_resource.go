@@ -1,0 +1,304 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/quota"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*quotaResource)(nil)
+	_ resource.ResourceWithImportState = (*quotaResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*quotaResource)(nil)
+)
+
+// Import IDs of a quota: the tenant-wide one, or an environment's.
+const (
+	tenantQuotaIDFormat      = "tenant"
+	environmentQuotaIDFormat = "tenant/environment"
+)
+
+// tenantQuotaAuditKey is the key under which the audit log records a
+// tenant-wide quota (an environment's quota is recorded under its name).
+const tenantQuotaAuditKey = "@tenant"
+
+type quotaResource struct {
+	client *client.Client
+}
+
+func newQuotaResource() resource.Resource { return &quotaResource{} }
+
+type quotaResourceModel struct {
+	ID                   types.String `tfsdk:"id"`
+	TenantID             types.String `tfsdk:"tenant_id"`
+	Environment          types.String `tfsdk:"environment"`
+	CPUMillicores        types.Int64  `tfsdk:"cpu_millicores"`
+	MemoryMB             types.Int64  `tfsdk:"memory_mb"`
+	StorageGB            types.Int64  `tfsdk:"storage_gb"`
+	MaxUsers             types.Int64  `tfsdk:"max_users"`
+	APIRequestsPerMinute types.Int64  `tfsdk:"api_requests_per_minute"`
+}
+
+// limits pairs each dimension with the model's attribute, in the order of
+// quota.Dimensions.
+func (m *quotaResourceModel) limits() map[string]*types.Int64 {
+	return map[string]*types.Int64{
+		quota.CPUMillicores:        &m.CPUMillicores,
+		quota.MemoryMB:             &m.MemoryMB,
+		quota.StorageGB:            &m.StorageGB,
+		quota.MaxUsers:             &m.MaxUsers,
+		quota.APIRequestsPerMinute: &m.APIRequestsPerMinute,
+	}
+}
+
+func (r *quotaResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_quota"
+}
+
+func (r *quotaResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	limit := func(desc string) schema.Int64Attribute {
+		return schema.Int64Attribute{
+			Optional: true,
+			MarkdownDescription: desc + fmt.Sprintf(", a whole number from 0 to %d. Unset is no limit in this dimension; "+
+				"in an environment's quota, unset also takes no share of the tenant-wide limit.", quota.MaxLimit),
+			Validators: []validator.Int64{int64validator.AtLeast(0), int64validator.AtMost(quota.MaxLimit)},
+		}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The quota of a tenant (`environment` unset) or of one of its environments. " +
+			"The platform enforces it: the environment quotas of a tenant may not add up to more than its tenant-wide quota in any dimension, " +
+			"a tenant may not hold more users than its `max_users`, and its tokens are throttled to `api_requests_per_minute` (HTTP 429). " +
+			"A quota that cannot fit fails at plan time, with the numbers: the provider asks the platform for a dry run of the change. " +
+			"That check sees the quotas as they are now, so when one change raises the tenant-wide quota (or lowers other environment quotas) " +
+			"and another uses the new room, apply the first one before planning the second.\n\n" +
+			"Only a `platform_admin` token sets the tenant-wide quota; a `tenant_admin` token shares it out among the environments. " +
+			"Every limit is set together: a limit removed from the configuration becomes unlimited. " +
+			"Creating a quota where one is already set takes it over; destroying it removes the quota, which lifts its limits.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The import ID: `<tenant>` for a tenant-wide quota such as `acme`, `<tenant>/<environment>` such as `acme/production` for an environment's.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"tenant_id": tenantIDAttribute("quota"),
+			"environment": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Name of the environment whose quota this is, which must exist in the tenant. " +
+					"Unset, this is the tenant-wide quota. Changing it replaces the quota.",
+				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			quota.CPUMillicores:        limit("CPU in thousandths of a core (1000 = one core)"),
+			quota.MemoryMB:             limit("Memory in MiB"),
+			quota.StorageGB:            limit("Storage in GiB"),
+			quota.MaxUsers:             limit("Most users the tenant may hold (in an environment's quota: its share of the tenant's `max_users`)"),
+			quota.APIRequestsPerMinute: limit("API requests per minute that the tenant's tokens may make; above it the platform answers HTTP 429 with `Retry-After`. In an environment's quota: its share of the tenant's limit, which is what throttles"),
+		},
+	}
+}
+
+func (r *quotaResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan asks the platform, with a dry run, whether the planned limits
+// fit: environment quotas within the tenant-wide quota, and the tenant-wide
+// quota above what the tenant's environments and users already take. A quota
+// that does not fit, or that the provider's token may not set, fails the
+// plan with the platform's numbers. Anything else the dry run finds (such as
+// a tenant or an environment that this very apply creates) is left to apply.
+func (r *quotaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.client == nil {
+		return // Destroy, or a provider not configured yet: nothing to check.
+	}
+	var plan quotaResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.TenantID.IsUnknown() || plan.Environment.IsUnknown() {
+		return // A tenant or environment created by this apply: nothing to check against yet.
+	}
+	for _, v := range plan.limits() {
+		if v.IsUnknown() {
+			return // Known only during apply, which checks it then.
+		}
+	}
+	if !req.State.Raw.IsNull() {
+		var state quotaResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if len(quota.Changed(state.spec(), plan.spec())) == 0 && state.TenantID.Equal(plan.TenantID) && state.Environment.Equal(plan.Environment) {
+			return // Nothing changes.
+		}
+	}
+	tenant, env, spec := plan.TenantID.ValueString(), plan.Environment.ValueString(), plan.spec()
+	_, err := r.client.CheckQuota(ctx, tenant, env, spec)
+	var apiErr *client.APIError
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrConflict) && errors.As(err, &apiErr):
+		attr := path.Root(quota.CPUMillicores)
+		if _, ok := plan.limits()[apiErr.Field]; ok {
+			attr = path.Root(apiErr.Field)
+		}
+		resp.Diagnostics.AddAttributeError(attr, "The "+quotaLabel(tenant, env)+" does not fit",
+			fmt.Sprintf("The platform would refuse these limits: %s.\n\n"+
+				"Lower the limits here, or first raise the tenant-wide quota or lower other environment quotas "+
+				"(apply that change before planning this one: this check sees the quotas as they are now).",
+				apiErr.Message))
+	case errors.Is(err, client.ErrPermissionDenied):
+		resp.Diagnostics.AddError("The provider's token may not set the "+quotaLabel(tenant, env),
+			"A tenant-wide quota is set by a platform_admin token, an environment's quota by a tenant_admin token of its tenant "+
+				"(or a platform_admin token). The platform answered: "+err.Error())
+	default:
+		tflog.Debug(ctx, "quota dry run failed; apply reports it if it still fails then", map[string]any{"error": err.Error()})
+	}
+}
+
+func (r *quotaResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan quotaResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, env := plan.TenantID.ValueString(), plan.Environment.ValueString()
+	q, err := r.client.SetQuota(ctx, tenant, env, plan.spec(), 0)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot set the "+quotaLabel(tenant, env), err)
+		return
+	}
+	tflog.Info(ctx, "quota set", map[string]any{"id": q.ID})
+	resp.Diagnostics.Append(setQuotaState(ctx, &resp.State, resp.Private, q)...)
+}
+
+func (r *quotaResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state quotaResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, env := state.TenantID.ValueString(), state.Environment.ValueString()
+	q, err := r.client.GetQuota(ctx, tenant, env)
+	if errors.Is(err, client.ErrNotFound) {
+		tflog.Warn(ctx, "quota no longer set; removing it from state", map[string]any{"tenant": tenant, "environment": env})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read the "+quotaLabel(tenant, env), err)
+		return
+	}
+	key := env
+	if key == "" {
+		key = tenantQuotaAuditKey
+	}
+	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Quota "+q.ID, tenant, api.KindQuota, key, q.Revision)
+	resp.Diagnostics.Append(setQuotaState(ctx, &resp.State, resp.Private, q)...)
+}
+
+func (r *quotaResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan quotaResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	rev, diags := revisionFrom(ctx, req.Private)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	tenant, env := plan.TenantID.ValueString(), plan.Environment.ValueString()
+	q, err := r.client.SetQuota(ctx, tenant, env, plan.spec(), rev)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot update the "+quotaLabel(tenant, env), err)
+		return
+	}
+	resp.Diagnostics.Append(setQuotaState(ctx, &resp.State, resp.Private, q)...)
+}
+
+func (r *quotaResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state quotaResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, env := state.TenantID.ValueString(), state.Environment.ValueString()
+	err := r.client.DeleteQuota(ctx, tenant, env, 0)
+	if err != nil && !errors.Is(err, client.ErrNotFound) {
+		addAPIError(&resp.Diagnostics, "Cannot remove the "+quotaLabel(tenant, env), err)
+	}
+}
+
+func (r *quotaResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts, err := parseID(req.ID, tenantQuotaIDFormat, environmentQuotaIDFormat)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID",
+			"A quota is imported by its tenant (the tenant-wide quota) or its tenant and environment: "+err.Error()+".")
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), parts[0])...)
+	if len(parts) == 2 {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("environment"), parts[1])...)
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), formatID(parts...))...)
+}
+
+// quotaLabel names a quota in messages.
+func quotaLabel(tenant, env string) string {
+	if env == "" {
+		return "tenant-wide quota of tenant " + strconv.Quote(tenant)
+	}
+	return fmt.Sprintf("quota of environment %q of tenant %q", env, tenant)
+}
+
+// setQuotaState writes what the backend returned into state and keeps the
+// quota's revision in private state for conditional writes.
+func setQuotaState(ctx context.Context, state stateSetter, private privateSetter, q *api.Quota) diag.Diagnostics {
+	var m quotaResourceModel
+	m.fromAPI(q)
+	diags := state.Set(ctx, &m)
+	diags.Append(setRevision(ctx, private, q.Revision)...)
+	return diags
+}
+
+// spec is the quota the configuration asks for, as the API takes it.
+func (m *quotaResourceModel) spec() api.QuotaSpec {
+	return api.QuotaSpec{
+		CPUMillicores:        m.CPUMillicores.ValueInt64Pointer(),
+		MemoryMB:             m.MemoryMB.ValueInt64Pointer(),
+		StorageGB:            m.StorageGB.ValueInt64Pointer(),
+		MaxUsers:             m.MaxUsers.ValueInt64Pointer(),
+		APIRequestsPerMinute: m.APIRequestsPerMinute.ValueInt64Pointer(),
+	}
+}
+
+// fromAPI maps a quota the API returned onto the model; Create, Read,
+// Update and import all go through it.
+func (m *quotaResourceModel) fromAPI(q *api.Quota) {
+	m.ID = types.StringValue(q.ID)
+	m.TenantID = types.StringValue(q.TenantID)
+	m.Environment = types.StringPointerValue(q.Environment)
+	for d, attr := range m.limits() {
+		*attr = types.Int64PointerValue(quota.Limit(q.QuotaSpec, d))
+	}
+}

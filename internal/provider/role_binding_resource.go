@@ -1,0 +1,263 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*roleBindingResource)(nil)
+	_ resource.ResourceWithImportState = (*roleBindingResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*roleBindingResource)(nil)
+)
+
+// roleBindingIDFormat is the import ID of a role binding.
+const roleBindingIDFormat = "tenant/binding_id"
+
+type roleBindingResource struct {
+	client *client.Client
+}
+
+func newRoleBindingResource() resource.Resource { return &roleBindingResource{} }
+
+type roleBindingResourceModel struct {
+	ID          types.String `tfsdk:"id"`
+	TenantID    types.String `tfsdk:"tenant_id"`
+	BindingID   types.String `tfsdk:"binding_id"`
+	UserID      types.String `tfsdk:"user_id"`
+	Role        types.String `tfsdk:"role"`
+	Environment types.String `tfsdk:"environment"`
+}
+
+func (r *roleBindingResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_role_binding"
+}
+
+func (r *roleBindingResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Grants a user a role in a tenant, in one environment or in every environment. " +
+			"A user holds at most one binding per role and environment. Nobody grants a role above their own: " +
+			"the plan already fails when the provider's token may not grant `role`. " +
+			"A tenant keeps its last tenant-wide `tenant_admin` binding: the platform refuses to delete it, " +
+			"or to change its role or scope it to one environment, until another user is bound as `tenant_admin`.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The import ID, `<tenant>/<binding_id>` such as `acme/rb_0123456789abcdef0123`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"tenant_id": tenantIDAttribute("role binding"),
+			"binding_id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The platform's ID of the binding, such as `rb_0123456789abcdef0123`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"user_id": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The `user_id` of the user granted the role, a user of the same tenant, usually " +
+					"`tenancy_user.NAME.user_id`. Changing it replaces the binding.",
+				Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"role": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The role granted: " + quotedList(api.TenantRoles) + ". `tenant_viewer` reads everything in the tenant, " +
+					"`tenant_user` also writes feature flags and environment settings, `tenant_admin` may do everything within the tenant. " +
+					"The provider's token must hold this role or a higher one.",
+				Validators: []validator.String{stringvalidator.OneOf(api.TenantRoles...)},
+			},
+			"environment": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The name of the environment the role applies in, which must exist in the tenant. " +
+					"Unset, the role applies in every environment of the tenant.",
+				Validators: []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+			},
+		},
+	}
+}
+
+func (r *roleBindingResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// tokenRolePattern finds the token's role in the platform's answer to a grant
+// it refused, such as `the token "ci" has role tenant_user`.
+var tokenRolePattern = regexp.MustCompile(`has role ([a-z_]+)`)
+
+// ModifyPlan asks the platform, with a dry run, whether the provider's token
+// may grant the planned role, so that a grant above the token's own role fails
+// at plan time instead of half way through an apply. Only a refused grant
+// fails the plan: anything else the dry run finds (such as an environment
+// that this very apply creates) is left to apply, when it may have changed.
+func (r *roleBindingResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.client == nil {
+		return // Destroy, or a provider not configured yet: nothing to check.
+	}
+	var plan roleBindingResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !req.State.Raw.IsNull() {
+		var state roleBindingResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if state.TenantID.Equal(plan.TenantID) && state.UserID.Equal(plan.UserID) && state.Role.Equal(plan.Role) {
+			return // No new grant.
+		}
+	}
+	for _, v := range []types.String{plan.TenantID, plan.UserID, plan.Role, plan.Environment} {
+		if v.IsUnknown() {
+			return // Known only during apply, which checks it then.
+		}
+	}
+	tenant, spec := plan.TenantID.ValueString(), plan.spec()
+	_, err := r.client.CheckRoleBinding(ctx, tenant, spec)
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrPermissionDenied):
+		tokenRole := "a lower role"
+		if m := tokenRolePattern.FindStringSubmatch(err.Error()); m != nil {
+			tokenRole = "role " + m[1]
+		}
+		resp.Diagnostics.AddAttributeError(path.Root("role"), "The provider's token may not grant role "+strconv.Quote(spec.Role),
+			fmt.Sprintf("This role binding grants role %q to user %q in tenant %q, but the provider's token has %s. "+
+				"Nobody grants a role above their own, and role bindings are managed with a tenant_admin or platform_admin token. "+
+				"Configure the provider with a tenant_admin token of tenant %q (or a platform_admin token) to apply this binding.\n\nThe platform answered: %v",
+				spec.Role, spec.UserID, tenant, tokenRole, tenant, err))
+	default:
+		tflog.Debug(ctx, "role binding dry run failed; apply reports it if it still fails then", map[string]any{"error": err.Error()})
+	}
+}
+
+func (r *roleBindingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan roleBindingResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, spec := plan.TenantID.ValueString(), plan.spec()
+	b, err := r.client.CreateRoleBinding(ctx, tenant, spec)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot grant role %q to user %q in tenant %q", spec.Role, spec.UserID, tenant), err)
+		return
+	}
+	tflog.Info(ctx, "role binding created", map[string]any{"tenant": tenant, "binding_id": b.BindingID})
+	resp.Diagnostics.Append(setRoleBindingState(ctx, &resp.State, resp.Private, b)...)
+}
+
+func (r *roleBindingResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state roleBindingResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
+	b, err := r.client.GetRoleBinding(ctx, tenant, id)
+	if errors.Is(err, client.ErrNotFound) {
+		tflog.Warn(ctx, "role binding no longer exists; removing it from state", map[string]any{"tenant": tenant, "binding_id": id})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+		return
+	}
+	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Role binding "+b.ID, tenant, api.KindRoleBinding, b.BindingID, b.Revision)
+	resp.Diagnostics.Append(setRoleBindingState(ctx, &resp.State, resp.Private, b)...)
+}
+
+func (r *roleBindingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state roleBindingResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
+	patch, err := client.MergePatch(state.spec(), plan.spec())
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot compute the change to role binding "+strconv.Quote(id), err.Error())
+		return
+	}
+	rev, diags := revisionFrom(ctx, req.Private)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	b, err := r.client.UpdateRoleBinding(ctx, tenant, id, patch, rev)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot update role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+		return
+	}
+	resp.Diagnostics.Append(setRoleBindingState(ctx, &resp.State, resp.Private, b)...)
+}
+
+func (r *roleBindingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state roleBindingResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
+	err := r.client.DeleteRoleBinding(ctx, tenant, id, 0)
+	if err != nil && !errors.Is(err, client.ErrNotFound) {
+		addAPIError(&resp.Diagnostics, "Cannot delete role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+	}
+}
+
+func (r *roleBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts, err := parseID(req.ID, roleBindingIDFormat)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", "A role binding is imported by its tenant and binding_id: "+err.Error()+".")
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("binding_id"), parts[1])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), formatID(parts...))...)
+}
+
+// setRoleBindingState writes what the backend returned into state and keeps
+// the binding's revision in private state for conditional writes.
+func setRoleBindingState(ctx context.Context, state stateSetter, private privateSetter, b *api.RoleBinding) diag.Diagnostics {
+	var m roleBindingResourceModel
+	m.fromAPI(b)
+	diags := state.Set(ctx, &m)
+	diags.Append(setRevision(ctx, private, b.Revision)...)
+	return diags
+}
+
+// spec is the binding the configuration asks for, as the API takes it.
+func (m *roleBindingResourceModel) spec() api.RoleBindingSpec {
+	return api.RoleBindingSpec{UserID: m.UserID.ValueString(), Role: m.Role.ValueString(), Environment: m.Environment.ValueStringPointer()}
+}
+
+// fromAPI maps a binding the API returned onto the model; Create, Read,
+// Update and import all go through it.
+func (m *roleBindingResourceModel) fromAPI(b *api.RoleBinding) {
+	m.ID = types.StringValue(formatID(b.TenantID, b.BindingID))
+	m.TenantID = types.StringValue(b.TenantID)
+	m.BindingID = types.StringValue(b.BindingID)
+	m.UserID = types.StringValue(b.UserID)
+	m.Role = types.StringValue(b.Role)
+	m.Environment = types.StringPointerValue(b.Environment)
+}

@@ -1,0 +1,216 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*userResource)(nil)
+	_ resource.ResourceWithImportState = (*userResource)(nil)
+)
+
+// userIDFormat is the import ID of a user.
+const userIDFormat = "tenant/user_id"
+
+type userResource struct {
+	client *client.Client
+}
+
+func newUserResource() resource.Resource { return &userResource{} }
+
+type userResourceModel struct {
+	ID          types.String `tfsdk:"id"`
+	TenantID    types.String `tfsdk:"tenant_id"`
+	UserID      types.String `tfsdk:"user_id"`
+	Email       types.String `tfsdk:"email"`
+	DisplayName types.String `tfsdk:"display_name"`
+	Status      types.String `tfsdk:"status"`
+}
+
+func (r *userResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_user"
+}
+
+// tenantIDAttribute is the tenant_id of an object that lives in one tenant
+// for good: moving it to another tenant replaces it.
+func tenantIDAttribute(what string) schema.StringAttribute {
+	return schema.StringAttribute{
+		Required: true,
+		MarkdownDescription: "Slug of the tenant the " + what + " belongs to, usually `tenancy_tenant.NAME.id`. " +
+			"Changing it replaces the " + what + ".",
+		Validators:    []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+	}
+}
+
+func (r *userResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A user of one tenant. The platform gives each user a `user_id`; grant the user roles with " +
+			"`tenancy_role_binding`. E-mail addresses are unique within a tenant, ignoring case, and a tenant holds at most " +
+			"its quota's `max_users` users. Destroying a user also removes its role bindings, unless the user holds the " +
+			"tenant's last tenant-wide `tenant_admin` binding.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The import ID, `<tenant>/<user_id>` such as `acme/usr_0123456789abcdef0123`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"tenant_id": tenantIDAttribute("user"),
+			"user_id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The platform's ID of the user, such as `usr_0123456789abcdef0123`; role bindings refer to it.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"email": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The user's e-mail address, a plain address such as `alice@example.com` of at most " +
+					strconv.Itoa(validate.MaxEmailLength) + " characters, unique within the tenant (ignoring case).",
+				Validators: []validator.String{validators.Email()},
+			},
+			"display_name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "The user's name as people read it, 1 to 200 characters.",
+				Validators:          []validator.String{stringvalidator.LengthBetween(1, 200)},
+			},
+			"status": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The user's state on the platform: `" + api.StatusActive + "`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *userResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *userResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan userResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant := plan.TenantID.ValueString()
+	u, err := r.client.CreateUser(ctx, tenant, plan.spec())
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot create user "+strconv.Quote(plan.Email.ValueString())+" in tenant "+strconv.Quote(tenant), err)
+		return
+	}
+	tflog.Info(ctx, "user created", map[string]any{"tenant": tenant, "user_id": u.UserID})
+	resp.Diagnostics.Append(setUserState(ctx, &resp.State, resp.Private, u)...)
+}
+
+func (r *userResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state userResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
+	u, err := r.client.GetUser(ctx, tenant, id)
+	if errors.Is(err, client.ErrNotFound) {
+		tflog.Warn(ctx, "user no longer exists; removing it from state", map[string]any{"tenant": tenant, "user_id": id})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+		return
+	}
+	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "User "+strconv.Quote(u.Email)+" ("+u.ID+")", tenant, api.KindUser, u.UserID, u.Revision)
+	resp.Diagnostics.Append(setUserState(ctx, &resp.State, resp.Private, u)...)
+}
+
+func (r *userResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state userResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
+	patch, err := client.MergePatch(state.spec(), plan.spec())
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot compute the change to user "+strconv.Quote(id), err.Error())
+		return
+	}
+	rev, diags := revisionFrom(ctx, req.Private)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	u, err := r.client.UpdateUser(ctx, tenant, id, patch, rev)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot update user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+		return
+	}
+	resp.Diagnostics.Append(setUserState(ctx, &resp.State, resp.Private, u)...)
+}
+
+func (r *userResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state userResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
+	err := r.client.DeleteUser(ctx, tenant, id, 0)
+	if err != nil && !errors.Is(err, client.ErrNotFound) {
+		addAPIError(&resp.Diagnostics, "Cannot delete user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+	}
+}
+
+func (r *userResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts, err := parseID(req.ID, userIDFormat)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", "A user is imported by its tenant and user_id: "+err.Error()+".")
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("user_id"), parts[1])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), formatID(parts...))...)
+}
+
+// setUserState writes what the backend returned into state and keeps the
+// user's revision in private state for conditional writes.
+func setUserState(ctx context.Context, state stateSetter, private privateSetter, u *api.User) diag.Diagnostics {
+	var m userResourceModel
+	m.fromAPI(u)
+	diags := state.Set(ctx, &m)
+	diags.Append(setRevision(ctx, private, u.Revision)...)
+	return diags
+}
+
+// spec is the user the configuration asks for, as the API takes it.
+func (m *userResourceModel) spec() api.UserSpec {
+	return api.UserSpec{Email: m.Email.ValueString(), DisplayName: m.DisplayName.ValueString()}
+}
+
+// fromAPI maps a user the API returned onto the model; Create, Read, Update
+// and import all go through it.
+func (m *userResourceModel) fromAPI(u *api.User) {
+	m.ID = types.StringValue(formatID(u.TenantID, u.UserID))
+	m.TenantID = types.StringValue(u.TenantID)
+	m.UserID = types.StringValue(u.UserID)
+	m.Email = types.StringValue(u.Email)
+	m.DisplayName = types.StringValue(u.DisplayName)
+	m.Status = types.StringValue(u.Status)
+}

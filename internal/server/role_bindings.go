@@ -1,0 +1,331 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+)
+
+func (s *Server) roleBindingRoutes() []route {
+	return []route{
+		{"GET /v1/tenants/{tenant}/role-bindings", tenantViewer, s.listRoleBindings},
+		{"POST /v1/tenants/{tenant}/role-bindings", tenantAdmin, s.createRoleBinding},
+		{"GET /v1/tenants/{tenant}/role-bindings/{binding}", tenantViewer, s.getRoleBinding},
+		{"PATCH /v1/tenants/{tenant}/role-bindings/{binding}", tenantAdmin, s.patchRoleBinding},
+		{"DELETE /v1/tenants/{tenant}/role-bindings/{binding}", tenantAdmin, s.deleteRoleBinding},
+	}
+}
+
+// dryRunParam reads ?dry_run=, which asks a POST only to be checked.
+func dryRunParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, errBadRequest("dry_run", "dry_run must be \"true\" or \"false\"; got %q", v)
+	}
+}
+
+// checkOnly answers a dry run: fn runs every check of the write in a
+// read-only transaction and returns the object as it would be, which is
+// answered with 200. Nothing is written: no object, audit event or
+// idempotency record.
+func (s *Server) checkOnly(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, tx store.Tx, body []byte) (any, error)) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var out any
+	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		out, err = fn(ctx, tx, body)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// isTenantAdminBinding reports whether a binding makes its user an
+// administrator of the whole tenant, which a tenant must keep one of.
+func isTenantAdminBinding(b api.RoleBindingSpec) bool {
+	return b.Role == api.RoleTenantAdmin && b.Environment == nil
+}
+
+func envLabel(env *string) string {
+	if env == nil {
+		return "every environment"
+	}
+	return fmt.Sprintf("environment %q", *env)
+}
+
+// checkGrant refuses to let a caller grant, change or remove a role above its own.
+func checkGrant(p *principal, role, verb string) error {
+	if !p.atLeast(role) {
+		return errForbidden("role", "the token %q has role %s and cannot %s a %s binding; nobody grants a role above their own",
+			p.Name, p.Role, verb, role)
+	}
+	return nil
+}
+
+// checkBinding validates a binding against its tenant: the role, the user
+// and the environment exist, and the user holds no other binding of the same
+// role and environment. self is the binding being changed ("" on create).
+func checkBinding(ctx context.Context, tx store.Tx, tenant string, b api.RoleBindingSpec, self string) error {
+	if err := validate.OneOf(b.Role, api.TenantRoles); err != nil {
+		return invalidField("role", err)
+	}
+	if b.UserID == "" {
+		return errInvalid("user_id", "user_id is required: the user_id of a user of tenant %q, such as tenancy_user.NAME.user_id", tenant)
+	}
+	if _, err := tx.Get(ctx, tenant, store.KindUser, b.UserID); errors.Is(err, store.ErrNotFound) {
+		return errInvalid("user_id", "user_id: user %q does not exist in tenant %q; create the user first", b.UserID, tenant)
+	} else if err != nil {
+		return err
+	}
+	if b.Environment != nil {
+		_, err := tx.Get(ctx, tenant, store.KindEnvironment, *b.Environment)
+		if errors.Is(err, store.ErrNotFound) {
+			return errInvalid("environment", "environment: %q does not exist in tenant %q; create it first, or leave environment unset to bind every environment",
+				*b.Environment, tenant)
+		} else if err != nil {
+			return err
+		}
+	}
+	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding)
+	if err != nil {
+		return err
+	}
+	for _, o := range bindings {
+		if o.BindingID != self && o.UserID == b.UserID && o.Role == b.Role && sameEnvironment(o.Environment, b.Environment) {
+			return errConflict("role", "user %q already holds role %s in %s through binding %s; "+
+				"a user holds at most one binding per role and environment (import it: terraform import tenancy_role_binding.NAME %s)",
+				b.UserID, b.Role, envLabel(b.Environment), o.BindingID, o.ID)
+		}
+	}
+	return nil
+}
+
+func sameEnvironment(a, b *string) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// checkKeepsAdmin refuses a change that takes away the tenant's last
+// tenant-wide tenant_admin binding, so that a tenant cannot lock itself out.
+// A tenant that never had one is left alone, and so is a platform admin, who
+// can always grant the role again: it is what lets `terraform destroy` take a
+// whole customer down, binding before user before tenant.
+func checkKeepsAdmin(ctx context.Context, tx store.Tx, p *principal, tenant string, cur api.RoleBinding, what string) error {
+	if !isTenantAdminBinding(cur.RoleBindingSpec) || p.Role == api.RolePlatformAdmin {
+		return nil
+	}
+	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding)
+	if err != nil {
+		return err
+	}
+	for _, b := range bindings {
+		if b.BindingID != cur.BindingID && isTenantAdminBinding(b.RoleBindingSpec) {
+			return nil
+		}
+	}
+	return errConflict("", "binding %s is the last tenant-wide tenant_admin binding of tenant %q, so %s would leave the tenant without an administrator; "+
+		"bind another user as tenant_admin with environment unset first", cur.BindingID, tenant, what)
+}
+
+// newRoleBinding checks a create request and returns the binding it would make.
+func newRoleBinding(ctx context.Context, tx store.Tx, p *principal, tenant string, body []byte) (api.RoleBinding, error) {
+	var spec api.RoleBindingSpec
+	if err := decodeStrict(body, &spec); err != nil {
+		return api.RoleBinding{}, err
+	}
+	if err := validate.OneOf(spec.Role, api.TenantRoles); err != nil {
+		return api.RoleBinding{}, invalidField("role", err)
+	}
+	if err := checkGrant(p, spec.Role, "grant"); err != nil {
+		return api.RoleBinding{}, err
+	}
+	if _, err := loadTenant(ctx, tx, tenant); err != nil {
+		return api.RoleBinding{}, err
+	}
+	if err := checkBinding(ctx, tx, tenant, spec, ""); err != nil {
+		return api.RoleBinding{}, err
+	}
+	id := newID("rb")
+	return api.RoleBinding{RoleBindingSpec: spec, TenantID: tenant, BindingID: id, ID: tenant + "/" + id}, nil
+}
+
+func (s *Server) createRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
+	slug := r.PathValue("tenant")
+	dry, err := dryRunParam(r)
+	if err != nil {
+		return err
+	}
+	if dry {
+		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
+			return newRoleBinding(ctx, tx, p, slug, body)
+		})
+	}
+	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
+		b, err := newRoleBinding(ctx, tx, p, slug, body)
+		if err != nil {
+			return 0, nil, err
+		}
+		if b, err = createObject[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding, b.BindingID, b); err != nil {
+			return 0, nil, err
+		}
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "role_binding.create", kind: store.KindRoleBinding, key: b.BindingID,
+			after: b.Revision, detail: fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, b, nil
+	})
+}
+
+// loadRoleBinding reads a binding of a tenant that exists, answering 404 for either.
+func loadRoleBinding(ctx context.Context, tx store.Tx, tenant, id string) (api.RoleBinding, error) {
+	if _, err := loadTenant(ctx, tx, tenant); err != nil {
+		return api.RoleBinding{}, err
+	}
+	return getObject[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
+}
+
+func (s *Server) getRoleBinding(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+		b, err := loadRoleBinding(ctx, tx, r.PathValue("tenant"), r.PathValue("binding"))
+		return &b, err
+	})
+}
+
+// listRoleBindings lists a tenant's bindings in binding_id order, optionally
+// only those of one user (user_id=) or role (role=).
+func (s *Server) listRoleBindings(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	after, size, err := page(r)
+	if err != nil {
+		return err
+	}
+	slug := r.PathValue("tenant")
+	q := r.URL.Query()
+	userID, role := q.Get("user_id"), q.Get("role")
+	if role != "" {
+		if err := validate.OneOf(role, api.TenantRoles); err != nil {
+			return errBadRequest("role", "role: %v", err)
+		}
+	}
+	var keep func(api.RoleBinding) bool
+	if userID != "" || role != "" {
+		keep = func(b api.RoleBinding) bool {
+			return (userID == "" || b.UserID == userID) && (role == "" || b.Role == role)
+		}
+	}
+	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+		if _, err := loadTenant(ctx, tx, slug); err != nil {
+			return nil, err
+		}
+		return listPageOf[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding, after, size, keep)
+	})
+}
+
+// patchRoleBinding applies a JSON merge patch (RFC 7396) to a binding's role
+// and environment; its user is fixed.
+func (s *Server) patchRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
+	slug, id := r.PathValue("tenant"), r.PathValue("binding")
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
+		cur, err := loadRoleBinding(ctx, tx, slug, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("role binding %q", id)); err != nil {
+			return 0, nil, err
+		}
+		next, err := applyMergePatch(cur.RoleBindingSpec, body)
+		if err != nil {
+			return 0, nil, err
+		}
+		if next.UserID != cur.UserID {
+			return 0, nil, errInvalid("user_id", "user_id is immutable: binding %s belongs to user %q; create a new binding for user %q instead",
+				id, cur.UserID, next.UserID)
+		}
+		if err := validate.OneOf(next.Role, api.TenantRoles); err != nil {
+			return 0, nil, invalidField("role", err)
+		}
+		if err := checkGrant(p, cur.Role, "change"); err != nil {
+			return 0, nil, err
+		}
+		if err := checkGrant(p, next.Role, "grant"); err != nil {
+			return 0, nil, err
+		}
+		if err := checkBinding(ctx, tx, slug, next, id); err != nil {
+			return 0, nil, err
+		}
+		if !isTenantAdminBinding(next) {
+			what := fmt.Sprintf("changing it to role %s in %s", next.Role, envLabel(next.Environment))
+			if err := checkKeepsAdmin(ctx, tx, p, slug, cur, what); err != nil {
+				return 0, nil, err
+			}
+		}
+		before := cur.Revision
+		cur.RoleBindingSpec = next
+		b, err := putObject[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding, id, cur)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "role_binding.update", kind: store.KindRoleBinding, key: id,
+			before: before, after: b.Revision, detail: changedFields(body)}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, b, nil
+	})
+}
+
+func (s *Server) deleteRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
+	slug, id := r.PathValue("tenant"), r.PathValue("binding")
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
+		b, err := loadRoleBinding(ctx, tx, slug, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := checkRevision(ifMatch, b.Revision, fmt.Sprintf("role binding %q", id)); err != nil {
+			return 0, nil, err
+		}
+		if err := checkGrant(p, b.Role, "remove"); err != nil {
+			return 0, nil, err
+		}
+		if err := checkKeepsAdmin(ctx, tx, p, slug, b, "deleting it"); err != nil {
+			return 0, nil, err
+		}
+		if err := s.removeBinding(ctx, tx, p, b, ""); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusNoContent, nil, nil
+	})
+}
+
+// removeBinding deletes a binding with its audit event; why says what
+// caused it when it is not a request of its own.
+func (s *Server) removeBinding(ctx context.Context, tx store.Tx, p *principal, b api.RoleBinding, why string) error {
+	if err := tx.Delete(ctx, b.TenantID, store.KindRoleBinding, b.BindingID, b.Revision); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))
+	if why != "" {
+		detail += "; " + why
+	}
+	return s.audit(ctx, tx, p, auditEntry{tenant: b.TenantID, action: "role_binding.delete", kind: store.KindRoleBinding, key: b.BindingID,
+		before: b.Revision, detail: detail})
+}

@@ -1,0 +1,291 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+)
+
+// tokenWatch is a test server that keeps every answer and log line, so a
+// test can show where a token's secret was seen.
+type tokenWatch struct {
+	*testServer
+	mu      sync.Mutex
+	answers []string
+	log     bytes.Buffer
+}
+
+func (w *tokenWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.log.Write(p)
+}
+
+func newTokenWatch(t *testing.T, cfg ...func(*Config)) *tokenWatch {
+	w := &tokenWatch{}
+	logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w.testServer = newTestServer(t, append(cfg, func(c *Config) { c.Logger = logger })...)
+	return w
+}
+
+// do is call, keeping the answer.
+func (w *tokenWatch) do(t *testing.T, want int, token, method, path string, body any, headers ...string) response {
+	t.Helper()
+	r := w.call(t, token, method, path, body, headers...)
+	var hdr strings.Builder
+	for k, v := range r.header {
+		fmt.Fprintf(&hdr, "%s: %s\n", k, strings.Join(v, ", "))
+	}
+	w.mu.Lock()
+	w.answers = append(w.answers, fmt.Sprintf("%s %s -> %d\n%s%s", method, path, r.status, hdr.String(), r.body))
+	w.mu.Unlock()
+	if want != 0 && r.status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+// mint creates a token with the given token and returns it.
+func (w *tokenWatch) mint(t *testing.T, want int, as string, req api.TokenRequest) api.Token {
+	t.Helper()
+	var tok api.Token
+	r := w.do(t, want, as, "POST", "/v1/tokens", req)
+	if want == http.StatusCreated {
+		r.json(t, &tok)
+	}
+	return tok
+}
+
+func TestTokenMintingRules(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	w.createTenant(t, "zeta")
+	tokens := map[string]string{}
+	for _, role := range api.TenantRoles {
+		tokens[role] = w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: role, Tenant: "acme", Role: role}).Token
+	}
+
+	for _, tc := range []struct {
+		as     string
+		req    api.TokenRequest
+		status int
+		field  string
+	}{
+		// A platform admin mints anything.
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "p", Role: api.RolePlatformAdmin}, 201, ""},
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "z", Tenant: "zeta", Role: api.RoleTenantAdmin}, 201, ""},
+		// A tenant admin mints up to its own role, in its own tenant.
+		{api.RoleTenantAdmin, api.TokenRequest{Name: "a", Tenant: "acme", Role: api.RoleTenantAdmin}, 201, ""},
+		{api.RoleTenantAdmin, api.TokenRequest{Name: "u", Tenant: "acme", Role: api.RoleTenantUser}, 201, ""},
+		{api.RoleTenantAdmin, api.TokenRequest{Name: "v", Tenant: "acme", Role: api.RoleTenantViewer}, 201, ""},
+		{api.RoleTenantAdmin, api.TokenRequest{Name: "p", Role: api.RolePlatformAdmin}, 403, "role"},
+		{api.RoleTenantAdmin, api.TokenRequest{Name: "z", Tenant: "zeta", Role: api.RoleTenantViewer}, 404, ""},
+		{api.RoleTenantAdmin, api.TokenRequest{Name: "n", Tenant: "nowhere", Role: api.RoleTenantViewer}, 404, ""},
+		// Nobody below tenant_admin mints, not even a token weaker than its own.
+		{api.RoleTenantUser, api.TokenRequest{Name: "v", Tenant: "acme", Role: api.RoleTenantViewer}, 403, "role"},
+		{api.RoleTenantUser, api.TokenRequest{Name: "u", Tenant: "acme", Role: api.RoleTenantUser}, 403, "role"},
+		{api.RoleTenantViewer, api.TokenRequest{Name: "v", Tenant: "acme", Role: api.RoleTenantViewer}, 403, "role"},
+		{api.RoleTenantViewer, api.TokenRequest{Name: "a", Tenant: "acme", Role: api.RoleTenantAdmin}, 403, "role"},
+		// Malformed requests name their field.
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "x", Tenant: "acme", Role: "root"}, 422, "role"},
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "x", Tenant: "acme", Role: api.RolePlatformAdmin}, 422, "tenant"},
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "x", Role: api.RoleTenantAdmin}, 422, "tenant"},
+		{api.RolePlatformAdmin, api.TokenRequest{Name: " ", Tenant: "acme", Role: api.RoleTenantViewer}, 422, "name"},
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "x", Tenant: "acme", Role: api.RoleTenantViewer, TTLSeconds: 59}, 422, "ttl_seconds"},
+		{api.RolePlatformAdmin, api.TokenRequest{Name: "x", Tenant: "acme", Role: api.RoleTenantViewer, TTLSeconds: 366 * 86400}, 422, "ttl_seconds"},
+	} {
+		as := w.admin
+		if tc.as != api.RolePlatformAdmin {
+			as = tokens[tc.as]
+		}
+		r := w.do(t, 0, as, "POST", "/v1/tokens", tc.req)
+		if r.status != tc.status || (tc.field != "" && r.apiError(t).Field != tc.field) {
+			t.Errorf("%s mints %+v: %d %s, want %d naming %q", tc.as, tc.req, r.status, r.body, tc.status, tc.field)
+		}
+	}
+
+	// A minted token acts with the role it was given, in its tenant only.
+	viewer := w.mint(t, http.StatusCreated, tokens[api.RoleTenantAdmin], api.TokenRequest{Name: "ro", Tenant: "acme", Role: api.RoleTenantViewer})
+	if viewer.Tenant != "acme" || viewer.Role != api.RoleTenantViewer || !strings.HasPrefix(viewer.Token, "tny_") || viewer.ID == "" {
+		t.Errorf("minted %+v", viewer)
+	}
+	w.do(t, http.StatusOK, viewer.Token, "GET", "/v1/tenants/acme", nil)
+	w.do(t, http.StatusForbidden, viewer.Token, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "x"})
+	w.do(t, http.StatusNotFound, viewer.Token, "GET", "/v1/tenants/zeta", nil)
+
+	// Minting is audited, without the secret.
+	var minted []string
+	for _, e := range auditOf(t, w.testServer, "acme", "&object_kind=token") {
+		minted = append(minted, e.Actor+" "+e.Action+" "+e.Detail)
+	}
+	if len(minted) == 0 || minted[len(minted)-1] != "tenant_admin token.create name ro, role tenant_viewer" {
+		t.Errorf("token audit events %q", minted)
+	}
+}
+
+func TestTokenExpiry(t *testing.T) {
+	t.Parallel()
+	clock := newStepClock()
+	w := newTokenWatch(t, withClock(clock))
+	w.createTenant(t, "acme")
+	short := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "short", Tenant: "acme", Role: api.RoleTenantViewer, TTLSeconds: 3600})
+	long := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "default", Tenant: "acme", Role: api.RoleTenantViewer})
+	if got := short.ExpiresAt.Sub(clock.Now()); got.Abs()-time.Hour > time.Millisecond {
+		t.Errorf("expires in %v, want 1h", got)
+	}
+	if got := long.ExpiresAt.Sub(clock.Now()); (got - 30*24*time.Hour).Abs() > time.Millisecond {
+		t.Errorf("the default token expires in %v, want 30 days", got)
+	}
+
+	clock.Advance(time.Hour - time.Second)
+	w.do(t, http.StatusOK, short.Token, "GET", "/v1/tenants/acme", nil)
+	clock.Advance(time.Second)
+	r := w.do(t, http.StatusUnauthorized, short.Token, "GET", "/v1/tenants/acme", nil)
+	expectError(t, r, http.StatusUnauthorized, "", "expired")
+	if r.header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	w.do(t, http.StatusOK, long.Token, "GET", "/v1/tenants/acme", nil)
+	clock.Advance(30 * 24 * time.Hour)
+	w.do(t, http.StatusUnauthorized, long.Token, "GET", "/v1/tenants/acme", nil)
+	// The bootstrap token never expires.
+	w.do(t, http.StatusOK, w.admin, "GET", "/v1/tenants/acme", nil)
+}
+
+func TestTokenRevocation(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	w.createTenant(t, "zeta")
+	admin := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "admin", Tenant: "acme", Role: api.RoleTenantAdmin})
+	viewer := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "viewer", Tenant: "acme", Role: api.RoleTenantViewer})
+	self := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "self", Tenant: "acme", Role: api.RoleTenantViewer})
+	zeta := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "zeta", Tenant: "zeta", Role: api.RoleTenantViewer})
+	platform := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "platform", Role: api.RolePlatformAdmin})
+
+	// Who may revoke what: a viewer only itself; an admin its tenant's
+	// tokens up to its role; nobody another tenant's, which is not found.
+	w.do(t, http.StatusForbidden, viewer.Token, "DELETE", "/v1/tokens/"+admin.ID, nil)
+	w.do(t, http.StatusNotFound, admin.Token, "DELETE", "/v1/tokens/"+zeta.ID, nil)
+	w.do(t, http.StatusNotFound, admin.Token, "DELETE", "/v1/tokens/"+platform.ID, nil)
+	w.do(t, http.StatusNotFound, admin.Token, "DELETE", "/v1/tokens/tok_00000000000000000000", nil)
+	w.do(t, http.StatusNoContent, self.Token, "DELETE", "/v1/tokens/"+self.ID, nil)
+	expectError(t, w.do(t, 0, self.Token, "GET", "/v1/tenants/acme", nil), http.StatusUnauthorized, "", "revoked")
+
+	w.do(t, http.StatusNoContent, admin.Token, "DELETE", "/v1/tokens/"+viewer.ID, nil)
+	w.do(t, http.StatusUnauthorized, viewer.Token, "GET", "/v1/tenants/acme", nil)
+	// Revoking again changes nothing and is not audited twice.
+	w.do(t, http.StatusNoContent, w.admin, "DELETE", "/v1/tokens/"+viewer.ID, nil)
+	revocations := 0
+	for _, e := range auditOf(t, w.testServer, "acme", "&object_kind=token") {
+		if e.Action == "token.revoke" && e.ObjectKey == viewer.ID {
+			revocations++
+		}
+	}
+	if revocations != 1 {
+		t.Errorf("%d revocation events for one token, want 1", revocations)
+	}
+	w.do(t, http.StatusNoContent, w.admin, "DELETE", "/v1/tokens/"+platform.ID, nil)
+	w.do(t, http.StatusUnauthorized, platform.Token, "GET", "/v1/tenants", nil)
+	w.do(t, http.StatusOK, zeta.Token, "GET", "/v1/tenants/zeta", nil)
+}
+
+func TestTokensDieWithTheirTenant(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	w.createTenant(t, "zeta")
+	tok := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "ci", Tenant: "acme", Role: api.RoleTenantAdmin})
+	other := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "ci", Tenant: "zeta", Role: api.RoleTenantAdmin})
+	w.do(t, http.StatusOK, w.admin, "DELETE", "/v1/tenants/acme", nil)
+	expectError(t, w.do(t, 0, tok.Token, "GET", "/v1/tenants", nil), http.StatusUnauthorized, "", "revoked")
+	// A tenant created again under the slug does not inherit them.
+	w.createTenant(t, "acme")
+	w.do(t, http.StatusUnauthorized, tok.Token, "GET", "/v1/tenants/acme", nil)
+	w.do(t, http.StatusOK, other.Token, "GET", "/v1/tenants/zeta", nil)
+}
+
+// TestTokenSecretIsShownOnce goes through a token's life and checks that
+// its secret is in the answer to its creation and nowhere else: not in any
+// other answer, header, audit event, log line or stored row.
+func TestTokenSecretIsShownOnce(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	tok := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "ci", Tenant: "acme", Role: api.RoleTenantAdmin})
+	creation := len(w.answers) - 1
+	// Its life: it mints, reads, writes, fails, is replayed, is revoked.
+	key := []string{api.HeaderIdempotencyKey, "mint-1"}
+	child := w.mint(t, http.StatusCreated, tok.Token, api.TokenRequest{Name: "child", Tenant: "acme", Role: api.RoleTenantViewer})
+	w.do(t, http.StatusCreated, tok.Token, "POST", "/v1/tokens", api.TokenRequest{Name: "k", Tenant: "acme", Role: api.RoleTenantViewer}, key...)
+	replay := w.do(t, http.StatusCreated, tok.Token, "POST", "/v1/tokens", api.TokenRequest{Name: "k", Tenant: "acme", Role: api.RoleTenantViewer}, key...)
+	w.do(t, http.StatusOK, tok.Token, "GET", "/v1/tenants/acme", nil)
+	w.do(t, http.StatusOK, tok.Token, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "Acme"})
+	w.do(t, http.StatusBadRequest, tok.Token, "PATCH", "/v1/tenants/acme", map[string]any{"token": tok.Token})
+	w.do(t, http.StatusOK, tok.Token, "GET", "/v1/tenants/acme/audit-events", nil)
+	w.do(t, http.StatusOK, w.admin, "GET", "/openapi.json", nil)
+	w.do(t, http.StatusNoContent, tok.Token, "DELETE", "/v1/tokens/"+child.ID, nil)
+	w.do(t, http.StatusNoContent, tok.Token, "DELETE", "/v1/tokens/"+tok.ID, nil)
+	w.do(t, http.StatusUnauthorized, tok.Token, "GET", "/v1/tenants/acme", nil)
+	w.do(t, http.StatusUnauthorized, "", "GET", "/v1/tenants/acme", nil, "Authorization", "Basic "+tok.Token)
+	w.do(t, http.StatusOK, w.admin, "GET", "/v1/tenants/acme/audit-events", nil)
+
+	for i, a := range w.answers {
+		if i != creation && strings.Contains(a, tok.Token) {
+			t.Errorf("the secret is in an answer other than its creation:\n%s", a)
+		}
+	}
+	// A replayed creation repeats the first answer, secret included: the
+	// caller that lost the first answer gets it, and only that caller can
+	// replay, since idempotency keys belong to the token that sent them.
+	var replayed api.Token
+	replay.json(t, &replayed)
+	if replayed.Token == "" || replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replayed creation %+v", replayed)
+	}
+	err := w.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		events, err := tx.ListAudit(ctx, store.AuditQuery{All: true})
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if strings.Contains(fmt.Sprintf("%+v", e), tok.Token) || strings.Contains(fmt.Sprintf("%+v", e), child.Token) {
+				t.Errorf("the secret is in audit event %+v", e)
+			}
+		}
+		rec, err := tx.Token(ctx, tok.ID)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(rec.Hash, []byte(tok.Token)) || rec.RevokedAt == nil {
+			t.Errorf("stored token %+v", rec)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap := storeSnapshot(t, w.store); strings.Contains(snap, tok.Token) {
+		t.Error("the secret is in the store's objects")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, secret := range []string{tok.Token, child.Token, w.admin} {
+		if strings.Contains(w.log.String(), secret) {
+			t.Errorf("a secret is in the server log:\n%s", w.log.String())
+		}
+	}
+	if !strings.Contains(w.log.String(), `"status":401`) {
+		t.Errorf("the log does not have the requests it should:\n%.2000s", w.log.String())
+	}
+}
