@@ -88,3 +88,42 @@ func unprotectAll(srv *acctest.Server) error {
 	}
 	return nil
 }
+
+// TestAccExamples_dataSources reads every data source example against the
+// platform that examples/quickstart builds, as a user would after it.
+func TestAccExamples_dataSources(t *testing.T) {
+	srv := acctest.Start(t)
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "tenancyhq")
+	files, err := filepath.Glob(filepath.Join(examplesDir, "data-sources", "*", "data-source.tf"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no data source examples found: %v", err)
+	}
+	quickstart := filepath.Join(examplesDir, "quickstart")
+	withAll := t.TempDir()
+	copyDir(t, quickstart, withAll)
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(filepath.Dir(file)) + ".tf"
+		if err := os.WriteFile(filepath.Join(withAll, name), src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		CheckDestroy: checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{ConfigDirectory: config.StaticDirectory(quickstart), ProtoV6ProviderFactories: testProviders},
+			{
+				ConfigDirectory: config.StaticDirectory(withAll), ProtoV6ProviderFactories: testProviders,
+				Check: func(*terraform.State) error { return unprotectAll(srv) },
+				// Usage counts grow with every call, so outputs built on
+				// tenancy_tenant_usage change from one plan to the next.
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}

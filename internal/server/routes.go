@@ -183,6 +183,39 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, p *principal, lo
 	return nil
 }
 
+// dryRunParam reads ?dry_run=, which asks a POST only to be checked.
+func dryRunParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, errBadRequest("dry_run", "dry_run must be \"true\" or \"false\"; got %q", v)
+	}
+}
+
+// checkOnly answers a dry run: fn runs every check of the write in a
+// read-only transaction and returns the object as it would be, which is
+// answered with 200. Nothing is written: no object, audit event or
+// idempotency record.
+func (s *Server) checkOnly(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, tx store.Tx, body []byte) (any, error)) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var out any
+	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		out, err = fn(ctx, tx, body)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 // setETag publishes the revision of the object a body holds, if it has one.
 func setETag(w http.ResponseWriter, body []byte) {
 	var rev struct {
