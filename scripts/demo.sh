@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make demo: build the provider and tenancyd, start tenancyd on a fresh
-# SQLite file, apply examples/quickstart, change the tenant behind
-# Terraform's back, show the drift in `terraform plan`, repair it with
-# `terraform apply`, and check that the next plan is empty.
+# SQLite file, apply examples/quickstart, change the tenant and a production
+# flag behind Terraform's back, show the drift (explained) and the promotion's
+# preview in `terraform plan`, repair it with `terraform apply`, check that
+# the next plan is empty, then carry a staging change to production in one
+# apply.
 # KEEP=1 leaves tenancyd running and prints its endpoint and token.
 set -euo pipefail
 
@@ -62,26 +64,32 @@ export TF_IN_AUTOMATION=1
 cp -r "$root/examples/quickstart" "$work/quickstart"
 cd "$work/quickstart"
 
-step "terraform apply: create the quickstart (the tenant provisions, then becomes active)"
-terraform apply -auto-approve -no-color 2>&1 | grep -v -e 'Provider development overrides' -e 'dev_overrides' || true
+step "terraform apply: create the quickstart (tenant, environments, people, quotas, flag, promotion)"
+terraform apply -auto-approve -no-color >"$work/apply.txt" 2>&1 || { cat "$work/apply.txt"; exit 1; }
+grep -e 'Creation complete' -e 'Apply complete' "$work/apply.txt"
 terraform output -no-color tenant
 
-step "Changing the tenant behind Terraform's back, through the API"
-curl -fsS -X PATCH "$TENANCY_ENDPOINT/v1/tenants/acme" \
-  -H "Authorization: Bearer $TENANCY_TOKEN" -H 'Content-Type: application/merge-patch+json' \
-  -d '{"display_name": "Acme (renamed by hand)", "labels": {"team": "someone-else"}}' >/dev/null
-echo 'display_name and labels.team changed by hand'
+step "Changing things behind Terraform's back, through the API"
+api() { curl -fsS -X "$1" "$TENANCY_ENDPOINT$2" -H "Authorization: Bearer $TENANCY_TOKEN" -H 'Content-Type: application/merge-patch+json' -d "$3" >/dev/null; }
+api PATCH /v1/tenants/acme '{"display_name": "Acme (renamed by hand)", "labels": {"team": "someone-else"}}'
+echo 'tenant acme: display_name and labels.team changed by hand'
+api PATCH /v1/tenants/acme/feature-flags/new-billing '{"environments": {"production": {"enabled": false, "rollout_percentage": 0}}}'
+echo 'feature flag new-billing: switched off in production by hand'
 
-step "terraform plan: the drift shows"
+step "terraform plan: the drift shows, explained, and the promotion previews what production gets back"
 set +e
 terraform plan -detailed-exitcode -no-color >"$work/plan.txt" 2>&1
 rc=$?
 set -e
-grep -v -e 'Provider development overrides' "$work/plan.txt" | sed -n '/Terraform will perform/,$p'
+sed -n '/Terraform will perform/,$p' "$work/plan.txt"
 if [[ $rc -ne 2 ]]; then
   echo "expected the plan to show the drift (exit 2), got exit $rc" >&2
   exit 1
 fi
+grep -q 'feature_flags.new-billing.enabled: false -> true' "$work/plan.txt" || {
+  echo "expected the promotion to preview the production flag" >&2
+  exit 1
+}
 
 step "terraform apply: repair the drift"
 terraform apply -auto-approve -no-color 2>&1 | grep -e 'Apply complete' -e 'Modifying' -e 'Modifications complete'
@@ -90,6 +98,24 @@ step "terraform plan: nothing left to change"
 terraform plan -detailed-exitcode -no-color >"$work/plan.txt" 2>&1 || {
   cat "$work/plan.txt"
   echo "expected an empty plan after the repair" >&2
+  exit 1
+}
+grep -e 'No changes' "$work/plan.txt"
+
+step "Staging's flag goes to 100% in the configuration: one apply carries it to production"
+sed -i 's/rollout_percentage = 50 }/rollout_percentage = 100 }/' main.tf
+terraform apply -auto-approve -no-color >"$work/apply.txt" 2>&1 || { cat "$work/apply.txt"; exit 1; }
+grep -e 'Modifying' -e 'Modifications complete' -e 'Apply complete' "$work/apply.txt"
+terraform state show -no-color tenancy_environment_promotion.production | sed -n '/changes/,/]/p'
+curl -fsS "$TENANCY_ENDPOINT/v1/tenants/acme/feature-flags/new-billing" -H "Authorization: Bearer $TENANCY_TOKEN" |
+  grep -q '"production":{"enabled":true,"rollout_percentage":100}' || {
+  echo "expected production to have new-billing at 100%" >&2
+  exit 1
+}
+echo 'production now has new-billing enabled at 100%'
+terraform plan -detailed-exitcode -no-color >"$work/plan.txt" 2>&1 || {
+  cat "$work/plan.txt"
+  echo "expected an empty plan after the promotion" >&2
   exit 1
 }
 grep -e 'No changes' "$work/plan.txt"

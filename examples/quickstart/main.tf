@@ -43,11 +43,16 @@ resource "tenancy_tenant" "acme" {
   data_retention_days = 90
 }
 
+# Production's settings come from staging through the promotion at the end,
+# so this resource leaves them alone.
 resource "tenancy_environment" "production" {
   tenant_id = tenancy_tenant.acme.id
   name      = "production"
   type      = "production"
-  settings  = { log_level = "info", replicas = "3" }
+
+  lifecycle {
+    ignore_changes = [settings]
+  }
 }
 
 resource "tenancy_environment" "staging" {
@@ -130,6 +135,21 @@ resource "tenancy_feature_flag" "new_billing" {
   environments = {
     (tenancy_environment.development.name) = { enabled = true }
     (tenancy_environment.staging.name)     = { enabled = true, rollout_percentage = 50 }
+  }
+}
+
+# Production matches staging's settings and flags. `terraform plan` previews,
+# line by line in `changes`, what production is about to get; a change to
+# staging in this configuration reaches production in the same apply.
+resource "tenancy_environment_promotion" "production" {
+  tenant_id          = tenancy_tenant.acme.id
+  source_environment = tenancy_environment.staging.name
+  target_environment = tenancy_environment.production.name
+  include            = ["settings", "feature_flags"]
+
+  triggers = {
+    settings = jsonencode(tenancy_environment.staging.settings)
+    flags    = jsonencode(tenancy_feature_flag.new_billing.environments)
   }
 }
 
