@@ -253,8 +253,8 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 		return
 	}
 	if !creating {
-		if lines, ok := pendingFrom(ctx, req.Private, promoteReq.Include); ok {
-			planPending(ctx, &plan, state, creating, lines, &resp.Diagnostics)
+		if lines, ok := promotionPendingFrom(ctx, req.Private, promoteReq.Include); ok {
+			planPromotion(ctx, &plan, state, creating, lines, &resp.Diagnostics)
 			return
 		}
 	}
@@ -266,58 +266,10 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 		unknownResult()
 		return
 	case err != nil:
-		addAPIError(&resp.Diagnostics, "Cannot preview the promotion "+strconv.Quote(plan.ID.ValueString()), err)
+		addAPIError(&resp.Diagnostics, "Cannot preview promoting "+promotionWhat(plan), err)
 		return
 	}
-	planPending(ctx, &plan, state, creating, preview.Changes, &resp.Diagnostics)
-}
-
-// planPending plans a promotion of the pending lines: an update (or the
-// create) that makes exactly them, or, when there are none, no change.
-func planPending(ctx context.Context, plan *environmentPromotionModel, state environmentPromotionModel, creating bool, lines []string, diags *diag.Diagnostics) {
-	if !creating && len(lines) == 0 {
-		plan.Changes, plan.Revision, plan.PromotedAt = state.Changes, state.Revision, state.PromotedAt
-		return
-	}
-	changes, d := types.ListValueFrom(ctx, types.StringType, changeLines(lines))
-	diags.Append(d...)
-	plan.Changes = changes
-	plan.Revision = types.StringUnknown()
-	plan.PromotedAt = types.StringUnknown()
-}
-
-// privatePending is the private-state key of the lines Read's dry run found
-// pending, with the include it used.
-const privatePending = "pending"
-
-type pendingPreview struct {
-	Include []string `json:"include"`
-	Changes []string `json:"changes"`
-}
-
-// setPending keeps the lines pending for include (sorted); nil lines forget them.
-func setPending(ctx context.Context, p privateSetter, include, lines []string) diag.Diagnostics {
-	if lines == nil {
-		return p.SetKey(ctx, privatePending, nil)
-	}
-	b, err := json.Marshal(pendingPreview{Include: include, Changes: lines})
-	if err != nil {
-		var diags diag.Diagnostics
-		diags.AddError("Cannot keep the promotion preview", err.Error())
-		return diags
-	}
-	return p.SetKey(ctx, privatePending, b)
-}
-
-// pendingFrom reads the lines Read found pending, if it found them for
-// this include.
-func pendingFrom(ctx context.Context, p privateGetter, include []string) ([]string, bool) {
-	b, diags := p.GetKey(ctx, privatePending)
-	var pending pendingPreview
-	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &pending) != nil || !slices.Equal(pending.Include, include) {
-		return nil, false
-	}
-	return changeLines(pending.Changes), true
+	planPromotion(ctx, &plan, state, creating, preview.Changes, &resp.Diagnostics)
 }
 
 func (r *environmentPromotionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -344,7 +296,7 @@ func (r *environmentPromotionResource) Create(ctx context.Context, req resource.
 	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
 	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, true)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+	resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 }
 
 func (r *environmentPromotionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -406,39 +358,15 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 		// The plan asks again and reports it; a refresh (and so a destroy)
 		// must not fail on it.
 		tflog.Warn(ctx, "cannot preview the promotion during refresh", map[string]any{"error": err.Error()})
-		resp.Diagnostics.Append(setPending(ctx, resp.Private, nil, nil)...)
+		resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, nil, nil)...)
 	default:
 		if len(preview.Changes) > 0 {
 			tflog.Info(ctx, "the target no longer matches the source", map[string]any{"id": state.ID.ValueString(), "pending": len(preview.Changes)})
 			state.Changes = types.ListValueMust(types.StringType, []attr.Value{})
 		}
-		resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, changeLines(preview.Changes))...)
+		resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, promotionLines(preview.Changes))...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// lastPromotion reads the promotion state.Revision names or, when the state
-// has none (after import), the latest one from the source into the target;
-// nil when there is none.
-func (r *environmentPromotionResource) lastPromotion(ctx context.Context, state environmentPromotionModel) (*api.Promotion, error) {
-	tenant := state.TenantID.ValueString()
-	if id := state.Revision.ValueString(); id != "" {
-		p, err := r.client.GetPromotion(ctx, tenant, id)
-		if errors.Is(err, client.ErrNotFound) {
-			return nil, nil
-		}
-		return p, err
-	}
-	history, err := r.client.ListPromotions(ctx, tenant, state.TargetEnvironment.ValueString())
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range history {
-		if p.SourceEnvironment == state.SourceEnvironment.ValueString() {
-			return &p, nil
-		}
-	}
-	return nil, nil
 }
 
 func (r *environmentPromotionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -460,7 +388,7 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 	}
 	if !plannedRevision.IsUnknown() {
 		// Nothing to promote: the plan found nothing pending for this include.
-		resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+		resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 		return
 	}
 	tenant := plan.TenantID.ValueString()
@@ -477,7 +405,7 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 		}
 		if len(preview.Changes) == 0 {
 			tflog.Info(ctx, "triggered, but the target already matches the source", map[string]any{"id": plan.ID.ValueString()})
-			resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+			resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 			return
 		}
 	}
@@ -489,7 +417,7 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 	}
 	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
 	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, false)...)
-	resp.Diagnostics.Append(setPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+	resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 }
 
 func (r *environmentPromotionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -555,6 +483,79 @@ func (r *environmentPromotionResource) ImportState(ctx context.Context, req reso
 	}
 }
 
+// lastPromotion reads the promotion state.Revision names or, when the state
+// has none (after import), the latest one from the source into the target;
+// nil when there is none.
+func (r *environmentPromotionResource) lastPromotion(ctx context.Context, state environmentPromotionModel) (*api.Promotion, error) {
+	tenant := state.TenantID.ValueString()
+	if id := state.Revision.ValueString(); id != "" {
+		p, err := r.client.GetPromotion(ctx, tenant, id)
+		if errors.Is(err, client.ErrNotFound) {
+			return nil, nil
+		}
+		return p, err
+	}
+	history, err := r.client.ListPromotions(ctx, tenant, state.TargetEnvironment.ValueString())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range history {
+		if p.SourceEnvironment == state.SourceEnvironment.ValueString() {
+			return &p, nil
+		}
+	}
+	return nil, nil
+}
+
+// planPromotion plans a promotion of the pending lines: an update (or the
+// create) that makes exactly them, or, when there are none, no change.
+func planPromotion(ctx context.Context, plan *environmentPromotionModel, state environmentPromotionModel, creating bool, lines []string, diags *diag.Diagnostics) {
+	if !creating && len(lines) == 0 {
+		plan.Changes, plan.Revision, plan.PromotedAt = state.Changes, state.Revision, state.PromotedAt
+		return
+	}
+	changes, d := types.ListValueFrom(ctx, types.StringType, promotionLines(lines))
+	diags.Append(d...)
+	plan.Changes = changes
+	plan.Revision = types.StringUnknown()
+	plan.PromotedAt = types.StringUnknown()
+}
+
+// privatePromotionPending is the private-state key of the lines that
+// Read's dry run found pending, with the include it used.
+const privatePromotionPending = "pending"
+
+type promotionPreview struct {
+	Include []string `json:"include"`
+	Changes []string `json:"changes"`
+}
+
+// setPromotionPending keeps the lines pending for include (sorted); nil
+// lines forget them.
+func setPromotionPending(ctx context.Context, p privateSetter, include, lines []string) diag.Diagnostics {
+	if lines == nil {
+		return p.SetKey(ctx, privatePromotionPending, nil)
+	}
+	b, err := json.Marshal(promotionPreview{Include: include, Changes: lines})
+	if err != nil {
+		var diags diag.Diagnostics
+		diags.AddError("Cannot keep the promotion preview", err.Error())
+		return diags
+	}
+	return p.SetKey(ctx, privatePromotionPending, b)
+}
+
+// promotionPendingFrom reads the lines Read found pending, if it found
+// them for this include.
+func promotionPendingFrom(ctx context.Context, p privateGetter, include []string) ([]string, bool) {
+	b, diags := p.GetKey(ctx, privatePromotionPending)
+	var pending promotionPreview
+	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &pending) != nil || !slices.Equal(pending.Include, include) {
+		return nil, false
+	}
+	return promotionLines(pending.Changes), true
+}
+
 // request is the promotion the model asks for.
 func (m *environmentPromotionModel) request(ctx context.Context) (api.PromotionRequest, diag.Diagnostics) {
 	req := api.PromotionRequest{SourceEnvironment: m.SourceEnvironment.ValueString(), TargetEnvironment: m.TargetEnvironment.ValueString()}
@@ -575,7 +576,7 @@ func (m *environmentPromotionModel) fromPromotion(ctx context.Context, p *api.Pr
 	m.TenantID = types.StringValue(p.TenantID)
 	m.SourceEnvironment = types.StringValue(p.SourceEnvironment)
 	m.TargetEnvironment = types.StringValue(p.TargetEnvironment)
-	m.Changes, d = types.ListValueFrom(ctx, types.StringType, changeLines(p.Changes))
+	m.Changes, d = types.ListValueFrom(ctx, types.StringType, promotionLines(p.Changes))
 	diags.Append(d...)
 	m.Revision = types.StringValue(p.ID)
 	m.PromotedAt = types.StringNull()
@@ -657,8 +658,8 @@ func (m *environmentPromotionModel) includeKnown() bool {
 	return true
 }
 
-// changeLines is a promotion's change lines, never nil.
-func changeLines(lines []string) []string {
+// promotionLines is a promotion's change lines, never nil.
+func promotionLines(lines []string) []string {
 	if lines == nil {
 		return []string{}
 	}

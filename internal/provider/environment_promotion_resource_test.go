@@ -40,10 +40,12 @@ func promotionTenant(t *testing.T, srv *acctest.Server) string {
 // production, a flag managed in staging only, a staging quota, and the
 // promotion of staging to production.
 type promotionStory struct {
-	tenant   string
-	logLevel string // staging's settings.log_level
-	enabled  bool   // new-billing in staging
-	rollout  int    // new-billing's rollout_percentage in staging
+	// tenant is the tenant's slug, or, in tenantExpr, an expression such
+	// as tenancy_tenant.test.id.
+	tenant, tenantExpr string
+	logLevel           string // staging's settings.log_level
+	enabled            bool   // new-billing in staging
+	rollout            int    // new-billing's rollout_percentage in staging
 	// promotion is the body of the promotion resource beyond its three
 	// required attributes; noPromotion leaves the resource out.
 	promotion   string
@@ -52,17 +54,24 @@ type promotionStory struct {
 	more string
 }
 
-func (s promotionStory) config(srv *acctest.Server) string {
+func (s promotionStory) config(srv *acctest.Server) string { return srv.Config(s.hcl()) }
+
+// hcl is the story's configuration without a provider block.
+func (s promotionStory) hcl() string {
+	tenant := s.tenantExpr
+	if tenant == "" {
+		tenant = fmt.Sprintf("%q", s.tenant)
+	}
 	cfg := fmt.Sprintf(`
 resource "tenancy_environment" "staging" {
-  tenant_id = %[1]q
+  tenant_id = %[1]s
   name      = "staging"
   type      = "staging"
   settings  = { log_level = %[2]q }
 }
 
 resource "tenancy_environment" "production" {
-  tenant_id = %[1]q
+  tenant_id = %[1]s
   name      = "production"
   type      = "production"
   settings  = { log_level = "error" }
@@ -74,32 +83,41 @@ resource "tenancy_environment" "production" {
 }
 
 resource "tenancy_quota" "staging" {
-  tenant_id      = %[1]q
+  tenant_id      = %[1]s
   environment    = tenancy_environment.staging.name
   cpu_millicores = 2000
 }
 
 # The flag manages staging only; the promotion carries it to production.
 resource "tenancy_feature_flag" "billing" {
-  tenant_id = %[1]q
+  tenant_id = %[1]s
   key       = "new-billing"
   environments = {
     (tenancy_environment.staging.name) = { enabled = %[3]t, rollout_percentage = %[4]d }
   }
 }
-`, s.tenant, s.logLevel, s.enabled, s.rollout)
+`, tenant, s.logLevel, s.enabled, s.rollout)
 	if !s.noPromotion {
 		cfg += fmt.Sprintf(`
 resource "tenancy_environment_promotion" "production" {
-  tenant_id          = %q
+  tenant_id          = %s
   source_environment = tenancy_environment.staging.name
   target_environment = tenancy_environment.production.name
 %s
   depends_on = [tenancy_feature_flag.billing, tenancy_quota.staging]
 }
-`, s.tenant, s.promotion)
+`, tenant, s.promotion)
 	}
-	return srv.Config(cfg + s.more)
+	return cfg + s.more
+}
+
+// promotionGeneratedConfig is the configuration of a promotion, under a
+// tenancy_tenant.test, for TestAccGenerateConfig_everyResourceType: what
+// `terraform plan -generate-config-out` writes for it must import with no
+// change. Its import ID is "<slug>/staging/production".
+func promotionGeneratedConfig() string {
+	return promotionStory{tenantExpr: "tenancy_tenant.test.id", logLevel: "info", enabled: true, rollout: 40,
+		promotion: `  include = ["settings", "feature_flags"]`}.hcl()
 }
 
 // The lines of the first promotion of the story with info and 25%.
@@ -728,6 +746,29 @@ resource "tenancy_environment_promotion" "production" {
 				Config: cfg("qa"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), knownvalue.ListExact([]knownvalue.Check{})),
+				},
+			},
+		},
+	})
+}
+
+func TestAccEnvironmentPromotion_generateConfig(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("gen")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: srv.Config(tenantConfig(slug, "Generated", "") + promotionGeneratedConfig())},
+			{
+				ResourceName:    promotionAddr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   slug + "/staging/production",
+				GenerateConfig:  true,
+				ImportPlanChecks: resource.ImportPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(generatedAddress(promotionAddr), plancheck.ResourceActionNoop)},
 				},
 			},
 		},

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
@@ -140,6 +142,11 @@ func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request, p *princi
 // the objects to recreate. The caller holds the platform lock when it
 // writes, so no tenant can take the slug or the domain in between.
 func (s *Server) prepareRestore(ctx context.Context, tx store.Tx, id string) (store.BackupRecord, []store.Object, error) {
+	// What cannot be a backup id is not looked up: PostgreSQL refuses some
+	// strings (a NUL byte, invalid UTF-8) outright.
+	if !backupIDPattern.MatchString(id) {
+		return store.BackupRecord{}, nil, errNotFound("backup %s not found: backup ids look like bkp_0123456789abcdef0123", shortQuote(id))
+	}
 	b, err := tx.Backup(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return b, nil, errNotFound("backup %q not found", id)
@@ -176,6 +183,18 @@ func (s *Server) prepareRestore(ctx context.Context, tx store.Tx, id string) (st
 		return b, nil, err
 	}
 	return b, objs, nil
+}
+
+// backupIDPattern matches the ids newID("bkp") makes.
+var backupIDPattern = regexp.MustCompile(`^bkp_[0-9a-f]{1,64}$`)
+
+// shortQuote quotes a value for a message, cut so that it cannot flood it.
+func shortQuote(v string) string {
+	const limit = 80
+	if r := []rune(v); len(r) > limit {
+		return strconv.Quote(string(r[:limit])) + "…"
+	}
+	return strconv.Quote(v)
 }
 
 // restoredTenant finds the tenant itself among a backup's objects.

@@ -212,20 +212,15 @@ func (r *schemaReflector) operation(method, path string, acc access, errRef json
 	}
 
 	if known && rt.spec != nil && (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) {
-		content := "application/json"
 		desc := "The object to write."
+		content := jsonObject{"application/json": jsonObject{"schema": r.ref(reflect.TypeOf(rt.spec))}}
 		if method == http.MethodPatch {
-			content = "application/merge-patch+json"
+			// The body is read as a merge patch whatever its media type says.
 			desc = "A JSON merge patch (RFC 7396) of the object: the fields to change; null removes one."
+			patch := jsonObject{"schema": r.patchOf(reflect.TypeOf(rt.spec))}
+			content = jsonObject{"application/merge-patch+json": patch, "application/json": patch}
 		}
-		schema := r.ref(reflect.TypeOf(rt.spec))
-		if method == http.MethodPatch {
-			schema = r.patchOf(reflect.TypeOf(rt.spec))
-		}
-		op["requestBody"] = jsonObject{
-			"required": true, "description": desc,
-			"content": jsonObject{content: jsonObject{"schema": schema}},
-		}
+		op["requestBody"] = jsonObject{"required": true, "description": desc, "content": content}
 	}
 
 	responses := jsonObject{}

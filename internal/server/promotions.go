@@ -298,12 +298,12 @@ func preparePromotion(ctx context.Context, tx store.Tx, p *principal, tenant str
 	if err := decodeStrict(body, &req); err != nil {
 		return nil, err
 	}
+	if _, err := loadTenant(ctx, tx, tenant); err != nil {
+		return nil, err
+	}
 	scopes, err := promotion.Scopes(req.Include)
 	if err != nil {
 		return nil, errInvalid("include", "include: %v", err)
-	}
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
-		return nil, err
 	}
 	source, err := promotionEnvironment(ctx, tx, tenant, "source_environment", req.SourceEnvironment)
 	if err != nil {

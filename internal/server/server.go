@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -86,7 +88,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 // canonicalPaths refuses paths with dot segments or empty segments, which
-// the router would otherwise answer with a redirect to another path.
+// the router would otherwise answer with a redirect to another path, and
+// paths that no identifier could match.
 func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Escaped slashes (%2F) stay inside their segment, as the router sees them.
@@ -95,12 +98,18 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 			s.writeError(w, r, errBadRequest("path", "path %q is not canonical: it has empty, \".\" or \"..\" segments", p))
 			return
 		}
+		// No identifier of the API holds control characters or invalid
+		// UTF-8; refusing them here keeps them away from every database.
+		if !utf8.ValidString(r.URL.Path) || strings.ContainsFunc(r.URL.Path, unicode.IsControl) {
+			s.writeError(w, r, errBadRequest("path", "path %q holds control characters or invalid UTF-8", p))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// Run does the server's background work (advancing tenant provisioning)
-// until ctx ends.
+// Run does the server's background work (advancing tenant provisioning and
+// flushing usage counts) until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	go s.usageLoop(ctx)
 	s.provisionLoop(ctx)
