@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
@@ -294,15 +293,9 @@ func (r *featureFlagResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 func (r *featureFlagResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts, err := parseID(req.ID, "tenant/key")
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", "A feature flag is imported by its tenant and key: "+err.Error()+".")
-		return
+	if importByID(ctx, req, resp, "A feature flag is imported by its tenant and key", "tenant/key", "tenant_id", "key") != nil {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportAll, []byte("true"))...)
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("key"), parts[1])...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportAll, []byte("true"))...)
 }
 
 // setState writes what the platform returned, narrowed to the environments

@@ -90,6 +90,10 @@ resource "tenancy_role_binding" "test" {
 `,
 			address: bindingAddr,
 		},
+		"tenancy_environment_promotion": {
+			config:  tenantConfig(slug, "Generated", "") + promotionGeneratedConfig(),
+			address: promotionAddr, id: slug + "/staging/production",
+		},
 	}
 }
 

@@ -1,8 +1,12 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 )
 
 // idExamples gives each part of an import ID an example, for error messages.
@@ -51,3 +55,20 @@ func parseID(id string, formats ...string) ([]string, error) {
 
 // formatID joins the parts of an ID; the inverse of parseID.
 func formatID(parts ...string) string { return strings.Join(parts, "/") }
+
+// importByID parses an import ID by one format, such as "tenant/name", and
+// sets the attribute each part fills (attrs, in the format's order) and id.
+// It returns the parts, or nil after reporting what the ID should look like;
+// what introduces that report ("A user is imported by its tenant and user_id").
+func importByID(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, what, format string, attrs ...string) []string {
+	parts, err := parseID(req.ID, format)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", what+": "+err.Error()+".")
+		return nil
+	}
+	for i, attr := range attrs {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), parts[i])...)
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), formatID(parts...))...)
+	return parts
+}

@@ -324,14 +324,7 @@ func (r *integrationResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 func (r *integrationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts, err := parseID(req.ID, "tenant/name")
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", "An integration is imported by its tenant and name: "+err.Error()+".")
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), parts[1])...)
+	importByID(ctx, req, resp, "An integration is imported by its tenant and name", "tenant/name", "tenant_id", "name")
 }
 
 // setState writes what the platform returned, never the secret, and keeps

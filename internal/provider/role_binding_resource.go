@@ -226,14 +226,7 @@ func (r *roleBindingResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 func (r *roleBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts, err := parseID(req.ID, roleBindingIDFormat)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", "A role binding is imported by its tenant and binding_id: "+err.Error()+".")
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("binding_id"), parts[1])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), formatID(parts...))...)
+	importByID(ctx, req, resp, "A role binding is imported by its tenant and binding_id", roleBindingIDFormat, "tenant_id", "binding_id")
 }
 
 // setRoleBindingState writes what the backend returned into state and keeps
