@@ -52,7 +52,7 @@ func explainDrift(ctx context.Context, c *client.Client, private privateGetter, 
 		fmt.Sprintf("%s was changed outside Terraform", what),
 		fmt.Sprintf("Terraform last saw revision %d; the platform now holds revision %d. Changes since then:\n%s\n\n"+
 			"The plan shows where this differs from the configuration; apply puts the configuration back there, or change "+
-				"the configuration to keep the change. Attributes under ignore_changes are left as they are.",
+			"the configuration to keep the change. Attributes under ignore_changes are left as they are.",
 			last, current, strings.Join(lines, "\n")),
 	)
 }
