@@ -62,6 +62,14 @@ func TestAccExamples_fleet(t *testing.T) {
 	if len(tenants) != fleetSize {
 		t.Fatalf("the platform holds %d tenants, want %d", len(tenants), fleetSize)
 	}
+	// Staging's flag reached production through each customer's promotion.
+	flag, err := srv.Client.GetFeatureFlag(ctx, "customer-07", "new-billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod, ok := flag.Environments["production"]; !ok || !prod.Enabled || prod.RolloutPercentage != 100 {
+		t.Errorf("production's new-billing is %+v (present %v), want enabled at 100%% as in staging", prod, ok)
+	}
 	changes, err := tf.Plan(ctx, vars...)
 	if err != nil {
 		t.Fatalf("plan: %v", err)

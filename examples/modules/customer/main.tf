@@ -72,3 +72,21 @@ resource "tenancy_feature_flag" "this" {
 
   depends_on = [tenancy_environment.this]
 }
+
+# Production gets its feature flags from staging: list only non-production
+# environments in feature_flags, and the promotion carries staging's state to
+# production, showing line by line in the plan what production is about to
+# get. Settings and quotas stay with the environment and quota resources.
+resource "tenancy_environment_promotion" "staging_to_production" {
+  count = var.promote_staging_to_production && contains(keys(var.environments), "staging") && contains(keys(var.environments), "production") ? 1 : 0
+
+  tenant_id          = tenancy_tenant.this.id
+  source_environment = tenancy_environment.this["staging"].name
+  target_environment = tenancy_environment.this["production"].name
+  include            = ["feature_flags"]
+
+  # A flag changed in this configuration reaches production in the same apply.
+  triggers = {
+    flags = jsonencode({ for key, flag in tenancy_feature_flag.this : key => flag.environments })
+  }
+}

@@ -12,3 +12,8 @@ output "admin_user_id" {
   description = "The administrator's user ID."
   value       = tenancy_user.admin.user_id
 }
+
+output "pending_promotion" {
+  description = "What the last promotion from staging changed in production."
+  value       = one(tenancy_environment_promotion.staging_to_production[*].changes)
+}

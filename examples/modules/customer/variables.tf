@@ -99,3 +99,9 @@ variable "feature_flags" {
   }))
   default = {}
 }
+
+variable "promote_staging_to_production" {
+  description = "Whether production's feature flags follow staging through a tenancy_environment_promotion."
+  type        = bool
+  default     = true
+}
