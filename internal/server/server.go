@@ -52,6 +52,9 @@ type Server struct {
 	now               func() time.Time
 	mux               *http.ServeMux
 	metrics           *metrics
+	// usageState holds this replica's unflushed usage counts and its rate
+	// limit buckets.
+	usageState *usageState
 }
 
 // New builds a Server; call Handler to serve it and Run for its background work.
@@ -64,6 +67,7 @@ func New(cfg Config) *Server {
 		log:               cfg.Logger,
 		now:               cfg.Now,
 		mux:               http.NewServeMux(),
+		usageState:        newUsageState(),
 	}
 	if len(s.regions) == 0 {
 		s.regions = slices.Clone(api.DefaultRegions)

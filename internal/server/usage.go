@@ -67,15 +67,8 @@ type usageState struct {
 	buckets map[string]*bucket
 }
 
-// usageStates maps each *Server to its *usageState, made on first use.
-var usageStates sync.Map
-
-func (s *Server) usage() *usageState {
-	if v, ok := usageStates.Load(s); ok {
-		return v.(*usageState) //nolint:forcetypeassert // Only usageStates stores into usageStates.
-	}
-	v, _ := usageStates.LoadOrStore(s, &usageState{pending: map[string]usageDelta{}, buckets: map[string]*bucket{}})
-	return v.(*usageState) //nolint:forcetypeassert // Only usageStates stores into usageStates.
+func newUsageState() *usageState {
+	return &usageState{pending: map[string]usageDelta{}, buckets: map[string]*bucket{}}
 }
 
 // usageRoutes serves a tenant's usage to anyone who may read the tenant.
@@ -95,7 +88,7 @@ func (s *Server) admit(_ http.ResponseWriter, r *http.Request, p *principal) err
 	if p.Tenant == "" {
 		return nil
 	}
-	u := s.usage()
+	u := s.usageState
 	now := s.now()
 	u.mu.Lock()
 	b := u.buckets[p.Tenant]
@@ -147,7 +140,7 @@ func (s *Server) rateLimitOf(ctx context.Context, tenant string) (*int64, error)
 // quotaChanged makes the next request of a tenant read its quota again,
 // after this replica changed it.
 func (s *Server) quotaChanged(tenant string) {
-	u := s.usage()
+	u := s.usageState
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if b := u.buckets[tenant]; b != nil {
@@ -213,7 +206,7 @@ func (s *Server) countUsage(r *http.Request, p *principal, status int) {
 	if validate.Slug(tenant) != nil {
 		return
 	}
-	u := s.usage()
+	u := s.usageState
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	d, ok := u.pending[tenant]
@@ -257,7 +250,7 @@ func (s *Server) usageLoop(ctx context.Context) {
 // tenant that no longer exists are dropped; counts that could not be
 // written are kept for the next flush.
 func (s *Server) flushUsage(ctx context.Context) error {
-	u := s.usage()
+	u := s.usageState
 	u.mu.Lock()
 	batch := u.pending
 	u.pending = make(map[string]usageDelta, len(batch))
@@ -355,7 +348,7 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request, _ *principal) 
 	if err != nil {
 		return err
 	}
-	u := s.usage()
+	u := s.usageState
 	u.mu.Lock()
 	d := u.pending[slug]
 	u.mu.Unlock()

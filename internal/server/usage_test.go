@@ -142,7 +142,7 @@ func TestUsageOfADeletedTenantIsDropped(t *testing.T) {
 	if err := ts.srv.flushUsage(t.Context()); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
-	u := ts.srv.usage()
+	u := ts.srv.usageState
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.pending) != 0 {
