@@ -1,7 +1,9 @@
 package acctest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -104,6 +106,35 @@ func (r *Terraform) Plan(ctx context.Context, vars ...string) (bool, error) {
 		opts = append(opts, tfexec.Var(v))
 	}
 	return r.tf.Plan(ctx, opts...)
+}
+
+// Diagnostic is one diagnostic of a plan, as the CLI's JSON output has it.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Address  string `json:"address"`
+}
+
+// PlanDiagnostics runs terraform plan with machine-readable output and
+// returns the diagnostics it reported, warnings included, which the testing
+// framework does not expose.
+func (r *Terraform) PlanDiagnostics(ctx context.Context) ([]Diagnostic, error) {
+	var out bytes.Buffer
+	if _, err := r.tf.PlanJSON(ctx, &out, tfexec.Reattach(r.reattach)); err != nil {
+		return nil, err
+	}
+	var diags []Diagnostic
+	for _, line := range bytes.Split(out.Bytes(), []byte("\n")) {
+		var msg struct {
+			Type       string     `json:"type"`
+			Diagnostic Diagnostic `json:"diagnostic"`
+		}
+		if json.Unmarshal(line, &msg) == nil && msg.Type == "diagnostic" {
+			diags = append(diags, msg.Diagnostic)
+		}
+	}
+	return diags, nil
 }
 
 // Destroy runs terraform destroy.

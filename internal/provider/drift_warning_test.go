@@ -1,0 +1,222 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
+)
+
+// driftCase changes one resource type's object behind Terraform's back.
+type driftCase struct {
+	config string // resources after the tenant "acme"
+	// change changes the object through the API as the token "ops-bot".
+	change func(ctx context.Context, ops *client.Client) error
+	// summary is how the warning names the object.
+	summary string
+}
+
+func driftCases() map[string]driftCase {
+	patch := func(path, body string) func(context.Context, *client.Client) error {
+		return func(ctx context.Context, ops *client.Client) error {
+			_, err := client.Patch[json.RawMessage](ctx, ops, path, json.RawMessage(body), 0)
+			return err
+		}
+	}
+	onlyOne := func(list, field, body string) func(context.Context, *client.Client) error {
+		return func(ctx context.Context, ops *client.Client) error {
+			items, err := client.ListAll[map[string]any](ctx, ops, "/v1/tenants/acme/"+list, nil)
+			if err != nil || len(items) != 1 {
+				return fmt.Errorf("want one of %s, got %d (%v)", list, len(items), err)
+			}
+			return patch(fmt.Sprintf("/v1/tenants/acme/%s/%v", list, items[0][field]), body)(ctx, ops)
+		}
+	}
+	const env = `
+resource "tenancy_environment" "staging" {
+  tenant_id = tenancy_tenant.acme.id
+  name      = "staging"
+  type      = "staging"
+}
+`
+	const user = `
+resource "tenancy_user" "alice" {
+  tenant_id    = tenancy_tenant.acme.id
+  email        = "alice@acme.example.com"
+  display_name = "Alice"
+}
+`
+	return map[string]driftCase{
+		"tenancy_tenant": {
+			change:  patch("/v1/tenants/acme", `{"display_name":"Renamed by hand"}`),
+			summary: `Tenant "acme" was changed outside Terraform`,
+		},
+		"tenancy_environment": {
+			config:  env,
+			change:  patch("/v1/tenants/acme/environments/staging", `{"settings":{"log_level":"trace"}}`),
+			summary: "was changed outside Terraform",
+		},
+		"tenancy_user": {
+			config:  user,
+			change:  onlyOne("users", "user_id", `{"display_name":"Alice (by hand)"}`),
+			summary: "was changed outside Terraform",
+		},
+		"tenancy_role_binding": {
+			config: user + `
+resource "tenancy_role_binding" "alice" {
+  tenant_id = tenancy_tenant.acme.id
+  user_id   = tenancy_user.alice.user_id
+  role      = "tenant_viewer"
+}
+`,
+			change:  onlyOne("role-bindings", "binding_id", `{"role":"tenant_user"}`),
+			summary: "was changed outside Terraform",
+		},
+		"tenancy_quota": {
+			config: `
+resource "tenancy_quota" "acme" {
+  tenant_id      = tenancy_tenant.acme.id
+  cpu_millicores = 4000
+}
+`,
+			change: func(ctx context.Context, ops *client.Client) error {
+				_, err := client.Put[api.Quota](ctx, ops, "/v1/tenants/acme/quota", map[string]any{"cpu_millicores": 8000}, 0)
+				return err
+			},
+			summary: "was changed outside Terraform",
+		},
+		"tenancy_feature_flag": {
+			config: env + `
+resource "tenancy_feature_flag" "beta" {
+  tenant_id    = tenancy_tenant.acme.id
+  key          = "beta"
+  environments = { (tenancy_environment.staging.name) = { enabled = true } }
+}
+`,
+			change:  patch("/v1/tenants/acme/feature-flags/beta", `{"environments":{"staging":{"enabled":false,"rollout_percentage":0}}}`),
+			summary: "was changed outside Terraform",
+		},
+		"tenancy_integration": {
+			config: `
+resource "tenancy_integration" "alerts" {
+  tenant_id = tenancy_tenant.acme.id
+  name      = "alerts"
+  kind      = "slack"
+  config    = { channel = "#alerts" }
+}
+`,
+			change:  patch("/v1/tenants/acme/integrations/alerts", `{"config":{"channel":"#elsewhere"}}`),
+			summary: "was changed outside Terraform",
+		},
+	}
+}
+
+// TestAccDriftWarning_everyResourceType changes each resource type's object
+// through the API as a token named "ops-bot" and expects the next plan to
+// carry a warning that names the change, the token and the revisions, from
+// the audit log. The testing framework does not expose warnings, so this
+// reads the CLI's machine-readable plan output. A promotion's drift is its
+// preview of changes, tested with the promotion resource.
+func TestAccDriftWarning_everyResourceType(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test; set TF_ACC=1 (make test does)")
+	}
+	cases := driftCases()
+	for _, typ := range resourceTypes(t) {
+		if _, ok := cases[typ]; !ok && typ != "tenancy_environment_promotion" {
+			t.Errorf("resource type %s has no drift warning case", typ)
+		}
+	}
+	for typ, tc := range cases {
+		t.Run(typ, func(t *testing.T) {
+			srv := acctest.Start(t, acctest.WithProvisioningDelay(0))
+			// The provider runs in this process and reads its settings from here.
+			t.Setenv("TENANCY_ENDPOINT", srv.URL)
+			t.Setenv("TENANCY_TOKEN", srv.Token)
+			dir := t.TempDir()
+			cfg := `
+terraform {
+  required_providers {
+    tenancy = { source = "tenancyhq/tenancy" }
+  }
+}
+
+provider "tenancy" {}
+
+resource "tenancy_tenant" "acme" {
+  slug                = "acme"
+  display_name        = "Acme"
+  region              = "eu-west"
+  deletion_protection = false
+}
+` + tc.config
+			if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tf := srv.Terraform(t, dir, providerserver.NewProtocol6(provider.New("test")()))
+			ctx := t.Context()
+			if err := tf.Init(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := tf.Destroy(context.Background()); err != nil {
+					t.Errorf("destroy: %v", err)
+				}
+			})
+			if err := tf.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if diags, err := tf.PlanDiagnostics(ctx); err != nil || len(diags) != 0 {
+				t.Fatalf("before any change: diagnostics %+v, error %v", diags, err)
+			}
+
+			tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops, err := client.New(client.Config{Endpoint: srv.URL, Token: tok.Token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.change(ctx, ops); err != nil {
+				t.Fatalf("change behind Terraform's back: %v", err)
+			}
+
+			diags, err := tf.PlanDiagnostics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, d := range diags {
+				if d.Severity == "warning" && strings.Contains(d.Summary, tc.summary) {
+					found = true
+					for _, want := range []string{`by "ops-bot"`, "Terraform last saw revision", ".update"} {
+						if !strings.Contains(d.Detail, want) {
+							t.Errorf("the warning lacks %q:\n%s", want, d.Detail)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no drift warning %q in the plan's diagnostics: %+v", tc.summary, diags)
+			}
+			// Applying repairs the drift; the warning is gone with it.
+			if err := tf.Apply(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if diags, err := tf.PlanDiagnostics(ctx); err != nil || len(diags) != 0 {
+				t.Fatalf("after the repair: diagnostics %+v, error %v", diags, err)
+			}
+		})
+	}
+}
