@@ -36,8 +36,11 @@ func driftCases() map[string]driftCase {
 	onlyOne := func(list, field, body string) func(context.Context, *client.Client) error {
 		return func(ctx context.Context, ops *client.Client) error {
 			items, err := client.ListAll[map[string]any](ctx, ops, "/v1/tenants/acme/"+list, nil)
-			if err != nil || len(items) != 1 {
-				return fmt.Errorf("want one of %s, got %d (%v)", list, len(items), err)
+			if err != nil {
+				return err
+			}
+			if len(items) != 1 {
+				return fmt.Errorf("want one of %s, got %d", list, len(items))
 			}
 			return patch(fmt.Sprintf("/v1/tenants/acme/%s/%v", list, items[0][field]), body)(ctx, ops)
 		}

@@ -9,6 +9,12 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 )
 
+// Audit actions that start a tenant's history.
+const (
+	actionTenantCreate  = "tenant.create"
+	actionTenantRestore = "tenant.restore"
+)
+
 // auditEntry is what a handler says about its mutation; audit adds who,
 // when and which request.
 type auditEntry struct {
@@ -28,6 +34,20 @@ func (s *Server) audit(ctx context.Context, tx store.Tx, p *principal, e auditEn
 		Detail: e.detail, Time: s.now().UTC(),
 	})
 	return err
+}
+
+// incarnationStart is the ID of the event that created (or restored) the
+// tenant that now has this slug: a slug can be reused after a tenant is
+// deleted, and the new tenant must not read the history of the old one.
+func incarnationStart(ctx context.Context, tx store.Tx, slug string) (int64, error) {
+	events, err := tx.ListAudit(ctx, store.AuditQuery{
+		Tenant: slug, ObjectKind: store.KindTenant, ObjectKey: slug,
+		Actions: []string{actionTenantCreate, actionTenantRestore}, Desc: true, Limit: 1,
+	})
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	return events[0].ID, nil
 }
 
 // listAuditEvents lists a tenant's audit events, oldest first unless
@@ -57,6 +77,9 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, _ *prin
 	list := api.List[api.AuditEvent]{Items: []api.AuditEvent{}}
 	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
 		if _, err := loadTenant(ctx, tx, aq.Tenant); err != nil {
+			return err
+		}
+		if aq.FromID, err = incarnationStart(ctx, tx, aq.Tenant); err != nil {
 			return err
 		}
 		events, err := tx.ListAudit(ctx, aq)

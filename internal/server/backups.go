@@ -124,7 +124,7 @@ func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request, p *princi
 				tenantRev = created.Revision
 			}
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: b.Tenant, action: "tenant.restore", kind: store.KindTenant, key: b.Tenant,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: b.Tenant, action: actionTenantRestore, kind: store.KindTenant, key: b.Tenant,
 			after: tenantRev, detail: fmt.Sprintf("restored %d objects from backup %s taken at %s",
 				len(objs), b.ID, b.TakenAt.UTC().Format(time.RFC3339))}); err != nil {
 			return 0, nil, err

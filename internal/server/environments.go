@@ -199,6 +199,9 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request, p *pri
 			// Nothing changes: no new revision, so nobody sees drift that is not there.
 			return http.StatusOK, cur, nil
 		}
+		if err := checkNotProduction(ctx, tx, p, slug, name, "settings"); err != nil {
+			return 0, nil, err
+		}
 		before := cur.Revision
 		cur.EnvironmentSpec = next
 		e, err := putObject[api.Environment](ctx, tx, slug, store.KindEnvironment, name, cur)

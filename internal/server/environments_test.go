@@ -223,7 +223,9 @@ func TestEnvironmentRoles(t *testing.T) {
 	ts.mustCall(t, http.StatusForbidden, viewer, "PATCH", base+"/production", `{"settings":{"a":"b"}}`)
 	ts.mustCall(t, http.StatusForbidden, viewer, "POST", base, spec)
 	ts.mustCall(t, http.StatusForbidden, user, "POST", base, spec)
-	ts.mustCall(t, http.StatusOK, user, "PATCH", base+"/production", `{"settings":{"a":"b"}}`)
+	// Production changes by a tenant_admin, as promotions into it do.
+	envWantError(t, ts.call(t, user, "PATCH", base+"/production", `{"settings":{"a":"b"}}`), http.StatusForbidden, "settings", "only role tenant_admin changes")
+	ts.mustCall(t, http.StatusOK, admin, "PATCH", base+"/production", `{"settings":{"a":"b"}}`)
 	envWantError(t, ts.call(t, user, "PATCH", base+"/production", `{"type":"sandbox"}`), http.StatusForbidden, "type", "needs role tenant_admin")
 	ts.mustCall(t, http.StatusForbidden, user, "DELETE", base+"/production", nil)
 	ts.mustCall(t, http.StatusCreated, admin, "POST", base, spec)

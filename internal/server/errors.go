@@ -159,6 +159,11 @@ func decodeStrict(body []byte, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return errBadRequest("", "request body is empty; send a JSON object")
 	}
+	// No field of the API takes a NUL character, and PostgreSQL cannot
+	// store one in JSON: refuse it here rather than fail in the database.
+	if strings.Contains(string(body), `\u0000`) {
+		return errBadRequest("", "request body holds a NUL character (\\u0000), which no field accepts")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -80,9 +80,60 @@ func checkFlagEnvironments(ctx context.Context, tx store.Tx, tenant string, next
 	return nil
 }
 
+// checkProductionEntries refuses to let a tenant_user change a flag's entry
+// in a production environment: production changes by a tenant_admin,
+// directly or through a promotion, which has the same rule.
+func checkProductionEntries(ctx context.Context, tx store.Tx, p *principal, tenant string, next, cur map[string]api.FlagEnvironment) error {
+	if p.atLeast(api.RoleTenantAdmin) {
+		return nil
+	}
+	envs := slices.Collect(maps.Keys(next))
+	for env := range cur {
+		if _, ok := next[env]; !ok {
+			envs = append(envs, env)
+		}
+	}
+	slices.Sort(envs)
+	for _, env := range envs {
+		n, inNext := next[env]
+		c, inCur := cur[env]
+		if inNext == inCur && n == c {
+			continue
+		}
+		if err := checkNotProduction(ctx, tx, p, tenant, env, "environments."+env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNotProduction refuses a tenant_user's write to a production
+// environment, naming the field that asked for it.
+func checkNotProduction(ctx context.Context, tx store.Tx, p *principal, tenant, env, field string) error {
+	if p.atLeast(api.RoleTenantAdmin) {
+		return nil
+	}
+	o, err := tx.Get(ctx, tenant, store.KindEnvironment, env)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // Refused elsewhere, with the reason.
+	}
+	if err != nil {
+		return err
+	}
+	e, err := fromObject[api.Environment](o)
+	if err != nil {
+		return err
+	}
+	if e.Type == api.EnvProduction {
+		return errForbidden(field, "%s: environment %q is a production environment, which only role tenant_admin changes (directly or by promotion); the token %q has role %s",
+			field, env, p.Name, p.Role)
+	}
+	return nil
+}
+
 // newFeatureFlag decodes and checks a flag to create; the dry run and the
 // create share it, so a dry run runs every check the create does.
-func newFeatureFlag(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.FeatureFlag, error) {
+func newFeatureFlag(ctx context.Context, tx store.Tx, p *principal, tenant string, body []byte) (api.FeatureFlag, error) {
 	var spec api.FeatureFlagSpec
 	if err := decodeStrict(body, &spec); err != nil {
 		return api.FeatureFlag{}, err
@@ -103,6 +154,9 @@ func newFeatureFlag(ctx context.Context, tx store.Tx, tenant string, body []byte
 	if err := checkFlagEnvironments(ctx, tx, tenant, spec.Environments, nil); err != nil {
 		return api.FeatureFlag{}, err
 	}
+	if err := checkProductionEntries(ctx, tx, p, tenant, spec.Environments, nil); err != nil {
+		return api.FeatureFlag{}, err
+	}
 	return api.FeatureFlag{FeatureFlagSpec: spec, TenantID: tenant, ID: tenant + "/" + spec.Key}, nil
 }
 
@@ -114,11 +168,11 @@ func (s *Server) createFeatureFlag(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	if dry {
 		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			return newFeatureFlag(ctx, tx, tenant, body)
+			return newFeatureFlag(ctx, tx, p, tenant, body)
 		})
 	}
 	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		f, err := newFeatureFlag(ctx, tx, tenant, body)
+		f, err := newFeatureFlag(ctx, tx, p, tenant, body)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -185,6 +239,9 @@ func (s *Server) patchFeatureFlag(w http.ResponseWriter, r *http.Request, p *pri
 		if err := checkFlagEnvironments(ctx, tx, tenant, next.Environments, cur.Environments); err != nil {
 			return 0, nil, err
 		}
+		if err := checkProductionEntries(ctx, tx, p, tenant, next.Environments, cur.Environments); err != nil {
+			return 0, nil, err
+		}
 		detail := flagChanges(cur.FeatureFlagSpec, next)
 		if detail == "" {
 			// Nothing changes: keep the revision, so nobody sees drift that is not there.
@@ -216,6 +273,9 @@ func (s *Server) deleteFeatureFlag(w http.ResponseWriter, r *http.Request, p *pr
 			return 0, nil, err
 		}
 		if err := checkRevision(ifMatch, cur.Revision, flagWhat(tenant, key)); err != nil {
+			return 0, nil, err
+		}
+		if err := checkProductionEntries(ctx, tx, p, tenant, nil, cur.Environments); err != nil {
 			return 0, nil, err
 		}
 		if err := tx.Delete(ctx, tenant, store.KindFeatureFlag, key, cur.Revision); err != nil {

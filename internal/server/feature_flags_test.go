@@ -296,3 +296,29 @@ func TestRemoveEnvironmentFromFlags(t *testing.T) {
 		t.Errorf("a flag without the environment was rewritten: %+v", f)
 	}
 }
+
+// TestFeatureFlagProductionNeedsTenantAdmin checks that a tenant_user, who
+// may not promote into production, may not change production's entries
+// directly either, while staging stays theirs.
+func TestFeatureFlagProductionNeedsTenantAdmin(t *testing.T) {
+	t.Parallel()
+	ts := flagFixture(t)
+	user := ts.token(t, "acme", api.RoleTenantUser)
+	const path = "/v1/tenants/acme/feature-flags/new-billing"
+	for _, patch := range []string{
+		`{"environments":{"production":{"enabled":false,"rollout_percentage":0}}}`,
+		`{"environments":{"production":null}}`,
+	} {
+		r := ts.call(t, user, "PATCH", path, patch)
+		if e := r.apiError(t); r.status != http.StatusForbidden || e.Field != "environments.production" {
+			t.Errorf("PATCH %s as tenant_user: %d %+v", patch, r.status, e)
+		}
+	}
+	if r := ts.call(t, user, "DELETE", path, nil); r.status != http.StatusForbidden {
+		t.Errorf("DELETE as tenant_user: %d %s", r.status, r.body)
+	}
+	ts.mustCall(t, http.StatusOK, user, "PATCH", path, `{"environments":{"staging":{"enabled":false,"rollout_percentage":0}}}`)
+	if f := getFlag(t, ts, "new-billing"); !f.Environments["production"].Enabled || f.Environments["staging"].Enabled {
+		t.Errorf("flag now %+v", f.Environments)
+	}
+}

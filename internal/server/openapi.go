@@ -110,6 +110,9 @@ func (s *Server) openapiDocument() jsonObject {
 	errRef := r.ref(reflect.TypeFor[api.ErrorBody]())
 	paths := jsonObject{}
 	for _, rt := range s.routeTable() {
+		if isDashboard(rt) {
+			continue // A browser's page and assets, not part of the JSON API.
+		}
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		item, _ := paths[path].(jsonObject)
 		if item == nil {

@@ -118,6 +118,7 @@ func (w *world) buildTenant(t testing.TB, slug string) *worldTenant {
 		envs := map[string]any{}
 		if wt.keys["environments"] != "" {
 			envs["staging"] = map[string]any{"enabled": true, "rollout_percentage": 50}
+			envs["production"] = map[string]any{"enabled": false, "rollout_percentage": 0}
 		}
 		worldMust(t, ts, "POST", base+"/feature-flags", map[string]any{"key": "new-billing", "description": "New billing", "environments": envs})
 		wt.keys["feature-flags"] = "new-billing"
@@ -318,6 +319,11 @@ var handlerRules = []handlerRule{
 		pattern: "PATCH /v1/tenants/{tenant}", name: "change isolation",
 		body:    func(*world, *worldTenant) any { return map[string]any{"isolation": api.IsolationDedicated} },
 		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusForbidden,
+	},
+	{
+		// The world's flag has entries in staging and production.
+		pattern: "DELETE /v1/tenants/{tenant}/feature-flags/{key}", name: "delete a flag that has a production entry",
+		minRole: api.RoleTenantAdmin, deniedStatus: http.StatusForbidden,
 	},
 	{
 		pattern: "PUT /v1/tenants/{tenant}/quota", name: "set the tenant-wide quota",
@@ -547,7 +553,8 @@ func TestHandlerRulesNameRealRoutes(t *testing.T) {
 }
 
 // publicRoutes are the only routes anyone may call without a token.
-var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /openapi.json", "GET /", "GET /{$}"}
+var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /openapi.json", "GET /", "GET /{$}",
+	"GET /dashboard/app.js", "GET /dashboard/app.css"}
 
 func TestOnlyHealthAndDescriptionArePublic(t *testing.T) {
 	t.Parallel()

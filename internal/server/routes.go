@@ -52,6 +52,7 @@ func (s *Server) routeTable() []route {
 		s.usageRoutes(),
 		s.backupRoutes(),
 		s.openapiRoutes(),
+		s.dashboardRoutes(),
 	)
 }
 
@@ -171,9 +172,17 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, p *principal, lo
 		if key == "" {
 			return nil
 		}
-		return tx.PutIdempotency(ctx, store.IdempotencyRecord{
+		rec := store.IdempotencyRecord{
 			Scope: p.TokenID, Key: key, RequestHash: hash, Status: status, Body: answer, CreatedAt: s.now().UTC(),
-		})
+		}
+		if once, ok := out.(shownOnce); ok {
+			replay := once.replay()
+			rec.Status = replay.status
+			if rec.Body, err = json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: replay.code, Message: replay.message}}); err != nil {
+				return err
+			}
+		}
+		return tx.PutIdempotency(ctx, rec)
 	})
 	if err != nil {
 		return err
@@ -214,6 +223,13 @@ func (s *Server) checkOnly(w http.ResponseWriter, r *http.Request, fn func(ctx c
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// shownOnce is an answer holding a secret that must be shown only once, so
+// the idempotency record keeps, instead of the answer, the error a replay
+// gets.
+type shownOnce interface {
+	replay() *apiError
 }
 
 // setETag publishes the revision of the object a body holds, if it has one.

@@ -208,7 +208,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *princip
 		if o, err = tx.Create(ctx, o); err != nil {
 			return 0, nil, err
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: t.Slug, action: "tenant.create", kind: store.KindTenant, key: t.Slug, after: o.Revision}); err != nil {
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: t.Slug, action: actionTenantCreate, kind: store.KindTenant, key: t.Slug, after: o.Revision}); err != nil {
 			return 0, nil, err
 		}
 		if err := s.recordProvisioning(ctx, tx, t.Slug, o.Revision, "", t.ProvisioningStep); err != nil {
@@ -321,16 +321,18 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 		if err != nil {
 			return 0, nil, err
 		}
+		// Defaults first, so that a field patched to null is compared as the
+		// value it falls back to.
+		if err := s.checkTenantSpec(&next); err != nil {
+			return 0, nil, err
+		}
 		switch {
 		case next.Slug != cur.Slug:
 			return 0, nil, errInvalid("slug", "slug is immutable: %q cannot become %q; create a new tenant instead", cur.Slug, next.Slug)
 		case next.Region != cur.Region:
 			return 0, nil, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
-		case next.Isolation != cur.Isolation && next.Isolation != "" && p.Role != api.RolePlatformAdmin:
+		case next.Isolation != cur.Isolation && p.Role != api.RolePlatformAdmin:
 			return 0, nil, errForbidden("isolation", "changing isolation needs a platform_admin token")
-		}
-		if err := s.checkTenantSpec(&next); err != nil {
-			return 0, nil, err
 		}
 		if err := checkDomainFree(ctx, tx, next.Domain, slug); err != nil {
 			return 0, nil, err

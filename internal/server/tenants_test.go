@@ -276,6 +276,8 @@ func TestTenantPatch(t *testing.T) {
 	expectError(t, ts.call(t, ts.admin, "PATCH", "/v1/tenants/acme", `["not", "an", "object"]`), 400, "", "merge patch")
 	expectError(t, ts.call(t, ts.admin, "PATCH", "/v1/tenants/acme", `null`), 400, "", "merge patch")
 	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", map[string]any{"isolation": "dedicated"})
+	// Patching isolation to null falls back to the default, which is a change too.
+	expectError(t, ts.call(t, admin, "PATCH", "/v1/tenants/acme", `{"isolation": null}`), 403, "isolation", "platform_admin")
 
 	// If-Match: the current revision passes, a stale one is refused, garbage is a 400.
 	cur := ts.mustCall(t, http.StatusOK, admin, "GET", "/v1/tenants/acme", nil).header.Get("ETag")
@@ -451,6 +453,38 @@ func TestTenantProvisioningSteps(t *testing.T) {
 	for _, e := range auditOf(t, ts, "acme", "&object_kind=tenant") {
 		if strings.HasPrefix(e.Action, "tenant.provisioning.") && e.Actor != "tenancyd" {
 			t.Errorf("%s by %q, want tenancyd", e.Action, e.Actor)
+		}
+	}
+}
+
+// TestNULInStringsIsRefused checks that a NUL escape in any string is a 400,
+// not a database error.
+func TestNULInStringsIsRefused(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	r := ts.call(t, ts.admin, "POST", "/v1/tenants", `{"slug":"acme","display_name":"a\u0000b","region":"us-east"}`)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "NUL") {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+}
+
+// TestAuditOfAReusedSlugStartsAfresh checks that a tenant created under the
+// slug of a deleted one cannot read the old tenant's audit log.
+func TestAuditOfAReusedSlugStartsAfresh(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.createTenant(t, "acme")
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "Old customer"})
+	ts.mustCall(t, http.StatusOK, ts.admin, "DELETE", "/v1/tenants/acme", nil)
+	ts.createTenant(t, "acme")
+	var events api.List[api.AuditEvent]
+	ts.mustCall(t, http.StatusOK, ts.token(t, "acme", api.RoleTenantViewer), "GET", "/v1/tenants/acme/audit-events", nil).json(t, &events)
+	if len(events.Items) == 0 || events.Items[0].Action != "tenant.create" {
+		t.Fatalf("the new tenant's log does not start with its creation: %+v", events.Items)
+	}
+	for _, e := range events.Items {
+		if e.Action == "tenant.update" || e.Action == "tenant.delete" {
+			t.Errorf("the new tenant sees the old one's event %+v", e)
 		}
 	}
 }

@@ -61,6 +61,15 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 		}
 		now := s.now().UTC()
 		expires := now.Add(ttl)
+		// A token never outlives the token that minted it, so a short-lived
+		// token cannot turn itself into a long-lived one.
+		parent, err := tx.Token(ctx, p.TokenID)
+		if err != nil {
+			return 0, nil, err
+		}
+		if parent.ExpiresAt != nil && parent.ExpiresAt.Before(expires) {
+			expires = *parent.ExpiresAt
+		}
 		secret := newTokenSecret()
 		rec := store.TokenRecord{
 			ID: newID("tok"), Name: req.Name, Tenant: req.Tenant, Role: req.Role, Hash: hashToken(secret),
@@ -73,11 +82,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 			detail: "name " + req.Name + ", role " + req.Role}); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusCreated, api.Token{
+		return http.StatusCreated, mintedToken{api.Token{
 			ID: rec.ID, Name: rec.Name, Tenant: rec.Tenant, Role: rec.Role, Token: secret,
 			ExpiresAt: rec.ExpiresAt, CreatedAt: rec.CreatedAt,
-		}, nil
+		}}, nil
 	})
+}
+
+// mintedToken is the answer to a token's creation, the one place its secret
+// is ever shown. Only the secret's hash is stored, so a request replayed with
+// the same Idempotency-Key cannot get it again.
+type mintedToken struct{ api.Token }
+
+func (t mintedToken) replay() *apiError {
+	return errConflict("", "token %q (%s) was minted by an earlier request with this Idempotency-Key, and its secret is shown only once; "+
+		"if that answer was lost, revoke %s and mint a new token", t.Name, t.ID, t.ID)
 }
 
 // revokeToken revokes a token: any token may revoke itself, a tenant admin

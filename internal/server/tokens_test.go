@@ -227,8 +227,8 @@ func TestTokenSecretIsShownOnce(t *testing.T) {
 	// Its life: it mints, reads, writes, fails, is replayed, is revoked.
 	key := []string{api.HeaderIdempotencyKey, "mint-1"}
 	child := w.mint(t, http.StatusCreated, tok.Token, api.TokenRequest{Name: "child", Tenant: "acme", Role: api.RoleTenantViewer})
-	w.do(t, http.StatusCreated, tok.Token, "POST", "/v1/tokens", api.TokenRequest{Name: "k", Tenant: "acme", Role: api.RoleTenantViewer}, key...)
-	replay := w.do(t, http.StatusCreated, tok.Token, "POST", "/v1/tokens", api.TokenRequest{Name: "k", Tenant: "acme", Role: api.RoleTenantViewer}, key...)
+	first := w.do(t, http.StatusCreated, tok.Token, "POST", "/v1/tokens", api.TokenRequest{Name: "k", Tenant: "acme", Role: api.RoleTenantViewer}, key...)
+	replay := w.do(t, http.StatusConflict, tok.Token, "POST", "/v1/tokens", api.TokenRequest{Name: "k", Tenant: "acme", Role: api.RoleTenantViewer}, key...)
 	w.do(t, http.StatusOK, tok.Token, "GET", "/v1/tenants/acme", nil)
 	w.do(t, http.StatusOK, tok.Token, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "Acme"})
 	w.do(t, http.StatusBadRequest, tok.Token, "PATCH", "/v1/tenants/acme", map[string]any{"token": tok.Token})
@@ -245,15 +245,29 @@ func TestTokenSecretIsShownOnce(t *testing.T) {
 			t.Errorf("the secret is in an answer other than its creation:\n%s", a)
 		}
 	}
-	// A replayed creation repeats the first answer, secret included: the
-	// caller that lost the first answer gets it, and only that caller can
-	// replay, since idempotency keys belong to the token that sent them.
-	var replayed api.Token
-	replay.json(t, &replayed)
-	if replayed.Token == "" || replay.header.Get("Idempotent-Replayed") != "true" {
-		t.Errorf("replayed creation %+v", replayed)
+	// A replayed creation does not repeat the secret, which is stored
+	// nowhere, not even in the idempotency record: it names the token, so
+	// a caller that lost the first answer can revoke it and mint another.
+	var minted api.Token
+	first.json(t, &minted)
+	if minted.Token == "" || strings.Contains(string(replay.body), minted.Token) ||
+		!strings.Contains(string(replay.body), minted.ID) || replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replayed creation %s", replay.body)
 	}
 	err := w.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		rec, err := tx.Idempotency(ctx, tok.ID, "mint-1")
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(rec.Body, []byte(minted.Token)) {
+			t.Errorf("the idempotency record keeps the secret: %s", rec.Body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		events, err := tx.ListAudit(ctx, store.AuditQuery{All: true})
 		if err != nil {
 			return err
@@ -287,5 +301,21 @@ func TestTokenSecretIsShownOnce(t *testing.T) {
 	}
 	if !strings.Contains(w.log.String(), `"status":401`) {
 		t.Errorf("the log does not have the requests it should:\n%.2000s", w.log.String())
+	}
+}
+
+// TestTokenNeverOutlivesItsMinter checks that a child token's expiry is
+// capped at its parent's, whatever ttl_seconds asks for.
+func TestTokenNeverOutlivesItsMinter(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.createTenant(t, "acme")
+	var parent, child api.Token
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tokens",
+		api.TokenRequest{Name: "short", Tenant: "acme", Role: api.RoleTenantAdmin, TTLSeconds: 120}).json(t, &parent)
+	ts.mustCall(t, http.StatusCreated, parent.Token, "POST", "/v1/tokens",
+		api.TokenRequest{Name: "long", Tenant: "acme", Role: api.RoleTenantViewer, TTLSeconds: 365 * 24 * 3600}).json(t, &child)
+	if child.ExpiresAt == nil || parent.ExpiresAt == nil || child.ExpiresAt.After(*parent.ExpiresAt) {
+		t.Fatalf("child expires at %v, after its parent's %v", child.ExpiresAt, parent.ExpiresAt)
 	}
 }

@@ -587,6 +587,16 @@ func (t *sqlTx) ListAudit(ctx context.Context, q AuditQuery) ([]api.AuditEvent, 
 		where = append(where, "object_key = ?")
 		args = append(args, q.ObjectKey)
 	}
+	if len(q.Actions) > 0 {
+		where = append(where, "action IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(q.Actions)), ", ")+")")
+		for _, a := range q.Actions {
+			args = append(args, a)
+		}
+	}
+	if q.FromID > 0 {
+		where = append(where, "id >= ?")
+		args = append(args, q.FromID)
+	}
 	order := " ORDER BY id"
 	if q.Desc {
 		order += " DESC"

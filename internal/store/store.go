@@ -76,9 +76,13 @@ type AuditQuery struct {
 	All        bool
 	ObjectKind string // optional filter
 	ObjectKey  string // optional filter
-	After      int64  // exclusive bound on ID in the direction of the order
-	Desc       bool   // newest first
-	Limit      int
+	// Actions, when set, keeps only events with one of these actions.
+	Actions []string
+	// FromID, when set, keeps only events with this ID or a later one.
+	FromID int64
+	After  int64 // exclusive bound on ID in the direction of the order
+	Desc   bool  // newest first
+	Limit  int
 }
 
 // IdempotencyRecord remembers the answer to a write that carried an
