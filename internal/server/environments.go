@@ -98,29 +98,10 @@ func newEnvironment(ctx context.Context, tx store.Tx, tenant string, body []byte
 }
 
 func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *principal) error {
-	slug := r.PathValue("tenant")
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			return newEnvironment(ctx, tx, slug, body)
-		})
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		e, err := newEnvironment(ctx, tx, slug, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if e, err = createObject[api.Environment](ctx, tx, slug, store.KindEnvironment, e.Name, e); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.create", kind: store.KindEnvironment,
-			key: e.Name, after: e.Revision, detail: "type " + e.Type}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, e, nil
+	return createIn(s, w, r, p, creation[api.Environment]{
+		kind: store.KindEnvironment, check: newEnvironment,
+		key:    func(e api.Environment) string { return e.Name },
+		detail: func(e api.Environment) string { return "type " + e.Type },
 	})
 }
 

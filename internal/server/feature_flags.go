@@ -161,29 +161,13 @@ func newFeatureFlag(ctx context.Context, tx store.Tx, p *principal, tenant strin
 }
 
 func (s *Server) createFeatureFlag(w http.ResponseWriter, r *http.Request, p *principal) error {
-	tenant := r.PathValue("tenant")
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
+	return createIn(s, w, r, p, creation[api.FeatureFlag]{
+		kind: store.KindFeatureFlag,
+		check: func(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.FeatureFlag, error) {
 			return newFeatureFlag(ctx, tx, p, tenant, body)
-		})
-	}
-	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		f, err := newFeatureFlag(ctx, tx, p, tenant, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if f, err = createObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, f.Key, f); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.create", kind: store.KindFeatureFlag,
-			key: f.Key, after: f.Revision, detail: flagChanges(api.FeatureFlagSpec{}, f.FeatureFlagSpec)}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, f, nil
+		},
+		key:    func(f api.FeatureFlag) string { return f.Key },
+		detail: func(f api.FeatureFlag) string { return flagChanges(api.FeatureFlagSpec{}, f.FeatureFlagSpec) },
 	})
 }
 

@@ -129,34 +129,16 @@ func newIntegration(ctx context.Context, tx store.Tx, tenant string, body []byte
 }
 
 func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
-	tenant := r.PathValue("tenant")
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			i, err := newIntegration(ctx, tx, tenant, body)
-			return i.public(), err
-		})
-	}
-	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		i, err := newIntegration(ctx, tx, tenant, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if i, err = createObject[storedIntegration](ctx, tx, tenant, store.KindIntegration, i.Name, i); err != nil {
-			return 0, nil, err
-		}
-		detail := "kind " + i.Kind
-		if i.Secret != nil {
-			detail += ", with a secret"
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "integration.create", kind: store.KindIntegration,
-			key: i.Name, after: i.Revision, detail: detail}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, i.public(), nil
+	return createIn(s, w, r, p, creation[storedIntegration]{
+		kind: store.KindIntegration, check: newIntegration,
+		key: func(i storedIntegration) string { return i.Name },
+		detail: func(i storedIntegration) string {
+			if i.Secret != nil {
+				return "kind " + i.Kind + ", with a secret"
+			}
+			return "kind " + i.Kind
+		},
+		answer: func(i storedIntegration) any { return i.public() },
 	})
 }
 

@@ -136,3 +136,49 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request, fn func(ctx contex
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// creation is how one kind of a tenant's objects is created by POST.
+type creation[T any] struct {
+	kind string
+	// check builds the object from the request body and runs every check
+	// of the create; the dry run (?dry_run=true) and the create share it.
+	check func(ctx context.Context, tx store.Tx, tenant string, body []byte) (T, error)
+	// key is the object's store key; detail is what its audit event says.
+	key, detail func(T) string
+	// answer is what the caller sees of the object; nil: the object itself.
+	answer func(T) any
+}
+
+// createIn creates an object of a tenant under the tenant's lock, with its
+// audit event, or only checks it on a dry run.
+func createIn[T any, P document[T]](s *Server, w http.ResponseWriter, r *http.Request, p *principal, c creation[T]) error {
+	tenant := r.PathValue("tenant")
+	answer := c.answer
+	if answer == nil {
+		answer = func(v T) any { return v }
+	}
+	dry, err := dryRunParam(r)
+	if err != nil {
+		return err
+	}
+	if dry {
+		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
+			v, err := c.check(ctx, tx, tenant, body)
+			return answer(v), err
+		})
+	}
+	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
+		v, err := c.check(ctx, tx, tenant, body)
+		if err != nil {
+			return 0, nil, err
+		}
+		if v, err = createObject[T, P](ctx, tx, tenant, c.kind, c.key(v), v); err != nil {
+			return 0, nil, err
+		}
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: c.kind + ".create", kind: c.kind, key: c.key(v),
+			after: P(&v).GetMeta().Revision, detail: c.detail(v)}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, answer(v), nil
+	})
+}

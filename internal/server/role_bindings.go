@@ -130,29 +130,15 @@ func newRoleBinding(ctx context.Context, tx store.Tx, p *principal, tenant strin
 }
 
 func (s *Server) createRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
-	slug := r.PathValue("tenant")
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			return newRoleBinding(ctx, tx, p, slug, body)
-		})
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		b, err := newRoleBinding(ctx, tx, p, slug, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if b, err = createObject[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding, b.BindingID, b); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "role_binding.create", kind: store.KindRoleBinding, key: b.BindingID,
-			after: b.Revision, detail: fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, b, nil
+	return createIn(s, w, r, p, creation[api.RoleBinding]{
+		kind: store.KindRoleBinding,
+		check: func(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.RoleBinding, error) {
+			return newRoleBinding(ctx, tx, p, tenant, body)
+		},
+		key: func(b api.RoleBinding) string { return b.BindingID },
+		detail: func(b api.RoleBinding) string {
+			return fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))
+		},
 	})
 }
 

@@ -100,29 +100,10 @@ func newUser(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	slug := r.PathValue("tenant")
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			return newUser(ctx, tx, slug, body)
-		})
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		u, err := newUser(ctx, tx, slug, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if u, err = createObject[api.User](ctx, tx, slug, store.KindUser, u.UserID, u); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "user.create", kind: store.KindUser, key: u.UserID,
-			after: u.Revision, detail: "email " + u.Email}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, u, nil
+	return createIn(s, w, r, p, creation[api.User]{
+		kind: store.KindUser, check: newUser,
+		key:    func(u api.User) string { return u.UserID },
+		detail: func(u api.User) string { return "email " + u.Email },
 	})
 }
 
