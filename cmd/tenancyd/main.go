@@ -73,6 +73,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	regions := fs.String("regions", strings.Join(api.DefaultRegions, ","), "comma-separated regions tenants may be placed in")
 	provisioning := fs.Duration("provisioning-delay", 3*time.Second, "how long a new tenant takes to provision")
+	idempotencyTTL := fs.Duration("idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key's answer is kept for retries")
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file once listening")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -103,6 +104,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	srv := server.New(server.Config{
 		Store: st, Regions: splitList(*regions), ProvisioningDelay: *provisioning, Logger: log,
+		IdempotencyTTL: *idempotencyTTL,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -225,6 +225,33 @@ func (s *Server) checkOnly(w http.ResponseWriter, r *http.Request, fn func(ctx c
 	return nil
 }
 
+// idempotencyLoop deletes idempotency records older than the TTL, so a key
+// is honoured for at least that long and the table does not grow forever.
+func (s *Server) idempotencyLoop(ctx context.Context) {
+	t := time.NewTicker(min(s.idempotencyTTL/24, time.Hour))
+	defer t.Stop()
+	for {
+		if err := s.pruneIdempotency(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "expiring idempotency records", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) pruneIdempotency(ctx context.Context) error {
+	return s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		n, err := tx.PruneIdempotency(ctx, s.now().Add(-s.idempotencyTTL))
+		if n > 0 {
+			s.log.DebugContext(ctx, "expired idempotency records", "count", n)
+		}
+		return err
+	})
+}
+
 // shownOnce is an answer holding a secret that must be shown only once, so
 // the idempotency record keeps, instead of the answer, the error a replay
 // gets.

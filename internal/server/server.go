@@ -40,6 +40,9 @@ type Config struct {
 	Logger       *slog.Logger
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now func() time.Time
+	// IdempotencyTTL is how long the answer to a write with an
+	// Idempotency-Key is kept for replays; 24 hours when 0.
+	IdempotencyTTL time.Duration
 }
 
 // Server serves the tenancyd API.
@@ -54,7 +57,8 @@ type Server struct {
 	metrics           *metrics
 	// usageState holds this replica's unflushed usage counts and its rate
 	// limit buckets.
-	usageState *usageState
+	usageState     *usageState
+	idempotencyTTL time.Duration
 }
 
 // New builds a Server; call Handler to serve it and Run for its background work.
@@ -68,6 +72,10 @@ func New(cfg Config) *Server {
 		now:               cfg.Now,
 		mux:               http.NewServeMux(),
 		usageState:        newUsageState(),
+		idempotencyTTL:    cfg.IdempotencyTTL,
+	}
+	if s.idempotencyTTL <= 0 {
+		s.idempotencyTTL = 24 * time.Hour
 	}
 	if len(s.regions) == 0 {
 		s.regions = slices.Clone(api.DefaultRegions)
@@ -112,10 +120,11 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 	})
 }
 
-// Run does the server's background work (advancing tenant provisioning and
-// flushing usage counts) until ctx ends.
+// Run does the server's background work (advancing tenant provisioning,
+// flushing usage counts, expiring idempotency records) until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	go s.usageLoop(ctx)
+	go s.idempotencyLoop(ctx)
 	s.provisionLoop(ctx)
 }
 

@@ -488,3 +488,26 @@ func TestAuditOfAReusedSlugStartsAfresh(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotencyRecordsExpire checks that a key is honoured within the TTL
+// and forgotten after it.
+func TestIdempotencyRecordsExpire(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ts := newTestServer(t, func(c *Config) {
+		c.Now = func() time.Time { return now }
+		c.IdempotencyTTL = time.Hour
+	})
+	body := map[string]any{"slug": "acme", "display_name": "Acme", "region": "us-east"}
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants", body, api.HeaderIdempotencyKey, "k")
+	if err := ts.srv.pruneIdempotency(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants", body, api.HeaderIdempotencyKey, "k")
+	now = now.Add(2 * time.Hour)
+	if err := ts.srv.pruneIdempotency(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Forgotten: the same request now runs again, and meets the tenant it made.
+	ts.mustCall(t, http.StatusConflict, ts.admin, "POST", "/v1/tenants", body, api.HeaderIdempotencyKey, "k")
+}

@@ -160,6 +160,10 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *principal)
 		if err := checkEmailFree(ctx, tx, slug, next.Email, id); err != nil {
 			return 0, nil, err
 		}
+		if next == cur.UserSpec {
+			// Nothing changes: no new revision, so nobody sees drift that is not there.
+			return http.StatusOK, cur, nil
+		}
 		before := cur.Revision
 		cur.UserSpec = next
 		u, err := putObject[api.User](ctx, tx, slug, store.KindUser, id, cur)

@@ -360,3 +360,17 @@ func TestUserDeleteKeepsLastAdmin(t *testing.T) {
 	ts.rbBinding(t, "acme", bob.UserID, api.RoleTenantAdmin, nil)
 	ts.mustCall(t, http.StatusNoContent, ts.admin, "DELETE", "/v1/tenants/acme/users/"+alice.UserID, nil)
 }
+
+// TestUserPatchThatChangesNothingKeepsTheRevision checks that a no-op PATCH
+// makes no new revision and no audit event, as for the other objects.
+func TestUserPatchThatChangesNothingKeepsTheRevision(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.createTenant(t, "acme")
+	u := ts.rbUser(t, "acme", "alice@example.com")
+	var got api.User
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme/users/"+u.UserID, map[string]any{"email": u.Email}).json(t, &got)
+	if got.Revision != u.Revision {
+		t.Errorf("a PATCH that changes nothing moved the revision from %d to %d", u.Revision, got.Revision)
+	}
+}

@@ -637,6 +637,15 @@ func (t *sqlTx) Idempotency(ctx context.Context, scope, key string) (Idempotency
 	return r, nil
 }
 
+// PruneIdempotency deletes the records created before a time.
+func (t *sqlTx) PruneIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	n, err := t.exec(ctx, "DELETE FROM idempotency WHERE created_at < ?", t.d.timeArg(before.UTC().Truncate(time.Microsecond)))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune idempotency records: %w", err)
+	}
+	return n, nil
+}
+
 // PutIdempotency stores a record; a zero CreatedAt means now.
 func (t *sqlTx) PutIdempotency(ctx context.Context, r IdempotencyRecord) error {
 	body := r.Body

@@ -154,6 +154,8 @@ type Tx interface {
 
 	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
 	PutIdempotency(ctx context.Context, r IdempotencyRecord) error
+	// PruneIdempotency deletes the records created before a time and says how many.
+	PruneIdempotency(ctx context.Context, before time.Time) (int64, error)
 
 	PutBackup(ctx context.Context, b BackupRecord) error
 	Backup(ctx context.Context, id string) (BackupRecord, error)

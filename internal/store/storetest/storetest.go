@@ -796,6 +796,24 @@ func testIdempotency(t *testing.T, s store.Store) {
 		wantErr(t, "Idempotency of a missing key", err, store.ErrNotFound)
 		return nil
 	})
+
+	// Records expire: pruning removes those created before the cut-off only.
+	var pruned int64
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		pruned, err = tx.PruneIdempotency(ctx, created.Add(time.Second))
+		return err
+	})
+	if pruned != 1 {
+		t.Errorf("PruneIdempotency removed %d records, want 1", pruned)
+	}
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Idempotency(ctx, "tok1", "k1")
+		wantErr(t, "Idempotency of a pruned key", err, store.ErrNotFound)
+		_, err = tx.Idempotency(ctx, "tok2", "k1")
+		noErr(t, "Idempotency of a kept key", err)
+		return nil
+	})
 }
 
 func testBackups(t *testing.T, s store.Store) {
