@@ -40,6 +40,8 @@ make --no-print-directory build
 
 step "Starting tenancyd on a fresh SQLite database"
 export TENANCY_BOOTSTRAP_TOKEN="tny_demo_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+TENANCYD_SECRET_KEY="$(head -c 32 /dev/urandom | base64)"
+export TENANCYD_SECRET_KEY
 "$root/bin/tenancyd" serve --listen 127.0.0.1:0 --database "sqlite://$work/tenancy.db" \
   --addr-file "$work/addr" --provisioning-delay 2s >"$work/tenancyd.log" 2>&1 &
 server_pid=$!

@@ -102,10 +102,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Created the first platform-admin token. It is shown only this once; keep it safe:\n\n    %s\n\n", secret)
 	}
 
-	srv := server.New(server.Config{
+	var secretKey []byte
+	if v := os.Getenv("TENANCYD_SECRET_KEY"); v != "" {
+		if secretKey, err = server.ParseSecretKey(v); err != nil {
+			return fmt.Errorf("TENANCYD_SECRET_KEY: %w", err)
+		}
+	} else {
+		log.Warn("TENANCYD_SECRET_KEY is not set: integration secrets are stored unencrypted; set it to 32 random bytes, base64-encoded")
+	}
+	srv, err := server.New(server.Config{
 		Store: st, Regions: splitList(*regions), ProvisioningDelay: *provisioning, Logger: log,
-		IdempotencyTTL: *idempotencyTTL,
+		IdempotencyTTL: *idempotencyTTL, SecretKey: secretKey,
 	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err

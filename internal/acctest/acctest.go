@@ -28,6 +28,13 @@ type Server struct {
 	Token  string // a platform-admin token
 	Store  store.Store
 	Client *client.Client // a client with the platform-admin token
+	// SecretKey is the key tenancyd encrypts write-only secrets with.
+	SecretKey []byte
+}
+
+// OpenSecret decrypts a write-only secret read from the store.
+func (s *Server) OpenSecret(stored *string) (*string, error) {
+	return server.OpenSecret(s.SecretKey, stored)
 }
 
 type options struct {
@@ -67,10 +74,17 @@ func Start(t testing.TB, opts ...Option) *Server {
 		cancel()
 		t.Fatalf("bootstrap: %v", err)
 	}
-	srv := server.New(server.Config{
-		Store: st, ProvisioningDelay: o.provisioningDelay,
+	// Secrets at rest are encrypted, as in production.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	srv, err := server.New(server.Config{
+		Store: st, ProvisioningDelay: o.provisioningDelay, SecretKey: key,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+	if err != nil {
+		cancel()
+		t.Fatalf("server: %v", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()
@@ -99,7 +113,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	return &Server{URL: url, Token: token, Store: st, Client: c}
+	return &Server{URL: url, Token: token, Store: st, Client: c, SecretKey: key}
 }
 
 // ProviderConfig is a provider block pointing at this server; tests prepend

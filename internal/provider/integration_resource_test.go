@@ -54,7 +54,7 @@ func webhookConfig(tenant, url, secret string, version int) string {
 }
 
 // platformSecret reads the secret tenancyd stores, which its API never
-// returns, straight from its database.
+// returns, straight from its database, and decrypts it.
 func platformSecret(srv *acctest.Server, tenant, name string) (*string, error) {
 	var secret *string
 	err := srv.Store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
@@ -68,8 +68,9 @@ func platformSecret(srv *acctest.Server, tenant, name string) (*string, error) {
 		if err := json.Unmarshal(o.Data, &stored); err != nil {
 			return err
 		}
-		secret = stored.Secret
-		return nil
+		// tenancyd keeps it encrypted at rest.
+		secret, err = srv.OpenSecret(stored.Secret)
+		return err
 	})
 	return secret, err
 }

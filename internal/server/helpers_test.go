@@ -37,7 +37,10 @@ func newTestServer(t testing.TB, cfg ...func(*Config)) *testServer {
 	for _, f := range cfg {
 		f(&c)
 	}
-	s := New(c)
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: hs, srv: s, store: st, admin: admin}

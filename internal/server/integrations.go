@@ -43,8 +43,10 @@ func (i storedIntegration) public() api.Integration {
 	return out
 }
 
-func (i storedIntegration) spec() api.IntegrationSpec {
-	return api.IntegrationSpec{Name: i.Name, Kind: i.Kind, Config: i.Config, Secret: i.Secret}
+// spec is what a caller wrote of the integration, its secret decrypted.
+func (s *Server) integrationSpec(i storedIntegration) (api.IntegrationSpec, error) {
+	secret, err := s.secrets.open(i.Secret)
+	return api.IntegrationSpec{Name: i.Name, Kind: i.Kind, Config: i.Config, Secret: secret}, err
 }
 
 func integrationWhat(tenant, name string) string {
@@ -102,9 +104,9 @@ func checkIntegrationSpec(i api.IntegrationSpec) error {
 	return nil
 }
 
-// newIntegration decodes and checks an integration to create; the dry run
-// and the create share it.
-func newIntegration(ctx context.Context, tx store.Tx, tenant string, body []byte) (storedIntegration, error) {
+// newIntegration decodes and checks an integration to create, its secret
+// sealed for the store; the dry run and the create share it.
+func (s *Server) newIntegration(ctx context.Context, tx store.Tx, tenant string, body []byte) (storedIntegration, error) {
 	var spec api.IntegrationSpec
 	if err := decodeStrict(body, &spec); err != nil {
 		return storedIntegration{}, err
@@ -122,15 +124,16 @@ func newIntegration(ctx context.Context, tx store.Tx, tenant string, body []byte
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return storedIntegration{}, err
 	}
+	secret, err := s.secrets.seal(spec.Secret)
 	return storedIntegration{
 		Integration: api.Integration{Name: spec.Name, Kind: spec.Kind, Config: spec.Config, TenantID: tenant, ID: tenant + "/" + spec.Name},
-		Secret:      spec.Secret,
-	}, nil
+		Secret:      secret,
+	}, err
 }
 
 func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return createIn(s, w, r, p, creation[storedIntegration]{
-		kind: store.KindIntegration, check: newIntegration,
+		kind: store.KindIntegration, check: s.newIntegration,
 		key: func(i storedIntegration) string { return i.Name },
 		detail: func(i storedIntegration) string {
 			if i.Secret != nil {
@@ -190,7 +193,11 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request, p *pri
 		if err := checkRevision(ifMatch, cur.Revision, integrationWhat(tenant, name)); err != nil {
 			return 0, nil, err
 		}
-		next, err := applyMergePatch(cur.spec(), body)
+		prev, err := s.integrationSpec(cur)
+		if err != nil {
+			return 0, nil, err
+		}
+		next, err := applyMergePatch(prev, body)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -203,13 +210,16 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request, p *pri
 		if err := checkIntegrationSpec(next); err != nil {
 			return 0, nil, err
 		}
-		detail := integrationChanges(cur.spec(), next)
+		detail := integrationChanges(prev, next)
 		if detail == "" {
 			// Nothing changes: keep the revision, so nobody sees drift that is not there.
 			return http.StatusOK, cur.public(), nil
 		}
 		before := cur.Revision
-		cur.Config, cur.Secret = next.Config, next.Secret
+		cur.Config = next.Config
+		if cur.Secret, err = s.secrets.seal(next.Secret); err != nil {
+			return 0, nil, err
+		}
 		updated, err := putObject[storedIntegration](ctx, tx, tenant, store.KindIntegration, name, cur)
 		if err != nil {
 			return 0, nil, err

@@ -39,7 +39,10 @@ func serveStore(t testing.TB, st store.Store, cfg ...func(*Config)) *testServer 
 	for _, f := range cfg {
 		f(&c)
 	}
-	s := New(c)
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: hs, srv: s, store: st, admin: admin}

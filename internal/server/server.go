@@ -43,6 +43,9 @@ type Config struct {
 	// IdempotencyTTL is how long the answer to a write with an
 	// Idempotency-Key is kept for replays; 24 hours when 0.
 	IdempotencyTTL time.Duration
+	// SecretKey encrypts write-only secrets at rest (AES-256-GCM, 32 bytes,
+	// see ParseSecretKey); nil stores them unencrypted.
+	SecretKey []byte
 }
 
 // Server serves the tenancyd API.
@@ -59,10 +62,12 @@ type Server struct {
 	// limit buckets.
 	usageState     *usageState
 	idempotencyTTL time.Duration
+	secrets        *secretBox
 }
 
-// New builds a Server; call Handler to serve it and Run for its background work.
-func New(cfg Config) *Server {
+// New builds a Server; call Handler to serve it and Run for its background
+// work. It fails only on a SecretKey of the wrong size.
+func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:             cfg.Store,
 		regions:           cfg.Regions,
@@ -89,9 +94,13 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	var err error
+	if s.secrets, err = newSecretBox(cfg.SecretKey); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics()
 	s.routes()
-	return s
+	return s, nil
 }
 
 // Handler is the whole API with its middleware.

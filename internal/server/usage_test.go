@@ -109,7 +109,10 @@ func TestUsageFlushesAddUpAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	ts.createTenant(t, "acme")
-	replica := New(Config{Store: ts.store})
+	replica, err := New(Config{Store: ts.store})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(replica.Handler())
 	t.Cleanup(hs.Close)
 	other := &testServer{Server: hs, srv: replica, store: ts.store, admin: ts.admin}
@@ -238,7 +241,10 @@ func TestRateLimitFollowsOtherReplicas(t *testing.T) {
 	viewer := ts.token(t, "acme", api.RoleTenantViewer)
 	ts.mustCall(t, http.StatusOK, viewer, "GET", "/v1/tenants/acme", nil)
 
-	replica := New(Config{Store: ts.store, Now: clock.now})
+	replica, err := New(Config{Store: ts.store, Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(replica.Handler())
 	t.Cleanup(hs.Close)
 	other := &testServer{Server: hs, srv: replica, store: ts.store, admin: ts.admin}

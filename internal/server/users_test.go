@@ -209,7 +209,11 @@ func rbReplica(t testing.TB, dsn string) *testServer {
 	if _, err := Bootstrap(t.Context(), st, admin); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(New(Config{Store: st}).Handler())
+	srv, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: hs, store: st, admin: admin}
 }
