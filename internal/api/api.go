@@ -31,6 +31,11 @@ const (
 // TenantRoles lists the roles that can be held within one tenant.
 var TenantRoles = []string{RoleTenantAdmin, RoleTenantUser, RoleTenantViewer}
 
+// Region is one region tenancyd offers (GET /v1/regions).
+type Region struct {
+	Name string `json:"name"`
+}
+
 // DefaultRegions are the regions tenancyd offers unless told otherwise.
 var DefaultRegions = []string{"us-east", "us-west", "eu-west", "eu-central", "ap-southeast"}
 

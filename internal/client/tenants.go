@@ -38,3 +38,16 @@ func (c *Client) UpdateTenant(ctx context.Context, slug string, patch json.RawMe
 func (c *Client) DeleteTenant(ctx context.Context, slug string, ifMatch int64) (*api.TenantDeletion, error) {
 	return Delete[api.TenantDeletion](ctx, c, tenantPath(slug), ifMatch)
 }
+
+// ListRegions lists the regions the platform offers.
+func (c *Client) ListRegions(ctx context.Context) ([]string, error) {
+	regions, err := ListAll[api.Region](ctx, c, "/v1/regions", nil)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(regions))
+	for i, r := range regions {
+		names[i] = r.Name
+	}
+	return names, nil
+}

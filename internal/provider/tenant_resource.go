@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -33,6 +35,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*tenantResource)(nil)
 	_ resource.ResourceWithImportState = (*tenantResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*tenantResource)(nil)
 )
 
 // Default time limits of a tenant's operations; timeouts overrides them.
@@ -120,7 +123,7 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 			"region": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Region where the tenant's data lives, one of the regions tenancyd offers (by default " +
-					quotedList(api.DefaultRegions) + "). Data residency: changing it replaces the tenant.",
+					quotedList(api.DefaultRegions) + "; the plan checks it against the platform's list). Data residency: changing it replaces the tenant.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"domain": schema.StringAttribute{
@@ -216,6 +219,34 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 
 func (r *tenantResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan checks at plan time that a new tenant's region is one the
+// platform offers: the regions are tenancyd's configuration, so no static
+// validator can know them.
+func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.client == nil {
+		return
+	}
+	var planned, prior types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("region"), &planned)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("region"), &prior)...)
+	}
+	if resp.Diagnostics.HasError() || planned.IsUnknown() || planned.IsNull() || planned.Equal(prior) {
+		return
+	}
+	regions, err := r.client.ListRegions(ctx)
+	if err != nil {
+		// The apply will say what is wrong, with the server's own words.
+		tflog.Warn(ctx, "cannot list the platform's regions to check region at plan time", map[string]any{"error": err.Error()})
+		return
+	}
+	if !slices.Contains(regions, planned.ValueString()) {
+		resp.Diagnostics.AddAttributeError(path.Root("region"), "Region not offered",
+			fmt.Sprintf("Attribute region: %q is not a region this platform offers; use one of %s.",
+				planned.ValueString(), strings.Join(regions, ", ")))
+	}
 }
 
 func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

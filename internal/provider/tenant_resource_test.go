@@ -333,3 +333,24 @@ data "tenancy_tenant" "test" {
 		}},
 	})
 }
+
+// TestAccTenant_unknownRegionFailsAtPlan checks that a region the platform
+// does not offer fails at plan, listing the ones it does.
+func TestAccTenant_unknownRegionFailsAtPlan(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{{
+			Config: srv.Config(`
+resource "tenancy_tenant" "test" {
+  slug         = "mars-colony"
+  display_name = "Mars"
+  region       = "mars-1"
+}
+`),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)Region not offered.*"mars-1" is not a region this platform offers; use one of\s+us-east, us-west`),
+		}},
+	})
+}

@@ -56,6 +56,7 @@ var resourceTypes = map[string]struct {
 	"tokens":          {api.Token{}, api.TokenRequest{}, false},
 	"backups":         {api.Backup{}, nil, true},
 	"restore":         {api.Tenant{}, nil, false},
+	"regions":         {api.Region{}, nil, true},
 }
 
 // schemaEnums are the allowed values of string fields, from the same slices

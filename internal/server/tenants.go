@@ -25,7 +25,35 @@ func (s *Server) tenantRoutes() []route {
 		{"PATCH /v1/tenants/{tenant}", tenantAdmin, s.patchTenant},
 		{"DELETE /v1/tenants/{tenant}", platformAdmin, s.deleteTenant},
 		{"GET /v1/tenants/{tenant}/audit-events", tenantViewer, s.listAuditEvents},
+		{"GET /v1/regions", authenticated, s.listRegions},
 	}
+}
+
+// listRegions lists the regions tenants may be placed in, so that a client
+// can check a region before it asks for a tenant there.
+func (s *Server) listRegions(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	after, size, err := page(r)
+	if err != nil {
+		return err
+	}
+	regions := s.regions
+	if after != "" {
+		i := slices.Index(regions, after)
+		if i < 0 {
+			return errBadRequest("page_token", "page_token is not one this server returned; start again without it")
+		}
+		regions = regions[i+1:]
+	}
+	list := api.List[api.Region]{Items: []api.Region{}}
+	for _, name := range regions {
+		if len(list.Items) == size {
+			list.NextPageToken = pageToken(list.Items[size-1].Name)
+			break
+		}
+		list.Items = append(list.Items, api.Region{Name: name})
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
 }
 
 func tenantFromObject(o store.Object) (api.Tenant, error) { return fromObject[api.Tenant](o) }
