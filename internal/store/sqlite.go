@@ -65,7 +65,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	write.SetMaxOpenConns(1)
 	s := &sqlStore{d: sqliteDialect(), write: write, read: write}
 	// Migrating first also turns WAL on before any reader connects.
-	if err := s.migrate(ctx); err != nil {
+	if err := migrateSQLite(ctx, s); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
@@ -82,4 +82,23 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// migrateSQLite migrates, waiting out another process that is creating the
+// same new file: while one connection switches a new database to WAL, SQLite
+// answers another's lock request with SQLITE_BUSY at once, without waiting
+// for busy_timeout.
+func migrateSQLite(ctx context.Context, s *sqlStore) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.migrate(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
