@@ -136,13 +136,7 @@ func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
 	e, err := r.client.GetEnvironment(ctx, tenant, name)
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "environment no longer exists; removing it from state", map[string]any{"tenant": tenant, "name": name})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot read environment %q of tenant %q", name, tenant), err)
+	if readFailed(ctx, resp, fmt.Sprintf("environment %q of tenant %q", name, tenant), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Environment "+e.ID, tenant, api.KindEnvironment, e.Name, e.Revision)

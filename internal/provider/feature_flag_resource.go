@@ -164,13 +164,7 @@ func (r *featureFlagResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	tenant, key := state.TenantID.ValueString(), state.Key.ValueString()
 	f, err := r.client.GetFeatureFlag(ctx, tenant, key)
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "feature flag no longer exists; removing it from state", map[string]any{"tenant": tenant, "key": key})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read feature flag "+strconv.Quote(formatID(tenant, key)), err)
+	if readFailed(ctx, resp, "feature flag "+strconv.Quote(formatID(tenant, key)), err) {
 		return
 	}
 	importing, diags := req.Private.GetKey(ctx, privateImportAll)

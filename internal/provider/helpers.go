@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 )
@@ -90,4 +92,21 @@ func quotedList(values []string) string {
 		return strings.Join(quoted, "")
 	}
 	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+}
+
+// readFailed handles a failed read of a resource's object in Read: an object
+// that is gone is removed from state, so the plan creates it again; any other
+// error is reported. It reports whether Read must stop. what names the
+// object, such as `tenant "acme"`.
+func readFailed(ctx context.Context, resp *resource.ReadResponse, what string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, client.ErrNotFound):
+		tflog.Warn(ctx, "the object no longer exists; removing it from state", map[string]any{"object": what})
+		resp.State.RemoveResource(ctx)
+	default:
+		addAPIError(&resp.Diagnostics, "Cannot read "+what, err)
+	}
+	return true
 }

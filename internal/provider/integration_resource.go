@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
@@ -242,13 +241,7 @@ func (r *integrationResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
 	i, err := r.client.GetIntegration(ctx, tenant, name)
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "integration no longer exists; removing it from state", map[string]any{"tenant": tenant, "name": name})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read integration "+strconv.Quote(formatID(tenant, name)), err)
+	if readFailed(ctx, resp, "integration "+strconv.Quote(formatID(tenant, name)), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Integration "+strconv.Quote(i.ID), tenant, api.KindIntegration, name, i.Revision)

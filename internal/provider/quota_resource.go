@@ -200,13 +200,7 @@ func (r *quotaResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	tenant, env := state.TenantID.ValueString(), state.Environment.ValueString()
 	q, err := r.client.GetQuota(ctx, tenant, env)
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "quota no longer set; removing it from state", map[string]any{"tenant": tenant, "environment": env})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read the "+quotaLabel(tenant, env), err)
+	if readFailed(ctx, resp, "the "+quotaLabel(tenant, env), err) {
 		return
 	}
 	key := env

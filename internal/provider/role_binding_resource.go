@@ -174,13 +174,7 @@ func (r *roleBindingResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
 	b, err := r.client.GetRoleBinding(ctx, tenant, id)
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "role binding no longer exists; removing it from state", map[string]any{"tenant": tenant, "binding_id": id})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+	if readFailed(ctx, resp, "role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Role binding "+b.ID, tenant, api.KindRoleBinding, b.BindingID, b.Revision)

@@ -290,13 +290,7 @@ func (r *tenantResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	t, err := r.client.GetTenant(ctx, state.Slug.ValueString())
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "tenant no longer exists; removing it from state", map[string]any{"slug": state.Slug.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read tenant "+strconv.Quote(state.Slug.ValueString()), err)
+	if readFailed(ctx, resp, "tenant "+strconv.Quote(state.Slug.ValueString()), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Tenant "+strconv.Quote(t.Slug), t.Slug, api.KindTenant, t.Slug, t.Revision)

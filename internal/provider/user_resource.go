@@ -126,13 +126,7 @@ func (r *userResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
 	u, err := r.client.GetUser(ctx, tenant, id)
-	if errors.Is(err, client.ErrNotFound) {
-		tflog.Warn(ctx, "user no longer exists; removing it from state", map[string]any{"tenant": tenant, "user_id": id})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+	if readFailed(ctx, resp, "user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "User "+strconv.Quote(u.Email)+" ("+u.ID+")", tenant, api.KindUser, u.UserID, u.Revision)
