@@ -214,4 +214,8 @@ type AuditEvent struct {
 	RequestID      string    `json:"request_id,omitempty"`
 	Detail         string    `json:"detail,omitempty"`
 	Time           time.Time `json:"time"`
+	// PromotionID names the promotion that made this change to its target,
+	// so that a drift explanation can tell what a promotion resource
+	// changed from what someone changed by hand. Rollbacks leave it empty.
+	PromotionID string `json:"promotion_id,omitempty"`
 }

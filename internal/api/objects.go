@@ -190,8 +190,14 @@ type PromotionRequest struct {
 	// applies the changes its plan showed, or none.
 	ExpectChanges *[]string `json:"expect_changes,omitempty"`
 	// Link also creates the promotion link of the target (see
-	// PromotionLink) in the same transaction.
+	// PromotionLink) in the same transaction: a tenancy_environment_promotion
+	// sends it with its first promotion.
 	Link bool `json:"link,omitempty"`
+	// Linked says that the holder of the target's promotion link makes this
+	// promotion: a tenancy_environment_promotion sends it with every later
+	// promotion. It fails with 409 unless the target's link is from
+	// SourceEnvironment.
+	Linked bool `json:"linked,omitempty"`
 }
 
 // KindPromotionLink is the object kind of a PromotionLink.
@@ -227,7 +233,25 @@ type Promotion struct {
 	RolledBackAt      *time.Time `json:"rolled_back_at,omitempty"`
 	RolledBackBy      string     `json:"rolled_back_by,omitempty"`
 	RollbackChanges   []string   `json:"rollback_changes,omitempty"`
+	// Linked marks a promotion made with Link or Linked, by the
+	// tenancy_environment_promotion that holds the target's promotion link.
+	Linked bool `json:"linked,omitempty"`
+	// Source and Target are, in a dry run's answer only, the two
+	// environments as the preview compared them, in the included scopes.
+	Source *PromotionEnvironment `json:"source,omitempty"`
+	Target *PromotionEnvironment `json:"target,omitempty"`
 	Meta
+}
+
+// PromotionEnvironment is what a promotion reads of one environment, in the
+// scopes it includes; a scope left out is absent.
+type PromotionEnvironment struct {
+	Settings map[string]string `json:"settings,omitempty"`
+	// FeatureFlags maps a flag's key to its entry for the environment; a
+	// flag without an entry is not listed.
+	FeatureFlags map[string]FlagEnvironment `json:"feature_flags,omitempty"`
+	// Quota is the environment's quota; absent when it has none.
+	Quota *QuotaSpec `json:"quota,omitempty"`
 }
 
 // Usage is a tenant's use of the platform: API calls and errors counted by

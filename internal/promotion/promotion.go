@@ -63,6 +63,30 @@ type Env struct {
 	Quota *api.QuotaSpec
 }
 
+// Describe is env as the API shows it in a preview: only the scopes given.
+func Describe(env Env, scopes []string) *api.PromotionEnvironment {
+	out := &api.PromotionEnvironment{}
+	if slices.Contains(scopes, api.ScopeSettings) {
+		out.Settings = maps.Clone(env.Settings)
+	}
+	if slices.Contains(scopes, api.ScopeFeatureFlags) {
+		out.FeatureFlags = maps.Clone(env.Flags)
+	}
+	if slices.Contains(scopes, api.ScopeQuotas) {
+		out.Quota = cloneQuota(env.Quota)
+	}
+	return out
+}
+
+// FromAPI is the Env that an environment described by Describe stands for,
+// in the scopes it was described in; nil is an empty environment.
+func FromAPI(e *api.PromotionEnvironment) Env {
+	if e == nil {
+		return Env{}
+	}
+	return Env{Settings: maps.Clone(e.Settings), Flags: maps.Clone(e.FeatureFlags), Quota: cloneQuota(e.Quota)}
+}
+
 // Patch is what a promotion or a rollback writes to an environment: only
 // what differs. Stored as a promotion's before-image, it is JSON.
 type Patch struct {

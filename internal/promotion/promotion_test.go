@@ -176,3 +176,43 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribe checks that an environment described for a preview, read
+// back, compares as the environment itself in the described scopes.
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+	staging := Env{
+		Settings: map[string]string{"log_level": "info"},
+		Flags:    map[string]api.FlagEnvironment{"new-billing": flag(true, 50)},
+		Quota:    &api.QuotaSpec{CPUMillicores: n(4000)},
+	}
+	production := Env{Settings: map[string]string{"log_level": "debug"}, Quota: &api.QuotaSpec{CPUMillicores: n(2000)}}
+	for _, scopes := range [][]string{api.PromotionScopes, {api.ScopeSettings}, {api.ScopeFeatureFlags, api.ScopeQuotas}} {
+		src, dst := Describe(staging, scopes), Describe(production, scopes)
+		b, err := json.Marshal(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back api.PromotionEnvironment
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		want := Diff(staging, production, scopes).Changes
+		if got := Diff(FromAPI(&back), FromAPI(dst), scopes).Changes; !slices.Equal(got, want) {
+			t.Errorf("scopes %v: %q; want %q", scopes, got, want)
+		}
+		if (src.Settings != nil) != slices.Contains(scopes, api.ScopeSettings) || (src.Quota != nil) != slices.Contains(scopes, api.ScopeQuotas) {
+			t.Errorf("scopes %v: described %+v; want only those scopes", scopes, src)
+		}
+		// Describing copies: changing the description leaves env alone.
+		if src.Settings != nil {
+			src.Settings["log_level"] = "changed"
+			if staging.Settings["log_level"] != "info" {
+				t.Fatal("Describe shares the settings map")
+			}
+		}
+	}
+	if got := FromAPI(nil); got.Settings != nil || got.Flags != nil || got.Quota != nil {
+		t.Errorf("FromAPI(nil) = %+v; want an empty environment", got)
+	}
+}

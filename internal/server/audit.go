@@ -21,6 +21,8 @@ type auditEntry struct {
 	tenant, action, kind, key string
 	before, after             int64
 	detail                    string
+	// promotion is the id of the promotion that makes this change.
+	promotion string
 }
 
 func (s *Server) audit(ctx context.Context, tx store.Tx, p *principal, e auditEntry) error {
@@ -31,7 +33,7 @@ func (s *Server) audit(ctx context.Context, tx store.Tx, p *principal, e auditEn
 	_, err := tx.AppendAudit(ctx, api.AuditEvent{
 		Tenant: e.tenant, Actor: actor, Action: e.action, ObjectKind: e.kind, ObjectKey: e.key,
 		RevisionBefore: e.before, RevisionAfter: e.after, RequestID: requestID(ctx),
-		Detail: e.detail, Time: s.now().UTC(),
+		Detail: e.detail, Time: s.now().UTC(), PromotionID: e.promotion,
 	})
 	return err
 }

@@ -150,12 +150,19 @@ func (sc *scene) checkQuotaPatch(p *principal, qp *promotion.QuotaPatch, what st
 	return nil
 }
 
+// patchCause says, in the audit events of a patch, why it was written:
+// why in the detail, and, for a promotion, its id.
+type patchCause struct {
+	why       string
+	promotion string
+}
+
 // apply writes a patch to the target environment of the scene, one object
 // at a time with one audit event each, and returns the patch as written:
 // entries of flags deleted since are left out (and said in skipped), as is
 // anything already equal, so no object gets a revision for nothing.
-func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *scene, patch promotion.Patch, why string) (skipped []string, err error) {
-	tenant, env := sc.tenant, sc.target.Name
+func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *scene, patch promotion.Patch, cause patchCause) (skipped []string, err error) {
+	tenant, env, why := sc.tenant, sc.target.Name, cause.why
 	if sp := patch.Settings; sp != nil && !maps.Equal(sc.target.Settings, sp.Values) {
 		before := sc.target.Revision
 		next := sc.target
@@ -165,7 +172,7 @@ func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *
 			return nil, err
 		}
 		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "environment.update", kind: store.KindEnvironment,
-			key: env, before: before, after: updated.Revision, detail: "changed: settings (" + why + ")"}); err != nil {
+			key: env, before: before, after: updated.Revision, detail: "changed: settings (" + why + ")", promotion: cause.promotion}); err != nil {
 			return nil, err
 		}
 		sc.target = updated
@@ -199,13 +206,13 @@ func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *
 			return nil, err
 		}
 		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.update", kind: store.KindFeatureFlag,
-			key: key, before: before, after: updated.Revision, detail: detail + " (" + why + ")"}); err != nil {
+			key: key, before: before, after: updated.Revision, detail: detail + " (" + why + ")", promotion: cause.promotion}); err != nil {
 			return nil, err
 		}
 		sc.flags[i] = updated
 	}
 	if qp := patch.Quota; qp != nil {
-		if err := s.writeQuota(ctx, tx, p, sc, qp.Limits, why); err != nil {
+		if err := s.writeQuota(ctx, tx, p, sc, qp.Limits, cause); err != nil {
 			return nil, err
 		}
 	}
@@ -213,8 +220,8 @@ func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *
 }
 
 // writeQuota sets (or, with nil limits, removes) the target's quota.
-func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *scene, limits *api.QuotaSpec, why string) error {
-	tenant, env := sc.tenant, sc.target.Name
+func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *scene, limits *api.QuotaSpec, cause patchCause) error {
+	tenant, env, why := sc.tenant, sc.target.Name, cause.why
 	cur, had := sc.envQuotas[env]
 	switch {
 	case limits == nil && !had:
@@ -225,7 +232,7 @@ func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *
 		}
 		delete(sc.envQuotas, env)
 		return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.delete", kind: store.KindQuota, key: env,
-			before: cur.Revision, detail: "removed (" + why + ")"})
+			before: cur.Revision, detail: "removed (" + why + ")", promotion: cause.promotion})
 	case !had:
 		q := api.Quota{QuotaSpec: *limits, TenantID: tenant, Environment: &env, ID: tenant + "/" + env}
 		created, err := createObject[api.Quota](ctx, tx, tenant, store.KindQuota, env, q)
@@ -234,7 +241,7 @@ func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *
 		}
 		sc.envQuotas[env] = created
 		return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.create", kind: store.KindQuota, key: env,
-			after: created.Revision, detail: "created (" + why + ")"})
+			after: created.Revision, detail: "created (" + why + ")", promotion: cause.promotion})
 	}
 	changed := quota.Changed(cur.QuotaSpec, *limits)
 	if len(changed) == 0 {
@@ -248,7 +255,8 @@ func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *
 	}
 	sc.envQuotas[env] = updated
 	return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.update", kind: store.KindQuota, key: env,
-		before: cur.Revision, after: updated.Revision, detail: "changed: " + strings.Join(changed, ", ") + " (" + why + ")"})
+		before: cur.Revision, after: updated.Revision, detail: "changed: " + strings.Join(changed, ", ") + " (" + why + ")",
+		promotion: cause.promotion})
 }
 
 // promotionEnvironment reads one of a promotion's environments, answering
@@ -334,8 +342,13 @@ func preparePromotion(ctx context.Context, tx store.Tx, p *principal, tenant str
 			"%s would now change %s, not the expected %s: the source or the target changed since the preview. Preview again",
 			what, linesOrNothing(pp.result.Changes), linesOrNothing(*want))
 	}
-	if req.Link {
+	switch {
+	case req.Link:
 		if pp.staleLink, err = checkLinkFree(ctx, tx, tenant, target); err != nil {
+			return nil, err
+		}
+	case req.Linked:
+		if err := checkLinkedFrom(ctx, tx, tenant, source.Name, target.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -391,6 +404,8 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 			out = api.Promotion{
 				TenantID: tenant, SourceEnvironment: pp.req.SourceEnvironment, TargetEnvironment: pp.req.TargetEnvironment,
 				Include: pp.scopes, Changes: pp.result.Changes, DryRun: true,
+				Source: promotion.Describe(pp.scene.env(pp.scene.source), pp.scopes),
+				Target: promotion.Describe(pp.scene.env(pp.scene.target), pp.scopes),
 			}
 			return nil
 		})
@@ -412,14 +427,15 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 			return 0, nil, err
 		}
 		id, now := newID("prm"), s.now().UTC()
-		why := fmt.Sprintf("promotion %s from %q", id, pp.req.SourceEnvironment)
-		if _, err := s.applyPatch(ctx, tx, p, pp.scene, pp.result.Forward, why); err != nil {
+		cause := patchCause{why: fmt.Sprintf("promotion %s from %q", id, pp.req.SourceEnvironment), promotion: id}
+		if _, err := s.applyPatch(ctx, tx, p, pp.scene, pp.result.Forward, cause); err != nil {
 			return 0, nil, err
 		}
 		sp := storedPromotion{
 			Promotion: api.Promotion{
 				ID: id, TenantID: tenant, SourceEnvironment: pp.req.SourceEnvironment, TargetEnvironment: pp.req.TargetEnvironment,
 				Include: pp.scopes, Changes: pp.result.Changes, PromotedBy: p.Name, PromotedAt: &now,
+				Linked: pp.req.Link || pp.req.Linked,
 			},
 			Sequence: seq, Before: pp.result.Backward,
 		}
@@ -594,7 +610,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 			return 0, nil, err
 		}
 		lines := promotion.Changes(sc.env(target), withoutMissingFlags(patch, sc.flags))
-		skipped, err := s.applyPatch(ctx, tx, p, sc, patch, "rollback of promotion "+id)
+		skipped, err := s.applyPatch(ctx, tx, p, sc, patch, patchCause{why: "rollback of promotion " + id})
 		if err != nil {
 			return 0, nil, err
 		}
@@ -666,6 +682,29 @@ func checkLinkFree(ctx context.Context, tx store.Tx, tenant string, target api.E
 		"environment %q is already the target of %s; an environment can be the target of only one tenancy_environment_promotion. "+
 			"Import that one (terraform import tenancy_environment_promotion.NAME %s) or destroy it first",
 		target.Name, linkWhat(l), l.ID)
+}
+
+// checkLinkedFrom refuses a promotion that says it is made by the holder of
+// the target's link when the target has no link from source.
+func checkLinkedFrom(ctx context.Context, tx store.Tx, tenant, source, target string) error {
+	o, err := tx.Get(ctx, tenant, api.KindPromotionLink, target)
+	if errors.Is(err, store.ErrNotFound) {
+		return errConflict("linked",
+			"linked: environment %q has no promotion link, so no tenancy_environment_promotion promotes into it; "+
+				"send link instead of linked to create one, or neither for a promotion by hand", target)
+	}
+	if err != nil {
+		return err
+	}
+	l, err := fromObject[api.PromotionLink](o)
+	if err != nil {
+		return err
+	}
+	if l.SourceEnvironment != source {
+		return errConflict("linked", "linked: environment %q is promoted from %q by %s, not from %q",
+			target, l.SourceEnvironment, linkWhat(l), source)
+	}
+	return nil
 }
 
 // createLink stores the link of a target, replacing a stale one.

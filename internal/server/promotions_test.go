@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/promotion"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 )
 
@@ -685,5 +686,87 @@ func TestPromotionConcurrent(t *testing.T) {
 	}
 	if len(list.Items) != n || withChanges != 1 {
 		t.Errorf("%d promotions, %d with changes; want %d, exactly one with changes", len(list.Items), withChanges, n)
+	}
+}
+
+// TestPromotionSaysWhoMadeIt checks what lets a drift explanation leave out
+// the changes of a tenancy_environment_promotion: its promotions are marked
+// linked, and the audit events of what they change name them.
+func TestPromotionSaysWhoMadeIt(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	slug := acmeScene(t, ts)
+	ts.putEnv(t, slug, "hotfix", api.EnvStaging, nil)
+	req := func(source string, link, linked bool) api.PromotionRequest {
+		r := promote(source, "production", false)
+		r.Link, r.Linked = link, linked
+		return r
+	}
+	// linked without a link, or from another source, is refused.
+	e := ts.mustCall(t, http.StatusConflict, ts.admin, "POST", "/v1/tenants/acme/promotions", req("staging", false, true)).apiError(t)
+	if e.Field != "linked" || !strings.Contains(e.Message, `environment "production" has no promotion link`) {
+		t.Errorf("linked without a link: %+v", e)
+	}
+	var first api.Promotion
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", req("staging", true, false)).json(t, &first)
+	if !first.Linked {
+		t.Errorf("the promotion that created the link is not linked: %+v", first)
+	}
+	e = ts.mustCall(t, http.StatusConflict, ts.admin, "POST", "/v1/tenants/acme/promotions", req("hotfix", false, true)).apiError(t)
+	if e.Field != "linked" || !strings.Contains(e.Message, `is promoted from "staging"`) {
+		t.Errorf("linked from another source: %+v", e)
+	}
+
+	ts.putEnv(t, slug, "staging", api.EnvStaging, map[string]string{"log_level": "warn"})
+	var second, byHand api.Promotion
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", req("staging", false, true)).json(t, &second)
+	ts.putEnv(t, slug, "staging", api.EnvStaging, map[string]string{"log_level": "trace"})
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", req("staging", false, false)).json(t, &byHand)
+	if !second.Linked || byHand.Linked {
+		t.Errorf("linked: %t for the linked promotion, %t for the one by hand", second.Linked, byHand.Linked)
+	}
+	ts.mustCall(t, http.StatusOK, ts.admin, "POST", "/v1/tenants/acme/promotions/"+byHand.ID+"/rollback", nil)
+
+	var list api.List[api.AuditEvent]
+	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tenants/acme/audit-events?object_kind=environment&object_key=production", nil).json(t, &list)
+	var got []string
+	for _, ev := range list.Items {
+		got = append(got, ev.Action+" "+ev.PromotionID)
+	}
+	want := []string{
+		"environment.update " + first.ID, "environment.update " + second.ID, "environment.update " + byHand.ID,
+		"environment.update ", // The rollback is nobody's promotion.
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("production's audit events %q; want %q", got, want)
+	}
+	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tenants/acme/audit-events?object_kind=feature_flag&object_key=beta", nil).json(t, &list)
+	if n := len(list.Items); n == 0 || list.Items[n-1].PromotionID != first.ID {
+		t.Errorf("beta's last audit event %+v; want one naming promotion %s", list.Items, first.ID)
+	}
+}
+
+// TestPromotionDryRunShowsWhatItCompared checks that a preview's source and
+// target are what its changes come from, in the included scopes only.
+func TestPromotionDryRunShowsWhatItCompared(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	acmeScene(t, ts)
+	for _, include := range [][]string{nil, {"settings"}, {"feature_flags", "quotas"}} {
+		var p api.Promotion
+		ts.mustCall(t, http.StatusOK, ts.admin, "POST", "/v1/tenants/acme/promotions", promote("staging", "production", true, include...)).json(t, &p)
+		if p.Source == nil || p.Target == nil {
+			t.Fatalf("include %v: the preview has no source or target: %+v", include, p)
+		}
+		wantLines(t, promotion.Diff(promotion.FromAPI(p.Source), promotion.FromAPI(p.Target), p.Include).Changes, p.Changes)
+		hasSettings, hasQuotas := slices.Contains(p.Include, api.ScopeSettings), slices.Contains(p.Include, api.ScopeQuotas)
+		if (p.Source.Settings != nil) != hasSettings || (p.Target.Quota != nil) != hasQuotas {
+			t.Errorf("include %v: source %+v, target %+v; want only the included scopes", include, p.Source, p.Target)
+		}
+	}
+	var made api.Promotion
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", promote("staging", "production", false)).json(t, &made)
+	if made.Source != nil || made.Target != nil {
+		t.Errorf("a promotion, not a preview, shows source or target: %+v", made)
 	}
 }

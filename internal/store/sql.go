@@ -549,16 +549,16 @@ func (t *sqlTx) CountTokens(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-const auditColumns = "id, tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time"
+const auditColumns = "id, tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id"
 
 // AppendAudit stores an event (its ID is ignored); a zero Time means now.
 func (t *sqlTx) AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error) {
 	var id int64
 	err := t.queryRow(ctx,
-		"INSERT INTO audit_events (tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time)"+
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		"INSERT INTO audit_events (tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id)"+
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
 		e.Tenant, e.Actor, e.Action, e.ObjectKind, e.ObjectKey, e.RevisionBefore, e.RevisionAfter,
-		e.RequestID, e.Detail, t.d.timeArg(orNow(e.Time))).Scan(&id)
+		e.RequestID, e.Detail, t.d.timeArg(orNow(e.Time)), e.PromotionID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: append audit event of tenant %q: %w", e.Tenant, err)
 	}
@@ -568,7 +568,7 @@ func (t *sqlTx) AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error
 func scanAudit(r row) (api.AuditEvent, error) {
 	var e api.AuditEvent
 	err := r.Scan(&e.ID, &e.Tenant, &e.Actor, &e.Action, &e.ObjectKind, &e.ObjectKey,
-		&e.RevisionBefore, &e.RevisionAfter, &e.RequestID, &e.Detail, timeCol{&e.Time})
+		&e.RevisionBefore, &e.RevisionAfter, &e.RequestID, &e.Detail, timeCol{&e.Time}, &e.PromotionID)
 	return e, err
 }
 

@@ -668,7 +668,7 @@ func testAudit(t *testing.T, s store.Store) {
 		{Tenant: "globex", Actor: "tok1", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "globex", RevisionAfter: 1},
 		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionAfter: 1},
 		{Tenant: "", Actor: "tok1", Action: "create_token", ObjectKind: "token", ObjectKey: "tok2", Detail: "tenant_viewer"},
-		{Tenant: "acme", Actor: "tok2", Action: "update", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionBefore: 1, RevisionAfter: 2, Detail: `{"settings":{}}`},
+		{Tenant: "acme", Actor: "tok2", Action: "update", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionBefore: 1, RevisionAfter: 2, Detail: `{"settings":{}}`, PromotionID: "prm_0123456789abcdef0123"},
 		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: store.KindEnvironment, ObjectKey: "production", RevisionAfter: 1},
 		{Tenant: "acme", Actor: "tok2", Action: "delete", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionBefore: 2},
 	}
@@ -755,7 +755,8 @@ func testAudit(t *testing.T, s store.Store) {
 		t.Errorf("ListAudit first event:\n got %+v\nwant %+v", got, wantFirst)
 	}
 	got = list(store.AuditQuery{Tenant: "acme", ObjectKey: "staging", Desc: true, Limit: 2})
-	if len(got) != 2 || got[1].Detail != `{"settings":{}}` || got[1].RevisionBefore != 1 || got[1].RevisionAfter != 2 {
+	if len(got) != 2 || got[1].Detail != `{"settings":{}}` || got[1].RevisionBefore != 1 || got[1].RevisionAfter != 2 ||
+		got[1].PromotionID != "prm_0123456789abcdef0123" || got[0].PromotionID != "" {
 		t.Errorf("ListAudit update event: %+v", got)
 	}
 	for _, e := range got {
