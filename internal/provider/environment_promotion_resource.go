@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/promotion"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
 )
 
@@ -42,33 +44,46 @@ var (
 //
 // How the preview reaches the plan, without a perpetual diff:
 //
-//   - changes, promoted_at and revision describe the last promotion this
-//     resource made (revision is its id). Create and Update write them from
-//     the promotion the backend returns.
-//   - Read asks the backend for a dry run and keeps its lines in private
-//     state. When the target no longer matches the source, it also empties
-//     changes in state: a marker, so that the plan lists every pending line
-//     as an addition even when the lines happen to be those of the last
-//     promotion.
-//   - ModifyPlan takes those lines (or, when include changed or there are
-//     none, asks for a dry run with the planned inputs). Lines pending: it
-//     plans changes as exactly those lines (known, sorted) and revision and
+//   - last_changes, promoted_at and revision describe the last promotion
+//     this resource made (revision is its id); changes, after an apply, is
+//     what that apply promoted. Create and Update write them from the
+//     promotion the backend returns.
+//   - Read asks the backend for a dry run, which answers with the lines and
+//     with the source and target as it compared them, and keeps the two in
+//     private state. When a promotion is pending, it also empties changes in
+//     state: a marker, so that the plan lists every pending line as an
+//     addition rather than as a replacement of the last promotion's lines.
+//     Pending means that the target does not match the source as this run
+//     plans it: during a plan, the environment and feature flag resources
+//     planned before the promotion have recorded their planned values (see
+//     plannedSources), and Read counts them.
+//   - ModifyPlan computes the lines (package promotion, as the backend
+//     does) from the source and target Read kept, with the planned values of
+//     the objects the triggers reference in place of the source's current
+//     ones; when include changed or there is no Read, it asks for a dry run
+//     with the planned inputs. Lines pending: it plans changes and
+//     last_changes as exactly those lines (known, sorted) and revision and
 //     promoted_at as unknown, so the plan is an update. Nothing pending: it
-//     plans the state's values, so the plan is empty. Taking the lines Read
-//     saw, rather than asking again, matters during apply: Terraform plans
-//     once more just before applying, and a source changed earlier in the
-//     same apply must then give the clear 412 below, not a plan that changed
-//     under Terraform's feet.
+//     plans the state's values, so the plan is empty. Computing from what
+//     Read kept, rather than asking again, matters during apply: Terraform
+//     plans once more just before applying, and a source changed earlier in
+//     the same apply by something the triggers do not reference must then
+//     give the clear 412 below, not a plan that changed under Terraform's feet.
 //   - Update promotes with expect_changes set to the planned lines, so the
 //     backend refuses (412) rather than apply something the plan did not show.
-//   - triggers: when they change (or are unknown), ModifyPlan plans changes
-//     as unknown without asking the backend, since what they reference is
-//     changed in this very apply, before this resource; Update then promotes
-//     whatever differs at that point.
+//     Since the objects the triggers reference are applied first, the source
+//     is by then what the plan said, hand changes there put back included.
+//   - triggers that change to something the provider cannot resolve (not the
+//     JSON of an environment's settings or a flag's environments planned in
+//     this configuration) or are unknown make ModifyPlan plan changes as
+//     unknown; Update then promotes whatever differs at that point.
 //
 // A target environment has one promotion link on the backend, created with
 // the first promotion and deleted on destroy, so a second resource with the
-// same target fails with a 409 naming the first one's source.
+// same target fails with a 409 naming the first one's source. Every later
+// promotion says it is linked, which marks it (and, through its id, the
+// audit events of what it changed) as this resource's, so that the drift
+// explanations of other resources leave it out.
 type environmentPromotionResource struct {
 	client *client.Client
 }
@@ -84,6 +99,7 @@ type environmentPromotionModel struct {
 	Triggers          types.Map    `tfsdk:"triggers"`
 	RollbackOnDestroy types.Bool   `tfsdk:"rollback_on_destroy"`
 	Changes           types.List   `tfsdk:"changes"`
+	LastChanges       types.List   `tfsdk:"last_changes"`
 	PromotedAt        types.String `tfsdk:"promoted_at"`
 	Revision          types.String `tfsdk:"revision"`
 }
@@ -110,8 +126,9 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 			"On every plan the provider asks the platform for a preview: when source and target agree the plan is empty; " +
 			"when they differ (the source moved on, or someone changed the target by hand) the plan shows an update whose " +
 			"`changes` list says, line by line, what the target is about to get. Apply promotes all of it in one transaction.\n\n" +
-			"A provider cannot see the changes planned for other resources, so a source changed in the same apply needs " +
-			"`triggers` to be carried over in that apply; see `triggers`.\n\n" +
+			"A source changed in the same apply (in the configuration, or by hand and put back by this apply) is carried " +
+			"over in that apply, and previewed from its configured values, when `triggers` reference it; see `triggers`. " +
+			"`last_changes` keeps what the last promotion changed.\n\n" +
 			"An environment can be the target of only one `tenancy_environment_promotion`: a second one fails with an error " +
 			"naming the first one's source. Promoting into a `production` environment needs a `tenant_admin` token, and so " +
 			"does any change to a quota.\n\n" +
@@ -153,12 +170,16 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 			"triggers": schema.MapAttribute{
 				ElementType: types.StringType,
 				Optional:    true,
-				MarkdownDescription: "Arbitrary values that, when they change, make the next apply promote again, after the " +
-					"resources they reference. Reference what changes the source, such as " +
-					"`{ flags = jsonencode(tenancy_feature_flag.checkout.environments), settings = jsonencode(tenancy_environment.staging.settings) }`: " +
-					"a change there is then planned as an update of this promotion whose `changes` are known only after apply, " +
-					"and applied in the same apply, after the source changed. Without triggers, such a change reaches the target " +
-					"one apply later.",
+				MarkdownDescription: "Values that order the promotion after the resources they reference and make it follow " +
+					"them in the same apply. Reference what changes the source, as " +
+					"`{ settings = jsonencode(tenancy_environment.staging.settings), flags = jsonencode(tenancy_feature_flag.checkout.environments) }`: " +
+					"the plan then previews, in `changes`, the lines that follow from the source as configured (a change to " +
+					"staging in the same configuration, or a hand change in staging that the same apply puts back), and the " +
+					"apply promotes them after the source is changed. Values written that way (`jsonencode` of an environment's " +
+					"`settings` or a flag's `environments`) are resolved at plan time; any other value (a version string, a hash, " +
+					"another attribute) still orders the promotion and promotes again when it changes, but the plan shows " +
+					"`changes` as known after apply. Without triggers, a change to the source in the same configuration reaches " +
+					"the target one apply later.",
 			},
 			"rollback_on_destroy": schema.BoolAttribute{
 				Optional: true, Computed: true,
@@ -170,9 +191,16 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 			"changes": schema.ListAttribute{
 				ElementType: types.StringType,
 				Computed:    true,
-				MarkdownDescription: "In a plan, what applying will change in the target; after apply, what the last promotion " +
-					"changed. A refresh that finds the target out of step with the source empties it, so that the plan lists every " +
-					"pending line. " + changeLineFormat,
+				MarkdownDescription: "In a plan, what applying will change in the target, one line per value; after apply, " +
+					"what that apply promoted. A refresh that finds a promotion pending empties it, so that the plan lists every " +
+					"pending line as an addition; `last_changes` keeps the last promotion's lines meanwhile. " + changeLineFormat,
+			},
+			"last_changes": schema.ListAttribute{
+				ElementType: types.StringType,
+				Computed:    true,
+				MarkdownDescription: "What the last promotion this resource made changed in the target, in the same format as " +
+					"`changes`; empty when it changed nothing. Unlike `changes`, a refresh leaves it alone: use it in outputs. " +
+					"A plan that promotes shows it replaced by the lines of the coming promotion.",
 			},
 			"promoted_at": schema.StringAttribute{
 				Computed:            true,
@@ -205,7 +233,7 @@ func (r *environmentPromotionResource) ValidateConfig(ctx context.Context, req r
 	}
 }
 
-// ModifyPlan puts the backend's preview of the promotion into the plan; see
+// ModifyPlan puts the preview of the promotion into the plan; see
 // environmentPromotionResource.
 func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
@@ -225,6 +253,7 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 	plan.ID = plan.plannedID()
 	unknownResult := func() {
 		plan.Changes = types.ListUnknown(types.StringType)
+		plan.LastChanges = types.ListUnknown(types.StringType)
 		plan.Revision = types.StringUnknown()
 		plan.PromotedAt = types.StringUnknown()
 	}
@@ -238,12 +267,13 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 	case r.client == nil || !inputsKnown:
 		unknownResult()
 		return
-	case creating && !plan.Triggers.IsNull() && (plan.Triggers.IsUnknown() || len(plan.Triggers.Elements()) > 0):
-		// Triggers reference what this apply may still change before the promotion.
+	case !fullyKnown(ctx, plan.Triggers):
+		// What the triggers reference is not even planned yet.
 		unknownResult()
 		return
-	case !creating && !plan.Triggers.Equal(state.Triggers):
-		tflog.Debug(ctx, "promotion triggers changed; changes are known after apply", map[string]any{"id": plan.ID.ValueString()})
+	case creating && len(plan.Triggers.Elements()) > 0:
+		// Triggers reference what this apply may still change before the
+		// promotion, and there is no Read to compute from.
 		unknownResult()
 		return
 	}
@@ -252,24 +282,36 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
-	if !creating {
-		if lines, ok := promotionPendingFrom(ctx, req.Private, promoteReq.Include); ok {
-			planPromotion(ctx, &plan, state, creating, lines, &resp.Diagnostics)
+	preview, ok := promotionPreviewFrom(ctx, req.Private, promoteReq.Include)
+	if creating || !ok {
+		p, err := r.client.PreviewPromotion(ctx, plan.TenantID.ValueString(), promoteReq)
+		switch {
+		case err != nil && creating && missingPromotionEnvironment(err):
+			// The environment may be created in this very apply.
+			tflog.Debug(ctx, "promotion preview: an environment does not exist yet", map[string]any{"error": err.Error()})
+			unknownResult()
+			return
+		case err != nil:
+			addAPIError(&resp.Diagnostics, "Cannot preview promoting "+promotionWhat(plan), err)
 			return
 		}
+		preview = promotionPreview{Include: promoteReq.Include, Source: p.Source, Target: p.Target, Changes: p.Changes}
 	}
-	preview, err := r.client.PreviewPromotion(ctx, plan.TenantID.ValueString(), promoteReq)
-	switch {
-	case err != nil && creating && missingPromotionEnvironment(err):
-		// The environment may be created in this very apply.
-		tflog.Debug(ctx, "promotion preview: an environment does not exist yet", map[string]any{"error": err.Error()})
+	planned := plannedSourcesOf(r.client)
+	triggers := stringsOf(plan.Triggers)
+	if changed := changedValues(triggers, stringsOf(state.Triggers)); !creating && !planned.explains(plan.TenantID.ValueString(), changed) {
+		tflog.Debug(ctx, "promotion triggers changed to values the plan cannot resolve; changes are known after apply",
+			map[string]any{"id": plan.ID.ValueString()})
 		unknownResult()
 		return
-	case err != nil:
-		addAPIError(&resp.Diagnostics, "Cannot preview promoting "+promotionWhat(plan), err)
+	}
+	source := planned.forSource(plan.TenantID.ValueString(), plan.SourceEnvironment.ValueString(), provenBy(slices.Collect(maps.Values(triggers))))
+	lines, err := preview.lines(source)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("include"), "Cannot preview promoting "+promotionWhat(plan), err.Error())
 		return
 	}
-	planPromotion(ctx, &plan, state, creating, preview.Changes, &resp.Diagnostics)
+	planPromotion(ctx, &plan, state, creating, lines, &resp.Diagnostics)
 }
 
 func (r *environmentPromotionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -295,8 +337,8 @@ func (r *environmentPromotionResource) Create(ctx context.Context, req resource.
 	}
 	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
 	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, true)...)
+	plan.Changes = plan.LastChanges
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 }
 
 func (r *environmentPromotionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -330,6 +372,8 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 		addAPIError(&resp.Diagnostics, "Cannot read the promotion history of "+strconv.Quote(target), err)
 		return
 	}
+	empty := types.ListValueMust(types.StringType, []attr.Value{})
+	state.LastChanges = empty
 	if last != nil {
 		resp.Diagnostics.Append(state.fromPromotion(ctx, last, state.Include.IsNull())...)
 	}
@@ -340,14 +384,15 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 		state.RollbackOnDestroy = types.BoolValue(false)
 	}
 	if state.Changes.IsNull() {
-		state.Changes = types.ListValueMust(types.StringType, []attr.Value{})
+		// Imported: as after the apply that made the last promotion.
+		state.Changes = state.LastChanges
 	}
 
 	promoteReq, diags := state.request(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
-	preview, err := r.client.PreviewPromotion(ctx, tenant, promoteReq)
+	p, err := r.client.PreviewPromotion(ctx, tenant, promoteReq)
 	switch {
 	case err != nil && missingPromotionEnvironment(err):
 		tflog.Warn(ctx, "an environment of the promotion no longer exists; removing the promotion from state",
@@ -358,13 +403,21 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 		// The plan asks again and reports it; a refresh (and so a destroy)
 		// must not fail on it.
 		tflog.Warn(ctx, "cannot preview the promotion during refresh", map[string]any{"error": err.Error()})
-		resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, nil, nil)...)
+		resp.Diagnostics.Append(setPromotionPreview(ctx, resp.Private, nil)...)
 	default:
-		if len(preview.Changes) > 0 {
-			tflog.Info(ctx, "the target no longer matches the source", map[string]any{"id": state.ID.ValueString(), "pending": len(preview.Changes)})
-			state.Changes = types.ListValueMust(types.StringType, []attr.Value{})
+		preview := promotionPreview{Include: promoteReq.Include, Source: p.Source, Target: p.Target, Changes: p.Changes}
+		// Only a guess of what the plan will say: every object planned so
+		// far counts, referenced by the triggers or not. It decides
+		// whether the plan shows the pending lines as additions.
+		var planned sourcePlan
+		if len(state.Triggers.Elements()) > 0 {
+			planned = plannedSourcesOf(r.client).forSource(tenant, source, anyValue)
 		}
-		resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, promotionLines(preview.Changes))...)
+		if lines, err := preview.lines(planned); err != nil || len(lines) > 0 {
+			tflog.Info(ctx, "a promotion is pending", map[string]any{"id": state.ID.ValueString(), "pending": len(lines)})
+			state.Changes = empty
+		}
+		resp.Diagnostics.Append(setPromotionPreview(ctx, resp.Private, &preview)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -380,15 +433,13 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 	// known one, only attributes kept in state change.
 	plannedRevision, plannedLines := plan.Revision, plan.Changes
 	// Until a promotion says otherwise, the last one stays the state's.
-	plan.Changes, plan.Revision, plan.PromotedAt = state.Changes, state.Revision, state.PromotedAt
+	plan.Changes, plan.LastChanges, plan.Revision, plan.PromotedAt = state.Changes, state.LastChanges, state.Revision, state.PromotedAt
 	defer func() { resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...) }()
+	// What Read kept is stale once this apply is done.
+	resp.Diagnostics.Append(setPromotionPreview(ctx, resp.Private, nil)...)
 	promoteReq, diags := plan.request(ctx)
-	if resp.Diagnostics.Append(diags...); diags.HasError() {
-		return
-	}
-	if !plannedRevision.IsUnknown() {
+	if resp.Diagnostics.Append(diags...); diags.HasError() || !plannedRevision.IsUnknown() {
 		// Nothing to promote: the plan found nothing pending for this include.
-		resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 		return
 	}
 	tenant := plan.TenantID.ValueString()
@@ -405,11 +456,11 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 		}
 		if len(preview.Changes) == 0 {
 			tflog.Info(ctx, "triggered, but the target already matches the source", map[string]any{"id": plan.ID.ValueString()})
-			resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
 			return
 		}
 	}
 	promoteReq.ExpectChanges = expected
+	promoteReq.Linked = true
 	p, err := r.client.Promote(ctx, tenant, promoteReq)
 	if err != nil {
 		addPromoteError(&resp.Diagnostics, "Cannot promote "+promotionWhat(plan), err)
@@ -417,7 +468,7 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 	}
 	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
 	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, false)...)
-	resp.Diagnostics.Append(setPromotionPending(ctx, resp.Private, promoteReq.Include, []string{})...)
+	plan.Changes = plan.LastChanges
 }
 
 func (r *environmentPromotionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -511,49 +562,79 @@ func (r *environmentPromotionResource) lastPromotion(ctx context.Context, state 
 // create) that makes exactly them, or, when there are none, no change.
 func planPromotion(ctx context.Context, plan *environmentPromotionModel, state environmentPromotionModel, creating bool, lines []string, diags *diag.Diagnostics) {
 	if !creating && len(lines) == 0 {
-		plan.Changes, plan.Revision, plan.PromotedAt = state.Changes, state.Revision, state.PromotedAt
+		plan.Changes, plan.LastChanges, plan.Revision, plan.PromotedAt = state.Changes, state.LastChanges, state.Revision, state.PromotedAt
 		return
 	}
 	changes, d := types.ListValueFrom(ctx, types.StringType, promotionLines(lines))
 	diags.Append(d...)
-	plan.Changes = changes
+	plan.Changes, plan.LastChanges = changes, changes
 	plan.Revision = types.StringUnknown()
 	plan.PromotedAt = types.StringUnknown()
 }
 
-// privatePromotionPending is the private-state key of the lines that
-// Read's dry run found pending, with the include it used.
-const privatePromotionPending = "pending"
+// privatePromotionPreview is the private-state key of what Read's dry run
+// compared, with the include it used.
+const privatePromotionPreview = "pending"
 
+// promotionPreview is a dry run's answer: the source and the target as it
+// compared them, and its lines (used only when a backend does not send the
+// two environments).
 type promotionPreview struct {
-	Include []string `json:"include"`
-	Changes []string `json:"changes"`
+	Include []string                  `json:"include"`
+	Source  *api.PromotionEnvironment `json:"source"`
+	Target  *api.PromotionEnvironment `json:"target"`
+	Changes []string                  `json:"changes"`
 }
 
-// setPromotionPending keeps the lines pending for include (sorted); nil
-// lines forget them.
-func setPromotionPending(ctx context.Context, p privateSetter, include, lines []string) diag.Diagnostics {
-	if lines == nil {
-		return p.SetKey(ctx, privatePromotionPending, nil)
+// lines is what promoting the source, with what is planned for it in place
+// of its current values, changes in the target.
+func (p promotionPreview) lines(planned sourcePlan) ([]string, error) {
+	if p.Source == nil || p.Target == nil {
+		return promotionLines(p.Changes), nil
 	}
-	b, err := json.Marshal(promotionPreview{Include: include, Changes: lines})
+	scopes, err := promotion.Scopes(p.Include)
+	if err != nil {
+		return nil, err
+	}
+	return promotion.Diff(planned.apply(promotion.FromAPI(p.Source)), promotion.FromAPI(p.Target), scopes).Changes, nil
+}
+
+// setPromotionPreview keeps what a dry run compared; nil forgets it.
+func setPromotionPreview(ctx context.Context, p privateSetter, preview *promotionPreview) diag.Diagnostics {
+	if preview == nil {
+		return p.SetKey(ctx, privatePromotionPreview, nil)
+	}
+	b, err := json.Marshal(preview)
 	if err != nil {
 		var diags diag.Diagnostics
 		diags.AddError("Cannot keep the promotion preview", err.Error())
 		return diags
 	}
-	return p.SetKey(ctx, privatePromotionPending, b)
+	return p.SetKey(ctx, privatePromotionPreview, b)
 }
 
-// promotionPendingFrom reads the lines Read found pending, if it found
-// them for this include.
-func promotionPendingFrom(ctx context.Context, p privateGetter, include []string) ([]string, bool) {
-	b, diags := p.GetKey(ctx, privatePromotionPending)
-	var pending promotionPreview
-	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &pending) != nil || !slices.Equal(pending.Include, include) {
-		return nil, false
+// promotionPreviewFrom reads what Read's dry run compared, if it compared
+// the environments for this include.
+func promotionPreviewFrom(ctx context.Context, p privateGetter, include []string) (promotionPreview, bool) {
+	b, diags := p.GetKey(ctx, privatePromotionPreview)
+	var preview promotionPreview
+	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &preview) != nil || !slices.Equal(preview.Include, include) ||
+		preview.Source == nil || preview.Target == nil {
+		return promotionPreview{}, false
 	}
-	return promotionLines(pending.Changes), true
+	return preview, true
+}
+
+// changedValues lists the values of triggers that are new or changed since
+// the state's.
+func changedValues(planned, state map[string]string) []string {
+	var out []string
+	for k, v := range planned {
+		if old, ok := state[k]; !ok || old != v {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // request is the promotion the model asks for.
@@ -568,15 +649,15 @@ func (m *environmentPromotionModel) request(ctx context.Context) (api.PromotionR
 }
 
 // fromPromotion writes what a promotion the backend returned says into the
-// model: the resource's identity, changes, promoted_at and revision, and,
-// with withInclude, include.
+// model: the resource's identity, last_changes, promoted_at and revision,
+// and, with withInclude, include.
 func (m *environmentPromotionModel) fromPromotion(ctx context.Context, p *api.Promotion, withInclude bool) diag.Diagnostics {
 	var diags, d diag.Diagnostics
 	m.ID = types.StringValue(formatID(p.TenantID, p.SourceEnvironment, p.TargetEnvironment))
 	m.TenantID = types.StringValue(p.TenantID)
 	m.SourceEnvironment = types.StringValue(p.SourceEnvironment)
 	m.TargetEnvironment = types.StringValue(p.TargetEnvironment)
-	m.Changes, d = types.ListValueFrom(ctx, types.StringType, promotionLines(p.Changes))
+	m.LastChanges, d = types.ListValueFrom(ctx, types.StringType, promotionLines(p.Changes))
 	diags.Append(d...)
 	m.Revision = types.StringValue(p.ID)
 	m.PromotedAt = types.StringNull()

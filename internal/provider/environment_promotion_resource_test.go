@@ -169,6 +169,28 @@ func (c changesShownInFull) CheckPlan(_ context.Context, req plancheck.CheckPlan
 	resp.Error = fmt.Errorf("%s is not in the plan", c.addr)
 }
 
+// priorValue checks that, before a plan's update, a list attribute held
+// exactly these strings.
+type priorValue struct {
+	addr, attr string
+	want       []string
+}
+
+func (c priorValue) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != c.addr || rc.Change == nil {
+			continue
+		}
+		before, _ := rc.Change.Before.(map[string]any)
+		got := fmt.Sprint(before[c.attr])
+		if want := fmt.Sprint(c.want); got != want {
+			resp.Error = fmt.Errorf("%s: %s before the update is %s; want %s", c.addr, c.attr, got, want)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("%s is not in the plan", c.addr)
+}
+
 // checkPromotionsDestroyed asserts against the API that no promotion of the
 // state keeps its link.
 func checkPromotionsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
@@ -220,6 +242,19 @@ func production(t *testing.T, srv *acctest.Server, tenant string) (settings map[
 		cpu = *q.CPUMillicores
 	}
 	return env.Settings, flag, cpu
+}
+
+func expectStaging(t *testing.T, srv *acctest.Server, tenant, logLevel string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		env, err := srv.Client.GetEnvironment(context.Background(), tenant, "staging")
+		if err != nil {
+			return err
+		}
+		if env.Settings["log_level"] != logLevel {
+			return fmt.Errorf("staging holds log_level %q; want %q", env.Settings["log_level"], logLevel)
+		}
+		return nil
+	}
 }
 
 func expectProduction(t *testing.T, srv *acctest.Server, tenant, logLevel, flag string, cpu int64) resource.TestCheckFunc {
@@ -449,47 +484,185 @@ func TestAccEnvironmentPromotion_includeOneScope(t *testing.T) {
 	})
 }
 
+// promotionTriggers reference staging's settings and the flag, as the
+// documentation says: the plan resolves them to the configured values.
+const promotionTriggers = `  triggers = {
+    flags    = jsonencode(tenancy_feature_flag.billing.environments)
+    settings = jsonencode(tenancy_environment.staging.settings)
+  }`
+
+// TestAccEnvironmentPromotion_oneApply changes staging in the configuration:
+// with triggers, the plan previews the lines that follow from the configured
+// staging (not "known after apply"), listed as additions, with last_changes
+// keeping the first promotion's lines until the apply makes them the new
+// ones, and the apply carries the change to production.
 func TestAccEnvironmentPromotion_oneApply(t *testing.T) {
 	t.Parallel()
 	srv := acctest.Start(t)
 	tenant := promotionTenant(t, srv)
-	triggers := `  triggers = {
-    flags    = jsonencode(tenancy_feature_flag.billing.environments)
-    settings = jsonencode(tenancy_environment.staging.settings)
-  }`
-	story := promotionStory{tenant: tenant, logLevel: "info", enabled: true, rollout: 25, promotion: triggers}
+	story := promotionStory{tenant: tenant, logLevel: "info", enabled: true, rollout: 25, promotion: promotionTriggers}
 	moved := story
-	moved.rollout, moved.enabled = 75, false
+	moved.rollout, moved.enabled, moved.logLevel = 75, false, "warn"
+	movedLines := []string{
+		"feature_flags.new-billing.enabled: true -> false",
+		"feature_flags.new-billing.rollout_percentage: 25 -> 75",
+		`settings.log_level: "info" -> "warn"`,
+	}
+	// A trigger the plan cannot resolve still promotes in the same apply.
+	versioned := moved
+	versioned.promotion = `  triggers = { release = "2" }`
+	versioned.rollout = 80
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		CheckDestroy:             checkPromotionsDestroyed(srv),
 		Steps: []resource.TestStep{
-			{Config: story.config(srv)},
 			{
-				// A staging change in configuration reaches production in the
-				// same apply: the triggers order the promotion after the flag.
+				Config: story.config(srv),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact(firstPromotionLines...)),
+				},
+			},
+			{
 				Config: moved.config(srv),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("tenancy_feature_flag.billing", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("tenancy_environment.staging", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), linesExact(movedLines...)),
+						plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact(movedLines...)),
+						changesShownInFull{promotionAddr},
+						priorValue{promotionAddr, "last_changes", firstPromotionLines},
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), linesExact(movedLines...)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact(movedLines...)),
+				},
+				Check: expectProduction(t, srv, tenant, "warn", "false/75", 2000),
+			},
+			{
+				// Nothing pending: the plan is empty and the refresh keeps the
+				// lines of the last apply in both attributes.
+				Config: moved.config(srv),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), linesExact(movedLines...)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact(movedLines...)),
+				},
+			},
+			{
+				Config: versioned.config(srv),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
 						plancheck.ExpectUnknownValue(promotionAddr, tfjsonpath.New("changes")),
 					},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), linesExact(
-						"feature_flags.new-billing.enabled: true -> false",
-						"feature_flags.new-billing.rollout_percentage: 25 -> 75",
-					)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"),
+						linesExact("feature_flags.new-billing.rollout_percentage: 75 -> 80")),
 				},
-				Check: expectProduction(t, srv, tenant, "info", "false/75", 2000),
+				Check: expectProduction(t, srv, tenant, "warn", "false/80", 2000),
+			},
+		},
+	})
+}
+
+// TestAccEnvironmentPromotion_handChangeInSource changes staging by hand
+// while triggers reference it: the plan puts staging back and previews the
+// promotion of staging as configured (a hand change in production is put
+// back too, the one in staging is not carried over), and the apply does
+// exactly that. The same with a change to staging in the configuration in
+// the same plan.
+func TestAccEnvironmentPromotion_handChangeInSource(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := promotionTenant(t, srv)
+	story := promotionStory{tenant: tenant, logLevel: "info", enabled: true, rollout: 25, promotion: promotionTriggers}
+	moved := story
+	moved.rollout = 60
+	byHand := func(env, settings, flag string) func() {
+		return func() {
+			ctx := context.Background()
+			if settings != "" {
+				if _, err := srv.Client.UpdateEnvironment(ctx, tenant, env, json.RawMessage(settings), 0); err != nil {
+					t.Fatalf("change %s by hand: %v", env, err)
+				}
+			}
+			if flag != "" {
+				if _, err := srv.Client.UpdateFeatureFlag(ctx, tenant, "new-billing", json.RawMessage(flag), 0); err != nil {
+					t.Fatalf("change new-billing by hand: %v", err)
+				}
+			}
+		}
+	}
+	stagingByHand := byHand("staging", `{"settings":{"log_level":"trace"}}`, `{"environments":{"production":{"enabled":false,"rollout_percentage":25}}}`)
+	emptyPlan := resource.TestStep{
+		Config:           moved.config(srv),
+		ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkPromotionsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{Config: story.config(srv), Check: expectProduction(t, srv, tenant, "info", "true/25", 2000)},
+			{
+				PreConfig: stagingByHand,
+				Config:    story.config(srv),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("tenancy_environment.staging", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"),
+							linesExact("feature_flags.new-billing.enabled: false -> true")),
+						changesShownInFull{promotionAddr},
+					},
+				},
+				Check: resource.ComposeTestCheckFunc(
+					expectProduction(t, srv, tenant, "info", "true/25", 2000),
+					expectStaging(t, srv, tenant, "info"),
+				),
 			},
 			{
-				Config: moved.config(srv),
+				// Only staging changed by hand: production already matches
+				// staging as configured, so only staging is put back.
+				PreConfig: byHand("staging", `{"settings":{"log_level":"trace"}}`, ""),
+				Config:    story.config(srv),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("tenancy_environment.staging", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionNoop),
+					},
 				},
+				Check: resource.ComposeTestCheckFunc(
+					expectProduction(t, srv, tenant, "info", "true/25", 2000),
+					expectStaging(t, srv, tenant, "info"),
+				),
 			},
+			{
+				// A hand change in staging and a change to it in the
+				// configuration, in one plan.
+				PreConfig: stagingByHand,
+				Config:    moved.config(srv),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("tenancy_environment.staging", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("tenancy_feature_flag.billing", plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), linesExact(
+							"feature_flags.new-billing.enabled: false -> true",
+							"feature_flags.new-billing.rollout_percentage: 25 -> 60",
+						)),
+					},
+				},
+				Check: resource.ComposeTestCheckFunc(
+					expectProduction(t, srv, tenant, "info", "true/60", 2000),
+					expectStaging(t, srv, tenant, "info"),
+				),
+			},
+			emptyPlan,
 		},
 	})
 }

@@ -24,6 +24,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*environmentResource)(nil)
 	_ resource.ResourceWithImportState = (*environmentResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*environmentResource)(nil)
 )
 
 // environmentIDFormat is the import ID of an environment.
@@ -106,6 +107,24 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 
 func (r *environmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan changes nothing in the plan: it records the planned settings,
+// so that a promotion from this environment planned after it can preview
+// what the environment will be (see plannedSources).
+func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, _ *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.client == nil {
+		return
+	}
+	var plan environmentModel
+	if req.Plan.Get(ctx, &plan).HasError() || !fullyKnown(ctx, plan.TenantID) || !fullyKnown(ctx, plan.Name) || !fullyKnown(ctx, plan.Settings) {
+		return
+	}
+	var settings map[string]string
+	if !plan.Settings.IsNull() {
+		settings = stringsOf(plan.Settings)
+	}
+	plannedSourcesOf(r.client).planSettings(plan.TenantID.ValueString(), plan.Name.ValueString(), settings)
 }
 
 func (r *environmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

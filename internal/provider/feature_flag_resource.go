@@ -32,6 +32,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*featureFlagResource)(nil)
 	_ resource.ResourceWithImportState = (*featureFlagResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*featureFlagResource)(nil)
 )
 
 // defaultRolloutPercentage is the rollout of an environment entry that does
@@ -134,6 +135,24 @@ func (r *featureFlagResource) Schema(_ context.Context, _ resource.SchemaRequest
 
 func (r *featureFlagResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan changes nothing in the plan: it records the planned entries,
+// so that a promotion from one of these environments planned after it can
+// preview what the flag will be there (see plannedSources).
+func (r *featureFlagResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, _ *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.client == nil {
+		return
+	}
+	var plan featureFlagModel
+	if req.Plan.Get(ctx, &plan).HasError() || !fullyKnown(ctx, plan.TenantID) || !fullyKnown(ctx, plan.Key) || !fullyKnown(ctx, plan.Environments) {
+		return
+	}
+	entries, diags := flagEnvironmentsFrom(ctx, plan.Environments)
+	if diags.HasError() {
+		return
+	}
+	plannedSourcesOf(r.client).planFlag(plan.TenantID.ValueString(), plan.Key.ValueString(), entries)
 }
 
 func (r *featureFlagResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -1,0 +1,183 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"reflect"
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/promotion"
+)
+
+// plannedSources holds what the environment and feature flag resources of
+// one configuration plan for the platform's objects: the settings of each
+// environment and the managed entries of each flag. A promotion planned
+// after them (its triggers reference them) previews from it what its source
+// will be once they are applied, rather than what it is now.
+//
+// Terraform configures the provider once for a plan and once for an apply,
+// and plans (during apply, plans again and applies) a resource only after
+// the resources it references; the resources of that run share the API
+// client that Configure made, and so one plannedSources.
+type plannedSources struct {
+	mu sync.Mutex
+	// settings holds each environment's settings; a nil map is none.
+	settings map[plannedKey]map[string]string
+	// flags holds the entries of each flag that its resource manages.
+	flags map[plannedKey]map[string]api.FlagEnvironment
+}
+
+// plannedKey names an environment or a flag of a tenant.
+type plannedKey struct{ tenant, name string }
+
+// plannedSourcesByClient maps a weak pointer to an API client to its
+// *plannedSources; an entry goes when its client does.
+var plannedSourcesByClient sync.Map
+
+// plannedSourcesOf is the plannedSources of the run that made c.
+func plannedSourcesOf(c *client.Client) *plannedSources {
+	key := weak.Make(c)
+	fresh := &plannedSources{settings: map[plannedKey]map[string]string{}, flags: map[plannedKey]map[string]api.FlagEnvironment{}}
+	v, loaded := plannedSourcesByClient.LoadOrStore(key, fresh)
+	if !loaded {
+		runtime.AddCleanup(c, func(k weak.Pointer[client.Client]) { plannedSourcesByClient.Delete(k) }, key)
+	}
+	ps, _ := v.(*plannedSources) // Only this function stores, and only *plannedSources.
+	return ps
+}
+
+// planSettings records an environment's planned settings.
+func (ps *plannedSources) planSettings(tenant, env string, settings map[string]string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.settings[plannedKey{tenant, env}] = maps.Clone(settings)
+}
+
+// planFlag records the planned entries of a flag that its resource manages.
+func (ps *plannedSources) planFlag(tenant, key string, entries map[string]api.FlagEnvironment) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.flags[plannedKey{tenant, key}] = maps.Clone(entries)
+}
+
+// sourcePlan is what a configuration plans for a promotion's source.
+type sourcePlan struct {
+	settings *map[string]string
+	flags    map[string]api.FlagEnvironment
+}
+
+// forSource is what is planned for environment env of tenant, from the
+// objects whose planned value proven accepts (see provenBy).
+func (ps *plannedSources) forSource(tenant, env string, proven func(v any) bool) sourcePlan {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	sp := sourcePlan{flags: map[string]api.FlagEnvironment{}}
+	if s, ok := ps.settings[plannedKey{tenant, env}]; ok && proven(s) {
+		sp.settings = &s
+	}
+	for k, entries := range ps.flags {
+		if e, ok := entries[env]; ok && k.tenant == tenant && proven(entries) {
+			sp.flags[k.name] = e
+		}
+	}
+	return sp
+}
+
+// explains reports whether every value is the JSON encoding of something
+// planned in tenant: the settings of an environment or the entries of a
+// flag, as `jsonencode(tenancy_environment.x.settings)` or
+// `jsonencode(tenancy_feature_flag.x.environments)` in triggers gives them.
+func (ps *plannedSources) explains(tenant string, values []string) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, v := range values {
+		encodes := provenBy([]string{v})
+		found := false
+		for k, s := range ps.settings {
+			found = found || (k.tenant == tenant && encodes(s))
+		}
+		for k, f := range ps.flags {
+			found = found || (k.tenant == tenant && encodes(f))
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// apply is env with the planned values in place of the current ones.
+func (sp sourcePlan) apply(env promotion.Env) promotion.Env {
+	out := promotion.Env{Settings: env.Settings, Flags: maps.Clone(env.Flags), Quota: env.Quota}
+	if sp.settings != nil {
+		out.Settings = *sp.settings
+	}
+	for key, e := range sp.flags {
+		if out.Flags == nil {
+			out.Flags = map[string]api.FlagEnvironment{}
+		}
+		out.Flags[key] = e
+	}
+	return out
+}
+
+// provenBy accepts a planned value that one of the trigger values encodes
+// as JSON, the two compared as decoded JSON. Triggers that reference an
+// object make Terraform plan and apply it before the promotion, so the
+// promotion may count on that object's planned value; the planned value of
+// an object it does not reference may be applied after it, or not yet be
+// planned at all.
+func provenBy(values []string) func(v any) bool {
+	decoded := make([]any, 0, len(values))
+	for _, s := range values {
+		var d any
+		if json.Unmarshal([]byte(s), &d) == nil {
+			decoded = append(decoded, d)
+		}
+	}
+	return func(v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		var d any
+		if json.Unmarshal(b, &d) != nil {
+			return false
+		}
+		for _, t := range decoded {
+			if reflect.DeepEqual(t, d) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// anyValue accepts every planned value: for a guess, where an object that
+// is not referenced may count.
+func anyValue(any) bool { return true }
+
+// fullyKnown reports whether a value and everything in it are known.
+func fullyKnown(ctx context.Context, v attr.Value) bool {
+	tv, err := v.ToTerraformValue(ctx)
+	return err == nil && tv.IsFullyKnown()
+}
+
+// stringsOf is the known strings of a map of strings.
+func stringsOf(m types.Map) map[string]string {
+	out := map[string]string{}
+	for k, v := range m.Elements() {
+		if s, ok := v.(types.String); ok && !s.IsNull() && !s.IsUnknown() {
+			out[k] = s.ValueString()
+		}
+	}
+	return out
+}
