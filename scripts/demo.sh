@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make demo: build the provider and tenancyd, start tenancyd on a fresh
-# SQLite file, apply examples/quickstart, change the tenant and a production
-# flag behind Terraform's back, show the drift (explained) and the promotion's
-# preview in `terraform plan`, repair it with `terraform apply`, check that
-# the next plan is empty, then carry a staging change to production in one
+# SQLite file, apply examples/quickstart, check that the next plan is empty
+# and reports no drift, change the tenant and a production flag behind
+# Terraform's back, show the drift (explained) and the promotion's preview in
+# `terraform plan`, repair it with `terraform apply`, check that the next plan
+# is empty, then preview a staging change and carry it to production in one
 # apply.
 # KEEP=1 leaves tenancyd running and prints its endpoint and token.
 set -euo pipefail
@@ -71,6 +72,19 @@ terraform apply -auto-approve -no-color >"$work/apply.txt" 2>&1 || { cat "$work/
 grep -e 'Creation complete' -e 'Apply complete' "$work/apply.txt"
 terraform output -no-color tenant
 
+step "terraform plan: nothing to change, and no drift reported for what the promotion wrote to production"
+terraform plan -detailed-exitcode -no-color >"$work/plan.txt" 2>&1 || {
+  cat "$work/plan.txt"
+  echo "expected an empty plan after the first apply" >&2
+  exit 1
+}
+if grep -q 'changed outside Terraform' "$work/plan.txt"; then
+  cat "$work/plan.txt"
+  echo "expected no drift warning: the promotion's changes are the configuration's own" >&2
+  exit 1
+fi
+grep -e 'No changes' "$work/plan.txt"
+
 step "Changing things behind Terraform's back, through the API"
 api() { curl -fsS -X "$1" "$TENANCY_ENDPOINT$2" -H "Authorization: Bearer $TENANCY_TOKEN" -H 'Content-Type: application/merge-patch+json' -d "$3" >/dev/null; }
 api PATCH /v1/tenants/acme '{"display_name": "Acme (renamed by hand)", "labels": {"team": "someone-else"}}'
@@ -92,6 +106,10 @@ grep -q 'feature_flags.new-billing.enabled: false -> true' "$work/plan.txt" || {
   echo "expected the promotion to preview the production flag" >&2
   exit 1
 }
+if grep 'changed outside Terraform' "$work/plan.txt" | grep -v 'Tenant "acme"'; then
+  echo "expected a drift warning for the tenant only: the promotion's own changes are not drift" >&2
+  exit 1
+fi
 
 step "terraform apply: repair the drift"
 terraform apply -auto-approve -no-color 2>&1 | grep -e 'Apply complete' -e 'Modifying' -e 'Modifications complete'
@@ -104,11 +122,19 @@ terraform plan -detailed-exitcode -no-color >"$work/plan.txt" 2>&1 || {
 }
 grep -e 'No changes' "$work/plan.txt"
 
-step "Staging's flag goes to 100% in the configuration: one apply carries it to production"
+step "Staging's flag goes to 100% in the configuration: the plan previews what production gets"
 sed -i 's/rollout_percentage = 50 }/rollout_percentage = 100 }/' main.tf
-terraform apply -auto-approve -no-color >"$work/apply.txt" 2>&1 || { cat "$work/apply.txt"; exit 1; }
+terraform plan -no-color -out="$work/tfplan" >"$work/plan.txt" 2>&1 || { cat "$work/plan.txt"; exit 1; }
+sed -n '/# tenancy_environment_promotion.production/,/^    }/p' "$work/plan.txt"
+grep -q '+ "feature_flags.new-billing.rollout_percentage: 50 -> 100"' "$work/plan.txt" || {
+  echo "expected the promotion to preview the staging change" >&2
+  exit 1
+}
+
+step "terraform apply: one apply carries it to production"
+terraform apply -auto-approve -no-color "$work/tfplan" >"$work/apply.txt" 2>&1 || { cat "$work/apply.txt"; exit 1; }
 grep -e 'Modifying' -e 'Modifications complete' -e 'Apply complete' "$work/apply.txt"
-terraform state show -no-color tenancy_environment_promotion.production | sed -n '/changes/,/]/p'
+terraform state show -no-color tenancy_environment_promotion.production | sed -n '/last_changes/,/]/p'
 curl -fsS "$TENANCY_ENDPOINT/v1/tenants/acme/feature-flags/new-billing" -H "Authorization: Bearer $TENANCY_TOKEN" |
   grep -q '"production":{"enabled":true,"rollout_percentage":100}' || {
   echo "expected production to have new-billing at 100%" >&2

@@ -72,3 +72,74 @@ func TestExplainDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainDrift_promotions leaves out what a linked promotion (a
+// tenancy_environment_promotion's) changed, and only that.
+func TestExplainDrift_promotions(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t, acctest.WithProvisioningDelay(0))
+	ctx := t.Context()
+	slug := acctest.RandomSlug("drift")
+	if _, err := srv.Client.CreateTenant(ctx, api.TenantSpec{Slug: slug, DisplayName: "Promotions", Region: "us-east"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []api.EnvironmentSpec{
+		{Name: "staging", Type: api.EnvStaging, Settings: map[string]string{"log_level": "info"}},
+		{Name: "qa", Type: api.EnvDevelopment, Settings: map[string]string{"log_level": "debug"}},
+		{Name: "production", Type: api.EnvProduction},
+	} {
+		if _, err := srv.Client.CreateEnvironment(ctx, slug, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	production := func() int64 {
+		t.Helper()
+		e, err := srv.Client.GetEnvironment(ctx, slug, "production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Revision
+	}
+	explain := func(since, now int64) diag.Diagnostics {
+		var diags diag.Diagnostics
+		seen := fakePrivate{privateRevision: []byte(strconv.FormatInt(since, 10))}
+		explainDrift(ctx, srv.Client, seen, &diags, "Environment production", slug, api.KindEnvironment, "production", now)
+		return diags
+	}
+	promote := func(source string, link, linked bool) {
+		t.Helper()
+		if _, err := srv.Client.Promote(ctx, slug, api.PromotionRequest{
+			SourceEnvironment: source, TargetEnvironment: "production", Include: []string{api.ScopeSettings}, Link: link, Linked: linked,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start := production()
+	promote("staging", true, false)
+	if _, err := srv.Client.UpdateEnvironment(ctx, slug, "staging", json.RawMessage(`{"settings":{"log_level":"warn"}}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	promote("staging", false, true)
+	afterLinked := production()
+	if afterLinked == start {
+		t.Fatal("the promotions did not change production")
+	}
+	if diags := explain(start, afterLinked); len(diags) != 0 {
+		t.Errorf("linked promotions only: want no warning, got %v", diags)
+	}
+
+	if _, err := srv.Client.UpdateEnvironment(ctx, slug, "production", json.RawMessage(`{"settings":{"log_level":"trace"}}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	promote("qa", false, false)
+	diags := explain(start, production())
+	if diags.WarningsCount() != 1 {
+		t.Fatalf("a hand change and a promotion by hand: want one warning, got %v", diags)
+	}
+	detail := diags.Warnings()[0].Detail()
+	if n := strings.Count(detail, "  - "); n != 2 || !strings.Contains(detail, "changed: settings.log_level\n") || !strings.Contains(detail, `from "qa")`) ||
+		strings.Contains(detail, `from "staging"`) {
+		t.Errorf("want the hand change and the promotion from qa, not the linked ones:\n%s", detail)
+	}
+}

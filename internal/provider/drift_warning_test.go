@@ -223,3 +223,115 @@ resource "tenancy_tenant" "acme" {
 		})
 	}
 }
+
+// TestAccDriftWarning_managedPromotion applies examples/quickstart, whose
+// promotion writes production's settings and its new-billing entry, and
+// expects the plans after it, and after an apply that carries a staging
+// change to production, to carry no diagnostic at all: what the promotion
+// changed is the configuration's own doing. Changes by hand still warn,
+// naming the token: a setting of production, and a promotion into
+// production made by hand through the API.
+func TestAccDriftWarning_managedPromotion(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test; set TF_ACC=1 (make test does)")
+	}
+	srv := acctest.Start(t, acctest.WithProvisioningDelay(0))
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	dir := t.TempDir()
+	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
+	tf := srv.Terraform(t, dir, providerserver.NewProtocol6(provider.New("test")()))
+	ctx := t.Context()
+	if err := tf.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unprotectAll(srv); err != nil {
+			t.Errorf("lift deletion_protection: %v", err)
+		}
+		if err := tf.Destroy(context.Background()); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	quiet := func(when string) {
+		t.Helper()
+		diags, err := tf.PlanDiagnostics(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		for _, d := range diags {
+			t.Errorf("%s: the plan says %s %q:\n%s", when, d.Severity, d.Summary, d.Detail)
+		}
+	}
+	warns := func(when string, want ...string) {
+		t.Helper()
+		diags, err := tf.PlanDiagnostics(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		for _, d := range diags {
+			if d.Severity == "warning" && d.Summary == "Environment acme/production was changed outside Terraform" {
+				for _, w := range want {
+					if !strings.Contains(d.Detail, w) {
+						t.Errorf("%s: the warning lacks %q:\n%s", when, w, d.Detail)
+					}
+				}
+				return
+			}
+		}
+		t.Errorf("%s: no drift warning for production in %+v", when, diags)
+	}
+
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	quiet("after the first apply")
+
+	// Staging's flag goes to 100% in the configuration; the promotion
+	// carries it to production in the same apply.
+	mainTF := filepath.Join(dir, "main.tf")
+	src, err := os.ReadFile(mainTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(string(src), "rollout_percentage = 50 }", "rollout_percentage = 100 }", 1)
+	if moved == string(src) {
+		t.Fatal("the quickstart no longer sets staging's rollout_percentage to 50")
+	}
+	if err := os.WriteFile(mainTF, []byte(moved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := srv.Client.GetFeatureFlag(ctx, "acme", "new-billing"); err != nil || f.Environments["production"].RolloutPercentage != 100 {
+		t.Fatalf("production's new-billing after the apply: %+v, %v; want it at 100%%", f, err)
+	}
+	quiet("after a promotion carried a staging change")
+
+	tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := client.New(client.Config{Endpoint: srv.URL, Token: tok.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.UpdateEnvironment(ctx, "acme", "production", json.RawMessage(`{"settings":{"log_level":"trace"}}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	warns("after a hand change", `by "ops-bot": environment.update`, "changed: settings")
+	// The apply promotes staging again, which puts the setting back.
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	quiet("after the promotion put the hand change back")
+
+	// A promotion by hand is a hand change too, though a promotion made it.
+	if _, err := ops.Promote(ctx, "acme", api.PromotionRequest{
+		SourceEnvironment: "development", TargetEnvironment: "production", Include: []string{api.ScopeSettings},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	warns("after a promotion by hand", `by "ops-bot": environment.update`, `from "development"`)
+}

@@ -129,6 +129,9 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 			"A source changed in the same apply (in the configuration, or by hand and put back by this apply) is carried " +
 			"over in that apply, and previewed from its configured values, when `triggers` reference it; see `triggers`. " +
 			"`last_changes` keeps what the last promotion changed.\n\n" +
+			"What this resource writes to the target is not reported as drift of the target's `tenancy_environment`, " +
+			"`tenancy_feature_flag` or `tenancy_quota`: the platform marks its promotions, and the drift warnings leave " +
+			"their changes out.\n\n" +
 			"An environment can be the target of only one `tenancy_environment_promotion`: a second one fails with an error " +
 			"naming the first one's source. Promoting into a `production` environment needs a `tenant_admin` token, and so " +
 			"does any change to a quota.\n\n" +
