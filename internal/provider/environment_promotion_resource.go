@@ -179,7 +179,7 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 					"the plan then previews, in `changes`, the lines that follow from the source as configured (a change to " +
 					"staging in the same configuration, or a hand change in staging that the same apply puts back), and the " +
 					"apply promotes them after the source is changed. Values written that way (`jsonencode` of an environment's " +
-					"`settings` or a flag's `environments`) are resolved at plan time; any other value (a version string, a hash, " +
+					"`settings` or a flag's `environments`, or of an object or a list made of them) are resolved at plan time; any other value (a version string, a hash, " +
 					"another attribute) still orders the promotion and promotes again when it changes, but the plan shows " +
 					"`changes` as known after apply. Without triggers, a change to the source in the same configuration reaches " +
 					"the target one apply later.",

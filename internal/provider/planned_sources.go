@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 	"weak"
 
@@ -91,27 +92,49 @@ func (ps *plannedSources) forSource(tenant, env string, proven func(v any) bool)
 	return sp
 }
 
-// explains reports whether every value is the JSON encoding of something
-// planned in tenant: the settings of an environment or the entries of a
-// flag, as `jsonencode(tenancy_environment.x.settings)` or
-// `jsonencode(tenancy_feature_flag.x.environments)` in triggers gives them.
+// explains reports whether every value is the JSON encoding of what is
+// planned in tenant, as triggers written with jsonencode give it: the
+// settings of an environment or the entries of a flag
+// (`jsonencode(tenancy_environment.x.settings)`), or an object or a list
+// made only of such values
+// (`jsonencode({ for k, f in tenancy_feature_flag.all : k => f.environments })`).
 func (ps *plannedSources) explains(tenant string, values []string) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	var planned []any
+	for k, s := range ps.settings {
+		if k.tenant == tenant {
+			planned = append(planned, asJSON(s))
+		}
+	}
+	for k, f := range ps.flags {
+		if k.tenant == tenant {
+			planned = append(planned, asJSON(f))
+		}
+	}
 	for _, v := range values {
-		encodes := provenBy([]string{v})
-		found := false
-		for k, s := range ps.settings {
-			found = found || (k.tenant == tenant && encodes(s))
-		}
-		for k, f := range ps.flags {
-			found = found || (k.tenant == tenant && encodes(f))
-		}
-		if !found {
+		var d any
+		if json.Unmarshal([]byte(v), &d) != nil || !madeOf(d, planned) {
 			return false
 		}
 	}
 	return true
+}
+
+// madeOf reports whether a decoded JSON value is one of planned, or a
+// non-empty object or list whose every element is made of them.
+func madeOf(d any, planned []any) bool {
+	if slices.ContainsFunc(planned, func(p any) bool { return reflect.DeepEqual(p, d) }) {
+		return true
+	}
+	var elems []any
+	switch d := d.(type) {
+	case map[string]any:
+		elems = slices.Collect(maps.Values(d))
+	case []any:
+		elems = d
+	}
+	return len(elems) > 0 && !slices.ContainsFunc(elems, func(e any) bool { return !madeOf(e, planned) })
 }
 
 // apply is env with the planned values in place of the current ones.
@@ -130,11 +153,12 @@ func (sp sourcePlan) apply(env promotion.Env) promotion.Env {
 }
 
 // provenBy accepts a planned value that one of the trigger values encodes
-// as JSON, the two compared as decoded JSON. Triggers that reference an
-// object make Terraform plan and apply it before the promotion, so the
-// promotion may count on that object's planned value; the planned value of
-// an object it does not reference may be applied after it, or not yet be
-// planned at all.
+// as JSON, the two compared as decoded JSON: the whole trigger value, or,
+// for a value that is not empty, any object or list inside it. Triggers that
+// reference an object make Terraform plan and apply it before the promotion,
+// so the promotion may count on that object's planned value; the planned
+// value of an object it does not reference may be applied after it, or not
+// yet be planned at all.
 func provenBy(values []string) func(v any) bool {
 	decoded := make([]any, 0, len(values))
 	for _, s := range values {
@@ -144,21 +168,57 @@ func provenBy(values []string) func(v any) bool {
 		}
 	}
 	return func(v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		var d any
-		if json.Unmarshal(b, &d) != nil {
-			return false
-		}
+		want := asJSON(v)
 		for _, t := range decoded {
-			if reflect.DeepEqual(t, d) {
+			if reflect.DeepEqual(t, want) || (!emptyJSON(want) && containsJSON(t, want)) {
 				return true
 			}
 		}
 		return false
 	}
+}
+
+// containsJSON reports whether want is inside the decoded JSON value d.
+func containsJSON(d, want any) bool {
+	if reflect.DeepEqual(d, want) {
+		return true
+	}
+	switch d := d.(type) {
+	case map[string]any:
+		for _, e := range d {
+			if containsJSON(e, want) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range d {
+			if containsJSON(e, want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// asJSON is v encoded as JSON and decoded again, as comparable as a
+// decoded trigger value; nil when v cannot be encoded.
+func asJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var d any
+	if json.Unmarshal(b, &d) != nil {
+		return nil
+	}
+	return d
+}
+
+// emptyJSON reports whether a decoded JSON value is null or an empty
+// object: too common inside other values to tell which object it is.
+func emptyJSON(d any) bool {
+	m, ok := d.(map[string]any)
+	return d == nil || (ok && len(m) == 0)
 }
 
 // anyValue accepts every planned value: for a guess, where an object that

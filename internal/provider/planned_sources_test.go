@@ -55,6 +55,10 @@ func TestPlannedSources(t *testing.T) {
 		{"keys in another order, spaces", []string{`{ "replicas": "3", "log_level": "info" }`}, map[string]string{"log_level": "info", "replicas": "3"},
 			map[string]api.FlagEnvironment{}},
 		{"another environment's settings", []string{`{"log_level":"debug"}`}, nil, map[string]api.FlagEnvironment{}},
+		{"every flag in one object", []string{`{"a":` + billing + `,"b":{"staging":{"enabled":false,"rollout_percentage":0}}}`}, nil,
+			map[string]api.FlagEnvironment{"new-billing": {Enabled: true, RolloutPercentage: 50}, "beta": {Enabled: false, RolloutPercentage: 0}}},
+		{"in a list", []string{`[` + stagingSettings + `, "v2"]`}, map[string]string{"log_level": "info", "replicas": "3"},
+			map[string]api.FlagEnvironment{}},
 		{"a value that differs", []string{`{"log_level":"info","replicas":"4"}`, "v2", ""}, nil, map[string]api.FlagEnvironment{}},
 	} {
 		sp := ps.forSource("acme", "staging", provenBy(tc.triggers))
@@ -77,6 +81,10 @@ func TestPlannedSources(t *testing.T) {
 		{[]string{`{"log_level":"warn"}`}, false}, // Another tenant's.
 		{[]string{stagingSettings, "release-2"}, false},
 		{[]string{`null`}, false},
+		{[]string{`{"a":` + billing + `,"b":{"staging":{"enabled":false,"rollout_percentage":0}}}`}, true},
+		{[]string{`[` + stagingSettings + `,` + billing + `]`}, true},
+		{[]string{`[` + stagingSettings + `,"v2"]`}, false},
+		{[]string{`{}`}, false},
 	} {
 		if got := ps.explains("acme", tc.values); got != tc.want {
 			t.Errorf("explains(%q) = %t; want %t", tc.values, got, tc.want)
@@ -86,6 +94,16 @@ func TestPlannedSources(t *testing.T) {
 	if !ps.explains("acme", []string{"null"}) {
 		t.Error("jsonencode(null) does not explain an environment planned without settings")
 	}
+	// An empty value proves only as a whole trigger: inside another, it
+	// could be anything's.
+	ps.planSettings("acme", "staging", map[string]string{})
+	if sp := ps.forSource("acme", "staging", provenBy([]string{`{"x":{}}`})); sp.settings != nil {
+		t.Error("an empty object inside a trigger proves empty settings")
+	}
+	if sp := ps.forSource("acme", "staging", provenBy([]string{`{}`})); sp.settings == nil {
+		t.Error("jsonencode({}) does not prove empty settings")
+	}
+	ps.planSettings("acme", "staging", map[string]string{"log_level": "info", "replicas": "3"})
 
 	// The planned values replace the current ones; the rest stays.
 	current := promotion.Env{
