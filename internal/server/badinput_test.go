@@ -35,6 +35,14 @@ var hostileIDs = []string{
 // rawHostileSegments go into the path as they are, unescaped.
 var rawHostileSegments = []string{"..", "%2E%2E", "%2F", "a%2Fb", "%00", "%2e%2e%2f", "%C0%AE%C0%AE", "%ff"}
 
+// malformedIfMatch are If-Match values that are not entity tags (RFC 9110):
+// a 400. unmatchedIfMatch are valid entity tags that name no revision: a
+// 412, as for any tag that does not match.
+var (
+	malformedIfMatch = []string{"garbage", "3", `"unterminated`, `"a"b"`, `"a b"`, `"1",,oops`}
+	unmatchedIfMatch = []string{`W/"abc"`, `"0"`, `"-3"`, `"99999999999999999999"`, `"abc"`}
+)
+
 // wrongTypes are, by collection, a body field and a value of the wrong type for it.
 var wrongTypes = map[string]map[string]any{
 	"tenants":       {"display_name": 12},
@@ -188,9 +196,13 @@ func badCases(t *testing.T, w *world, wt *worldTenant) []badCase {
 			}
 			// Tokens have no revisions; If-Match is about objects of tenants.
 			if method != http.MethodPost && strings.HasPrefix(path, "/v1/tenants/") {
-				for _, v := range []string{"garbage", `W/"abc"`, `"0"`, `"-3"`, `"99999999999999999999"`} {
+				for _, v := range malformedIfMatch {
 					cases = append(cases, badCase{what: rt.pattern + " If-Match " + v, method: method, path: good,
 						body: jsonBody(body), headers: []string{"If-Match", v}, wantStatus: http.StatusBadRequest, wantField: "If-Match"})
+				}
+				for _, v := range unmatchedIfMatch {
+					cases = append(cases, badCase{what: rt.pattern + " If-Match " + v, method: method, path: good,
+						body: jsonBody(body), headers: []string{"If-Match", v}, wantStatus: http.StatusPreconditionFailed})
 				}
 			}
 			cases = append(cases, badCase{what: rt.pattern + " long Idempotency-Key", method: method, path: good, body: jsonBody(body),
@@ -203,9 +215,13 @@ func badCases(t *testing.T, w *world, wt *worldTenant) []badCase {
 			if !strings.HasPrefix(path, "/v1/tenants/") {
 				continue
 			}
-			for _, v := range []string{"garbage", `"0"`} {
+			for _, v := range malformedIfMatch {
 				cases = append(cases, badCase{what: rt.pattern + " If-Match " + v, method: method, path: good,
 					headers: []string{"If-Match", v}, wantStatus: http.StatusBadRequest, wantField: "If-Match"})
+			}
+			for _, v := range unmatchedIfMatch {
+				cases = append(cases, badCase{what: rt.pattern + " If-Match " + v, method: method, path: good,
+					headers: []string{"If-Match", v}, wantStatus: http.StatusPreconditionFailed})
 			}
 		}
 	}

@@ -96,7 +96,7 @@ var errorResponses = []struct {
 	{"403", "The token's role does not allow this."},
 	{"404", "No such object, or a tenant the token may not see (the same answer)."},
 	{"409", "The object exists, a unique value is taken, or the state forbids the change."},
-	{"412", "If-Match names a revision that is no longer current."},
+	{"412", "If-Match does not match the current revision: a stale revision, or any other entity tag (a weak tag never matches)."},
 	{"413", "The request body is too large."},
 	{"422", "A field's value is not allowed; `field` names it and the message says what is."},
 	{"429", "The tenant's api_requests_per_minute is used up; retry after Retry-After seconds."},

@@ -201,7 +201,7 @@ func (s *Server) putEnvironmentQuota(w http.ResponseWriter, r *http.Request, p *
 // nextQuota checks a PUT and returns the quota as it would be, with the
 // current one (revision 0 when there is none); the dry run and the write
 // share it, so a dry run runs every check the write does.
-func nextQuota(ctx context.Context, tx store.Tx, t quotaTarget, ifMatch int64, body []byte) (next, cur api.Quota, err error) {
+func nextQuota(ctx context.Context, tx store.Tx, t quotaTarget, ifMatch precondition, body []byte) (next, cur api.Quota, err error) {
 	var spec api.QuotaSpec
 	if err := decodeStrict(body, &spec); err != nil {
 		return next, cur, err
