@@ -35,6 +35,11 @@ var hostileIDs = []string{
 // rawHostileSegments go into the path as they are, unescaped.
 var rawHostileSegments = []string{"..", "%2E%2E", "%2F", "a%2Fb", "%00", "%2e%2e%2f", "%C0%AE%C0%AE", "%ff"}
 
+// hostileIdempotencyKeys are keys no database should see: invalid UTF-8 and
+// control characters (Go's client refuses to send those in a header; see
+// TestHostileKeysAreRefusedBeforeTheDatabase for that).
+var hostileIdempotencyKeys = []string{"caf\xe9", "\xff\xfe", "\xc0\xae"}
+
 // malformedIfMatch are If-Match values that are not entity tags (RFC 9110):
 // a 400. unmatchedIfMatch are valid entity tags that name no revision: a
 // 412, as for any tag that does not match.
@@ -207,6 +212,10 @@ func badCases(t *testing.T, w *world, wt *worldTenant) []badCase {
 			}
 			cases = append(cases, badCase{what: rt.pattern + " long Idempotency-Key", method: method, path: good, body: jsonBody(body),
 				headers: []string{api.HeaderIdempotencyKey, strings.Repeat("k", 300)}, wantStatus: http.StatusBadRequest, wantField: api.HeaderIdempotencyKey})
+			for _, key := range hostileIdempotencyKeys {
+				cases = append(cases, badCase{what: fmt.Sprintf("%s Idempotency-Key %q", rt.pattern, key), method: method, path: good, body: jsonBody(body),
+					headers: []string{api.HeaderIdempotencyKey, key}, wantStatus: http.StatusBadRequest, wantField: api.HeaderIdempotencyKey})
+			}
 			if method != http.MethodPatch && strings.HasPrefix(path, "/v1/tenants/{tenant}/") {
 				cases = append(cases, badCase{what: rt.pattern + " dry_run=maybe", method: method, path: good + "?dry_run=maybe",
 					body: jsonBody(body), wantStatus: http.StatusBadRequest, wantField: "dry_run"})
@@ -235,6 +244,19 @@ func badCases(t *testing.T, w *world, wt *worldTenant) []badCase {
 		{"/v1/tenants/" + wt.slug + "/audit-events?page_token=-5", "page_token"},
 		{"/v1/backups?tenant=..%2F", "tenant"},
 		{"/v1/backups?tenant=%27%20OR%201%3D1%20--", "tenant"},
+		// Filters that reach the database: PostgreSQL refuses NUL and
+		// invalid UTF-8, which must be a 400 before they get there.
+		{"/v1/tenants/" + wt.slug + "/audit-events?object_key=%00", "object_key"},
+		{"/v1/tenants/" + wt.slug + "/audit-events?object_key=a%00b", "object_key"},
+		{"/v1/tenants/" + wt.slug + "/audit-events?object_key=%ff", "object_key"},
+		{"/v1/tenants/" + wt.slug + "/audit-events?object_key=%C0%AE", "object_key"},
+		{"/v1/tenants/" + wt.slug + "/audit-events?object_kind=%ff%fe", "object_kind"},
+		{"/v1/tenants/" + wt.slug + "/users?email=%ff%40x.example", "email"},
+		{"/v1/tenants?region=%00", "region"},
+		{"/v1/tenants?label=k%3D%ff", "label"},
+		// Page tokens that decode to a NUL byte or invalid UTF-8.
+		{"/v1/tenants?page_token=_w", "page_token"},
+		{"/v1/tenants/" + wt.slug + "/users?page_token=YQA", "page_token"},
 	} {
 		cases = append(cases, badCase{what: "GET " + q.path, method: http.MethodGet, path: q.path, wantStatus: http.StatusBadRequest, wantField: q.field})
 	}

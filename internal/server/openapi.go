@@ -197,7 +197,7 @@ func (r *schemaReflector) operation(method, path string, acc access, errRef json
 	}
 	switch method {
 	case http.MethodPost:
-		params = append(params, headerParam(api.HeaderIdempotencyKey, "Makes a retried POST return the first answer instead of writing twice; at most 255 characters."))
+		params = append(params, headerParam(api.HeaderIdempotencyKey, "Makes a retried POST return the first answer instead of writing twice; at most 255 characters of printable text (no control characters, valid UTF-8)."))
 		// Validate-only writes: every create under a tenant (a promotion's
 		// body may say "dry_run" too), and restore.
 		if rt.spec != nil && resource == last && strings.HasPrefix(path, "/v1/tenants/{tenant}/") || resource == "restore" {

@@ -137,6 +137,11 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, p *principal, lo
 	if len(key) > 255 {
 		return errBadRequest(api.HeaderIdempotencyKey, "Idempotency-Key is %d characters long; at most 255 are allowed", len(key))
 	}
+	// The key is stored as text: refused before it reaches a database that
+	// cannot store a NUL byte or invalid UTF-8 (PostgreSQL).
+	if !printable(key) {
+		return errBadRequest(api.HeaderIdempotencyKey, "Idempotency-Key holds control characters or invalid UTF-8: %s; use printable text such as a UUID", shortQuote(key))
+	}
 	digest := sha256.Sum256([]byte(r.Method + " " + r.URL.RequestURI() + "\n" + string(body)))
 	hash := hex.EncodeToString(digest[:])
 
@@ -289,7 +294,9 @@ func page(r *http.Request) (after string, size int, err error) {
 	}
 	if v := r.URL.Query().Get("page_token"); v != "" {
 		b, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || len(b) == 0 {
+		// Keys are printable text; a token decoding to anything else is
+		// forged, and must not reach the database as a bound.
+		if err != nil || len(b) == 0 || !printable(string(b)) {
 			return "", 0, errBadRequest("page_token", "page_token is not one this server returned; start again without it")
 		}
 		after = string(b)

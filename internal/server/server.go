@@ -121,12 +121,33 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 		}
 		// No identifier of the API holds control characters or invalid
 		// UTF-8; refusing them here keeps them away from every database.
-		if !utf8.ValidString(r.URL.Path) || strings.ContainsFunc(r.URL.Path, unicode.IsControl) {
+		if !printable(r.URL.Path) {
 			s.writeError(w, r, errBadRequest("path", "path %q holds control characters or invalid UTF-8", p))
 			return
 		}
+		// Query parameters reach the database as filters (object_key,
+		// email, ...): PostgreSQL refuses a NUL byte or invalid UTF-8 in
+		// text, so they are refused here, naming the parameter.
+		for name, values := range r.URL.Query() {
+			if !printable(name) {
+				s.writeError(w, r, errBadRequest("query", "a query parameter name holds control characters or invalid UTF-8: %s", shortQuote(name)))
+				return
+			}
+			for _, v := range values {
+				if !printable(v) {
+					s.writeError(w, r, errBadRequest(name, "%s holds control characters or invalid UTF-8: %s; send UTF-8 text", name, shortQuote(v)))
+					return
+				}
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// printable reports whether s is UTF-8 text without control characters,
+// which is all any identifier, filter or key of the API may hold.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // Run does the server's background work (advancing tenant provisioning,
