@@ -17,6 +17,7 @@ func (c *Client) ObjectHistory(ctx context.Context, tenant, kind, key string, li
 	}
 	page, err := send[api.List[api.AuditEvent]](ctx, c, request{
 		method: http.MethodGet, path: PathEscape("v1", "tenants", tenant, "audit-events"), query: q,
+		expectItems: identity{"tenant": tenant, "object_kind": kind, "object_key": key},
 	})
 	if err != nil || page == nil {
 		return nil, err

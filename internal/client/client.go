@@ -4,6 +4,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -143,7 +145,13 @@ func newClient(cfg Config) (*Client, error) {
 		token:     cfg.Token,
 		userAgent: cfg.UserAgent,
 		http: &retryablehttp.Client{
-			HTTPClient:      &http.Client{Transport: transport, Timeout: cfg.RequestTimeout},
+			HTTPClient: &http.Client{
+				Transport: transport, Timeout: cfg.RequestTimeout,
+				// tenancyd never redirects. Following one would send the
+				// token to wherever a proxy or an attacker points, over
+				// plain HTTP included: the 3xx is reported instead.
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			},
 			Logger:          nil, // Attempts are logged with tflog by the hooks.
 			RetryWaitMin:    cfg.RetryWaitMin,
 			RetryWaitMax:    cfg.RetryWaitMax,
@@ -339,50 +347,98 @@ type request struct {
 	body         []byte
 	contentType  string
 	ifMatch      int64
+	// emptyOK admits a 2xx answer without a body (a DELETE's 204, an
+	// action's); any other call expects the object it asked for.
+	emptyOK bool
+	// expect is the identity the answer must have; expectItems, the one
+	// every item of a list answer must have.
+	expect, expectItems identity
 }
+
+// identity names the object a request is about by JSON fields of the
+// answer and the values they must hold; "" is a field that must be absent
+// or null. An answer with another identity comes from a proxy or server
+// that returned another object, and is refused with a *WrongObjectError.
+type identity map[string]string
 
 // Get reads the object at path.
 func Get[T any](ctx context.Context, c *Client, path string) (*T, error) {
-	return send[T](ctx, c, request{method: http.MethodGet, path: path})
+	return get[T](ctx, c, path, nil)
+}
+
+func get[T any](ctx context.Context, c *Client, path string, id identity) (*T, error) {
+	return send[T](ctx, c, request{method: http.MethodGet, path: path, expect: id})
 }
 
 // Create POSTs body to the collection at path and returns the created object.
 func Create[T any](ctx context.Context, c *Client, path string, body any) (*T, error) {
-	out, err := Post[T](ctx, c, path, body)
-	if err == nil && out == nil {
-		return nil, fmt.Errorf("POST %s: the server answered without the created object", path)
+	return create[T](ctx, c, path, body, nil)
+}
+
+func create[T any](ctx context.Context, c *Client, path string, body any, id identity) (*T, error) {
+	r, err := jsonRequest(http.MethodPost, path, body, 0)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	r.expect = id
+	return send[T](ctx, c, r)
 }
 
 // Post POSTs body (none if nil) to path, for actions that are not creates;
 // an answer without a body gives a nil *T.
 func Post[T any](ctx context.Context, c *Client, path string, body any) (*T, error) {
-	return sendJSON[T](ctx, c, http.MethodPost, path, body, 0)
+	r, err := jsonRequest(http.MethodPost, path, body, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.emptyOK = true
+	return send[T](ctx, c, r)
 }
 
 // Put replaces the object at path with body; ifMatch, unless 0, is the
 // revision the write requires.
 func Put[T any](ctx context.Context, c *Client, path string, body any, ifMatch int64) (*T, error) {
-	return sendJSON[T](ctx, c, http.MethodPut, path, body, ifMatch)
+	return put[T](ctx, c, path, body, ifMatch, nil)
+}
+
+func put[T any](ctx context.Context, c *Client, path string, body any, ifMatch int64, id identity) (*T, error) {
+	r, err := jsonRequest(http.MethodPut, path, body, ifMatch)
+	if err != nil {
+		return nil, err
+	}
+	r.expect = id
+	return send[T](ctx, c, r)
 }
 
 // Patch applies a JSON merge patch (see MergePatch) to the object at path;
 // ifMatch, unless 0, is the revision the write requires.
 func Patch[T any](ctx context.Context, c *Client, path string, patch json.RawMessage, ifMatch int64) (*T, error) {
+	return patchAs[T](ctx, c, path, patch, ifMatch, nil)
+}
+
+func patchAs[T any](ctx context.Context, c *Client, path string, patch json.RawMessage, ifMatch int64, id identity) (*T, error) {
 	return send[T](ctx, c, request{
-		method: http.MethodPatch, path: path, body: patch, contentType: contentMergePatch, ifMatch: ifMatch,
+		method: http.MethodPatch, path: path, body: patch, contentType: contentMergePatch, ifMatch: ifMatch, expect: id,
 	})
 }
 
 // Delete deletes the object at path; ifMatch, unless 0, is the revision the
 // delete requires. A 204 answer gives a nil *T.
 func Delete[T any](ctx context.Context, c *Client, path string, ifMatch int64) (*T, error) {
-	return send[T](ctx, c, request{method: http.MethodDelete, path: path, ifMatch: ifMatch})
+	return deleteAs[T](ctx, c, path, ifMatch, nil)
+}
+
+func deleteAs[T any](ctx context.Context, c *Client, path string, ifMatch int64, id identity) (*T, error) {
+	return send[T](ctx, c, request{method: http.MethodDelete, path: path, ifMatch: ifMatch, emptyOK: true, expect: id})
 }
 
 // ListAll reads every page of the list at path, following next_page_token.
 func ListAll[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
+	return listAll[T](ctx, c, path, query, nil)
+}
+
+// listAll is ListAll where every item must have the identity each.
+func listAll[T any](ctx context.Context, c *Client, path string, query url.Values, each identity) ([]T, error) {
 	query = maps.Clone(query)
 	if query == nil {
 		query = url.Values{}
@@ -390,8 +446,8 @@ func ListAll[T any](ctx context.Context, c *Client, path string, query url.Value
 	all := []T{}
 	seen := map[string]bool{}
 	for {
-		page, err := send[api.List[T]](ctx, c, request{method: http.MethodGet, path: path, query: query})
-		if err != nil || page == nil {
+		page, err := send[api.List[T]](ctx, c, request{method: http.MethodGet, path: path, query: query, expectItems: each})
+		if err != nil {
 			return all, err
 		}
 		all = append(all, page.Items...)
@@ -407,16 +463,17 @@ func ListAll[T any](ctx context.Context, c *Client, path string, query url.Value
 	}
 }
 
-func sendJSON[T any](ctx context.Context, c *Client, method, path string, body any, ifMatch int64) (*T, error) {
+// jsonRequest is a request with body (none if nil) encoded as JSON.
+func jsonRequest(method, path string, body any, ifMatch int64) (request, error) {
 	r := request{method: method, path: path, ifMatch: ifMatch}
 	if body != nil {
 		data, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: encoding the request body: %w", method, path, err)
+			return r, fmt.Errorf("%s %s: encoding the request body: %w", method, path, err)
 		}
 		r.body, r.contentType = data, contentJSON
 	}
-	return send[T](ctx, c, r)
+	return r, nil
 }
 
 func send[T any](ctx context.Context, c *Client, r request) (*T, error) {
@@ -470,19 +527,75 @@ func (c *Client) do(ctx context.Context, r request, out any) (bool, error) {
 	}
 	defer resp.Body.Close()
 
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return false, c.redirectError(r, resp, n)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return false, c.apiError(r, resp, n)
 	}
-	if resp.StatusCode == http.StatusNoContent {
-		return false, nil
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return false, fmt.Errorf("%s %s: reading the %d answer: %w", r.method, r.path, resp.StatusCode, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		if errors.Is(err, io.EOF) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		if r.emptyOK {
 			return false, nil
 		}
+		return false, fmt.Errorf("%s %s: the server answered %d with no body where the object was expected: %w; "+
+			"check that endpoint points at tenancyd and not at a proxy that drops bodies", r.method, r.path, resp.StatusCode, ErrEmptyAnswer)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
 		return false, fmt.Errorf("%s %s: the %d answer is not the JSON expected: %w", r.method, r.path, resp.StatusCode, err)
 	}
+	if err := r.checkIdentity(data); err != nil {
+		return false, err
+	}
 	return true, nil
+}
+
+// checkIdentity refuses an answer that is about another object than the
+// request, or a list holding an item of another owner.
+func (r request) checkIdentity(data []byte) error {
+	if len(r.expect) > 0 {
+		if err := r.expect.check(r, data); err != nil {
+			return err
+		}
+	}
+	if len(r.expectItems) == 0 {
+		return nil
+	}
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(data, &page); err != nil {
+		return fmt.Errorf("%s %s: the answer is not a list: %w", r.method, r.path, err)
+	}
+	for _, item := range page.Items {
+		if err := r.expectItems.check(r, item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check compares the fields of one JSON object with the identity.
+func (id identity) check(r request, data []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return fmt.Errorf("%s %s: the answer is not a JSON object: %w", r.method, r.path, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(id)) {
+		want, got := id[name], ""
+		if raw, ok := fields[name]; ok && string(raw) != "null" {
+			if json.Unmarshal(raw, &got) != nil {
+				got = string(raw)
+			}
+		}
+		if got != want {
+			return &WrongObjectError{Method: r.method, Path: r.path, Field: name, Want: want, Got: got}
+		}
+	}
+	return nil
 }
 
 func afterAttempts(n int) string {

@@ -234,7 +234,7 @@ func TestIdempotencyKey(t *testing.T) {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "later", "")
 			return
 		}
-		writeJSON(w, http.StatusCreated, api.Token{ID: "tok_1"})
+		writeJSON(w, http.StatusCreated, api.Token{ID: "tok_1", Name: "ci", Role: api.RoleTenantViewer})
 	}))
 
 	for range 2 {
@@ -260,7 +260,7 @@ func TestHeaders(t *testing.T) {
 	var got http.Header
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Header.Clone()
-		writeJSON(w, http.StatusOK, api.Tenant{})
+		writeJSON(w, http.StatusOK, api.Tenant{TenantSpec: api.TenantSpec{Slug: "acme"}})
 	}))
 
 	if _, err := c.GetTenant(t.Context(), "acme"); err != nil {
@@ -549,7 +549,7 @@ func TestLogsEachAttemptWithoutSecrets(t *testing.T) {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "later", "")
 			return
 		}
-		writeJSON(w, http.StatusCreated, api.Token{ID: "tok_1", Token: "minted-secret-value"})
+		writeJSON(w, http.StatusCreated, api.Token{ID: "tok_1", Name: "ci", Role: api.RoleTenantViewer, Token: "minted-secret-value"})
 	}))
 	var out bytes.Buffer
 	ctx := tflogtest.RootLogger(t.Context(), &out)

@@ -13,13 +13,17 @@ func environmentsPath(tenant string) string {
 	return PathEscape("v1", "tenants", tenant, "environments")
 }
 
+func environmentIdentity(tenant, name string) identity {
+	return inTenant(tenant).with("name", name)
+}
+
 func environmentPath(tenant, name string) string {
 	return PathEscape("v1", "tenants", tenant, "environments", name)
 }
 
 // CreateEnvironment creates an environment in a tenant.
 func (c *Client) CreateEnvironment(ctx context.Context, tenant string, spec api.EnvironmentSpec) (*api.Environment, error) {
-	return Create[api.Environment](ctx, c, environmentsPath(tenant), spec)
+	return create[api.Environment](ctx, c, environmentsPath(tenant), spec, environmentIdentity(tenant, spec.Name))
 }
 
 // CheckEnvironment asks the server whether CreateEnvironment would succeed
@@ -31,19 +35,19 @@ func (c *Client) CheckEnvironment(ctx context.Context, tenant string, spec api.E
 	}
 	return send[api.Environment](ctx, c, request{
 		method: http.MethodPost, path: environmentsPath(tenant), query: url.Values{"dry_run": {"true"}},
-		body: body, contentType: contentJSON,
+		body: body, contentType: contentJSON, expect: environmentIdentity(tenant, spec.Name),
 	})
 }
 
 // GetEnvironment reads an environment; ErrNotFound if the tenant has none with name.
 func (c *Client) GetEnvironment(ctx context.Context, tenant, name string) (*api.Environment, error) {
-	return Get[api.Environment](ctx, c, environmentPath(tenant, name))
+	return get[api.Environment](ctx, c, environmentPath(tenant, name), environmentIdentity(tenant, name))
 }
 
 // ListEnvironments reads every environment of a tenant, in name order; query
 // may hold type to narrow the list.
 func (c *Client) ListEnvironments(ctx context.Context, tenant string, query url.Values) ([]api.Environment, error) {
-	return ListAll[api.Environment](ctx, c, environmentsPath(tenant), query)
+	return listAll[api.Environment](ctx, c, environmentsPath(tenant), query, inTenant(tenant))
 }
 
 // UpdateEnvironment applies a merge patch (see MergePatch) to an
@@ -51,7 +55,7 @@ func (c *Client) ListEnvironments(ctx context.Context, tenant string, query url.
 // and the others are left alone. ifMatch, unless 0, is the revision the
 // update requires.
 func (c *Client) UpdateEnvironment(ctx context.Context, tenant, name string, patch json.RawMessage, ifMatch int64) (*api.Environment, error) {
-	return Patch[api.Environment](ctx, c, environmentPath(tenant, name), patch, ifMatch)
+	return patchAs[api.Environment](ctx, c, environmentPath(tenant, name), patch, ifMatch, environmentIdentity(tenant, name))
 }
 
 // DeleteEnvironment deletes an environment together with its quota, the

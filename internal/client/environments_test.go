@@ -24,9 +24,9 @@ func TestEnvironmentCalls(t *testing.T) {
 		case r.URL.Path == "/v1/tenants/acme/environments/gone":
 			writeError(w, http.StatusNotFound, api.CodeNotFound, `environment "gone" not found in tenant "acme"`, "")
 		case r.Method == http.MethodGet && r.URL.Path == "/v1/tenants/acme/environments":
-			writeJSON(w, http.StatusOK, api.List[api.Environment]{Items: []api.Environment{{ID: "acme/production"}}})
+			writeJSON(w, http.StatusOK, api.List[api.Environment]{Items: []api.Environment{{ID: "acme/production", TenantID: "acme"}}})
 		default:
-			writeJSON(w, http.StatusOK, api.Environment{EnvironmentSpec: api.EnvironmentSpec{Name: "staging"}, ID: "acme/staging", Meta: api.Meta{Revision: 2}})
+			writeJSON(w, http.StatusOK, api.Environment{EnvironmentSpec: api.EnvironmentSpec{Name: "staging"}, TenantID: "acme", ID: "acme/staging", Meta: api.Meta{Revision: 2}})
 		}
 	}))
 	ctx := t.Context()

@@ -28,7 +28,46 @@ var (
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrRateLimited is a 429 that outlasted the retries.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrEmptyAnswer is a 2xx answer without the body the call expects.
+	ErrEmptyAnswer = errors.New("empty answer")
+	// ErrWrongObject is an answer about another object than the one the
+	// request named; see WrongObjectError.
+	ErrWrongObject = errors.New("answer about another object")
+	// ErrRedirect is a 3xx answer: the client never follows redirects.
+	ErrRedirect = errors.New("redirect not followed")
 )
+
+// WrongObjectError is an answer about another object than the request
+// named: another tenant's slug, another environment, key or id. tenancyd
+// never answers so; a proxy, cache or impostor between the client and
+// tenancyd returned another object, and nothing in it may be trusted, least
+// of all written into Terraform state.
+type WrongObjectError struct {
+	Method, Path string
+	// Field is the answer's JSON field that differs, such as "slug".
+	Field string
+	// Want is what the request named; Got, what the answer holds ("" for
+	// a field that is absent or null).
+	Want, Got string
+}
+
+func (e *WrongObjectError) Error() string {
+	return fmt.Sprintf("%s %s: the answer is about another object: its %s is %q, not %q as requested; "+
+		"a proxy or server between Terraform and tenancyd returned another object, so the answer was refused. "+
+		"Check that endpoint points at tenancyd itself", e.Method, e.Path, e.Field, e.Got, e.Want)
+}
+
+// Is matches ErrWrongObject.
+func (e *WrongObjectError) Is(target error) bool { return target == ErrWrongObject }
+
+// redirectError reports a 3xx answer, which the client does not follow.
+func (c *Client) redirectError(r request, resp *http.Response, attempts int) error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	location := redact(resp.Header.Get("Location"), c.token)
+	return fmt.Errorf("%s %s: the server answered %d, a redirect to %q: %w; tenancyd never redirects, and the client does not "+
+		"follow redirects so that the token is sent nowhere else: set endpoint to the URL tenancyd serves the API at%s",
+		r.method, r.path, resp.StatusCode, location, ErrRedirect, afterAttempts(attempts))
+}
 
 // APIError is an error answer of the API, after any retries.
 type APIError struct {

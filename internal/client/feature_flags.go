@@ -11,6 +11,10 @@ func featureFlagsPath(tenant string) string {
 	return PathEscape("v1", "tenants", tenant, "feature-flags")
 }
 
+func flagIdentity(tenant, key string) identity {
+	return inTenant(tenant).with("key", key)
+}
+
 func featureFlagPath(tenant, key string) string {
 	return PathEscape("v1", "tenants", tenant, "feature-flags", key)
 }
@@ -18,24 +22,24 @@ func featureFlagPath(tenant, key string) string {
 // CreateFeatureFlag creates a feature flag in a tenant; every environment it
 // names must exist.
 func (c *Client) CreateFeatureFlag(ctx context.Context, tenant string, spec api.FeatureFlagSpec) (*api.FeatureFlag, error) {
-	return Create[api.FeatureFlag](ctx, c, featureFlagsPath(tenant), spec)
+	return create[api.FeatureFlag](ctx, c, featureFlagsPath(tenant), spec, flagIdentity(tenant, spec.Key))
 }
 
 // GetFeatureFlag reads a feature flag; ErrNotFound if the tenant has no flag with key.
 func (c *Client) GetFeatureFlag(ctx context.Context, tenant, key string) (*api.FeatureFlag, error) {
-	return Get[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key))
+	return get[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key), flagIdentity(tenant, key))
 }
 
 // ListFeatureFlags reads every feature flag of a tenant, in key order.
 func (c *Client) ListFeatureFlags(ctx context.Context, tenant string) ([]api.FeatureFlag, error) {
-	return ListAll[api.FeatureFlag](ctx, c, featureFlagsPath(tenant), nil)
+	return listAll[api.FeatureFlag](ctx, c, featureFlagsPath(tenant), nil, inTenant(tenant))
 }
 
 // UpdateFeatureFlag applies a merge patch to a feature flag: the
 // environments it names change, an environment set to null loses its entry,
 // and the others are left alone. ifMatch, unless 0, is the revision the update requires.
 func (c *Client) UpdateFeatureFlag(ctx context.Context, tenant, key string, patch json.RawMessage, ifMatch int64) (*api.FeatureFlag, error) {
-	return Patch[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key), patch, ifMatch)
+	return patchAs[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key), patch, ifMatch, flagIdentity(tenant, key))
 }
 
 // DeleteFeatureFlag deletes a feature flag in every environment; ifMatch,

@@ -36,7 +36,7 @@ func checkCalls(t *testing.T, got, want []recordedCall) {
 
 func TestFeatureFlagCalls(t *testing.T) {
 	var calls []recordedCall
-	flag := api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{Key: "new-billing"}, ID: "acme/new-billing", Meta: api.Meta{Revision: 2}}
+	flag := api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{Key: "new-billing"}, TenantID: "acme", ID: "acme/new-billing", Meta: api.Meta{Revision: 2}}
 	c := newClient(t, recorder(&calls, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodDelete:

@@ -17,7 +17,7 @@ import (
 func TestIntegrationCalls(t *testing.T) {
 	const secret = "whsec_client-test-secret"
 	var calls []recordedCall
-	hook := api.Integration{Name: "deploys", Kind: api.IntegrationWebhook, SecretSet: true, ID: "acme/deploys", Meta: api.Meta{Revision: 1}}
+	hook := api.Integration{Name: "deploys", Kind: api.IntegrationWebhook, SecretSet: true, TenantID: "acme", ID: "acme/deploys", Meta: api.Meta{Revision: 1}}
 	c := newClient(t, recorder(&calls, func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodDelete:

@@ -16,12 +16,17 @@ func promotionLinkPath(tenant, target string) string {
 	return PathEscape("v1", "tenants", tenant, "promotion-links", target)
 }
 
+// promotionIdentity is what a promotion's answer must say it promotes.
+func promotionIdentity(tenant string, req api.PromotionRequest) identity {
+	return inTenant(tenant).with("source_environment", req.SourceEnvironment, "target_environment", req.TargetEnvironment)
+}
+
 // PreviewPromotion asks what promoting req's source to its target would
 // change, without changing anything (a dry run): every check of the
 // promotion runs, and the answer lists the changes.
 func (c *Client) PreviewPromotion(ctx context.Context, tenant string, req api.PromotionRequest) (*api.Promotion, error) {
 	req.DryRun = true
-	return Create[api.Promotion](ctx, c, promotionsPath(tenant), req)
+	return create[api.Promotion](ctx, c, promotionsPath(tenant), req, promotionIdentity(tenant, req))
 }
 
 // Promote promotes req's source to its target and returns the promotion,
@@ -29,12 +34,12 @@ func (c *Client) PreviewPromotion(ctx context.Context, tenant string, req api.Pr
 // ErrPreconditionFailed unless it makes exactly those changes.
 func (c *Client) Promote(ctx context.Context, tenant string, req api.PromotionRequest) (*api.Promotion, error) {
 	req.DryRun = false
-	return Create[api.Promotion](ctx, c, promotionsPath(tenant), req)
+	return create[api.Promotion](ctx, c, promotionsPath(tenant), req, promotionIdentity(tenant, req))
 }
 
 // GetPromotion reads one promotion of a tenant's history.
 func (c *Client) GetPromotion(ctx context.Context, tenant, id string) (*api.Promotion, error) {
-	return Get[api.Promotion](ctx, c, PathEscape("v1", "tenants", tenant, "promotions", id))
+	return get[api.Promotion](ctx, c, PathEscape("v1", "tenants", tenant, "promotions", id), inTenant(tenant).with("id", id))
 }
 
 // ListPromotions reads a tenant's promotion history, newest first; target,
@@ -44,19 +49,19 @@ func (c *Client) ListPromotions(ctx context.Context, tenant, target string) ([]a
 	if target != "" {
 		query.Set("target_environment", target)
 	}
-	return ListAll[api.Promotion](ctx, c, promotionsPath(tenant), query)
+	return listAll[api.Promotion](ctx, c, promotionsPath(tenant), query, inTenant(tenant))
 }
 
 // RollbackPromotion restores the target's state from before a promotion,
 // which must be the latest one into its target not rolled back yet.
 func (c *Client) RollbackPromotion(ctx context.Context, tenant, id string) (*api.Promotion, error) {
-	return Create[api.Promotion](ctx, c, PathEscape("v1", "tenants", tenant, "promotions", id, "rollback"), nil)
+	return create[api.Promotion](ctx, c, PathEscape("v1", "tenants", tenant, "promotions", id, "rollback"), nil, inTenant(tenant).with("id", id))
 }
 
 // GetPromotionLink reads the promotion link into target; ErrNotFound when
 // it has none.
 func (c *Client) GetPromotionLink(ctx context.Context, tenant, target string) (*api.PromotionLink, error) {
-	return Get[api.PromotionLink](ctx, c, promotionLinkPath(tenant, target))
+	return get[api.PromotionLink](ctx, c, promotionLinkPath(tenant, target), inTenant(tenant).with("target_environment", target))
 }
 
 // DeletePromotionLink removes the promotion link into target; the

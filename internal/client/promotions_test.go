@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
@@ -25,10 +26,11 @@ func TestPreviewAndPromote(t *testing.T) {
 		}
 		bodies = append(bodies, body)
 		if body["dry_run"] == true {
-			writeJSON(w, http.StatusOK, api.Promotion{Changes: []string{"settings.a: (absent) -> \"1\""}, DryRun: true})
+			writeJSON(w, http.StatusOK, api.Promotion{TenantID: "acme", SourceEnvironment: "staging", TargetEnvironment: "production",
+				Changes: []string{"settings.a: (absent) -> \"1\""}, DryRun: true})
 			return
 		}
-		writeJSON(w, http.StatusCreated, api.Promotion{ID: "prm_1", Changes: []string{}})
+		writeJSON(w, http.StatusCreated, api.Promotion{ID: "prm_1", TenantID: "acme", SourceEnvironment: "staging", TargetEnvironment: "production", Changes: []string{}})
 	}))
 
 	req := api.PromotionRequest{SourceEnvironment: "staging", TargetEnvironment: "production", Include: []string{"settings"}}
@@ -58,9 +60,9 @@ func TestPromotionHistoryAndRollback(t *testing.T) {
 		paths = append(paths, r.Method+" "+r.URL.EscapedPath()+"?"+r.URL.RawQuery)
 		switch r.URL.Path {
 		case "/v1/tenants/acme/promotions":
-			writeJSON(w, http.StatusOK, api.List[api.Promotion]{Items: []api.Promotion{{ID: "prm_2"}, {ID: "prm_1"}}})
+			writeJSON(w, http.StatusOK, api.List[api.Promotion]{Items: []api.Promotion{{ID: "prm_2", TenantID: "acme"}, {ID: "prm_1", TenantID: "acme"}}})
 		case "/v1/tenants/acme/promotions/prm_2/rollback":
-			writeJSON(w, http.StatusOK, api.Promotion{ID: "prm_2", RolledBackBy: "ci"})
+			writeJSON(w, http.StatusOK, api.Promotion{ID: "prm_2", TenantID: "acme", RolledBackBy: "ci"})
 		case "/v1/tenants/acme/promotion-links/production":
 			if r.Method == http.MethodDelete {
 				w.WriteHeader(http.StatusNoContent)
@@ -68,7 +70,7 @@ func TestPromotionHistoryAndRollback(t *testing.T) {
 			}
 			writeError(w, http.StatusNotFound, api.CodeNotFound, "no link", "")
 		default:
-			writeJSON(w, http.StatusOK, api.Promotion{ID: "prm_1"})
+			writeJSON(w, http.StatusOK, api.Promotion{ID: strings.TrimPrefix(r.URL.Path, "/v1/tenants/acme/promotions/"), TenantID: "acme"})
 		}
 	}))
 
@@ -79,7 +81,7 @@ func TestPromotionHistoryAndRollback(t *testing.T) {
 	if p, err := c.RollbackPromotion(t.Context(), "acme", "prm_2"); err != nil || p.RolledBackBy != "ci" {
 		t.Fatalf("RollbackPromotion = %+v, %v", p, err)
 	}
-	if p, err := c.GetPromotion(t.Context(), "acme", "prm/1"); err != nil || p.ID != "prm_1" {
+	if p, err := c.GetPromotion(t.Context(), "acme", "prm/1"); err != nil || p.ID != "prm/1" {
 		t.Fatalf("GetPromotion = %+v, %v", p, err)
 	}
 	if _, err := c.GetPromotionLink(t.Context(), "acme", "production"); !errors.Is(err, client.ErrNotFound) {

@@ -18,10 +18,16 @@ func quotaPath(tenant, environment string) string {
 	return PathEscape("v1", "tenants", tenant, "environments", environment, "quota")
 }
 
+// quotaIdentity is a tenant-wide quota's (environment "") or an
+// environment's quota's identity.
+func quotaIdentity(tenant, environment string) identity {
+	return inTenant(tenant).with("environment", environment)
+}
+
 // GetQuota reads a tenant's tenant-wide quota (environment "") or an
 // environment's quota; ErrNotFound when it is not set.
 func (c *Client) GetQuota(ctx context.Context, tenant, environment string) (*api.Quota, error) {
-	return Get[api.Quota](ctx, c, quotaPath(tenant, environment))
+	return get[api.Quota](ctx, c, quotaPath(tenant, environment), quotaIdentity(tenant, environment))
 }
 
 // SetQuota sets a quota (environment "" for the tenant-wide one), replacing
@@ -30,7 +36,7 @@ func (c *Client) GetQuota(ctx context.Context, tenant, environment string) (*api
 // the tenant-wide quota, or a limit below current use) is ErrConflict, with
 // the numbers in the message and the dimension as the field.
 func (c *Client) SetQuota(ctx context.Context, tenant, environment string, spec api.QuotaSpec, ifMatch int64) (*api.Quota, error) {
-	return Put[api.Quota](ctx, c, quotaPath(tenant, environment), spec, ifMatch)
+	return put[api.Quota](ctx, c, quotaPath(tenant, environment), spec, ifMatch, quotaIdentity(tenant, environment))
 }
 
 // CheckQuota asks the server whether SetQuota would succeed (a dry run:
@@ -42,7 +48,7 @@ func (c *Client) CheckQuota(ctx context.Context, tenant, environment string, spe
 	}
 	return send[api.Quota](ctx, c, request{
 		method: http.MethodPut, path: quotaPath(tenant, environment), query: url.Values{"dry_run": {"true"}},
-		body: body, contentType: contentJSON,
+		body: body, contentType: contentJSON, expect: quotaIdentity(tenant, environment),
 	})
 }
 

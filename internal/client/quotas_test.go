@@ -25,7 +25,12 @@ func TestQuotaCalls(t *testing.T) {
 				"cpu_millicores: environment quotas add up to 6000 (production 4000, staging 2000), above the tenant quota of 5000", "cpu_millicores")
 		default:
 			limit := int64(4000)
-			writeJSON(w, http.StatusOK, api.Quota{QuotaSpec: api.QuotaSpec{CPUMillicores: &limit}, ID: "acme/production", Meta: api.Meta{Revision: 3}})
+			q := api.Quota{QuotaSpec: api.QuotaSpec{CPUMillicores: &limit}, TenantID: "acme", ID: "acme", Meta: api.Meta{Revision: 3}}
+			if env, ok := strings.CutPrefix(r.URL.Path, "/v1/tenants/acme/environments/"); ok {
+				env = strings.TrimSuffix(env, "/quota")
+				q.Environment, q.ID = &env, "acme/"+env
+			}
+			writeJSON(w, http.StatusOK, q)
 		}
 	}))
 	ctx := t.Context()

@@ -13,6 +13,10 @@ func roleBindingsPath(tenant string) string {
 	return PathEscape("v1", "tenants", tenant, "role-bindings")
 }
 
+func bindingIdentity(tenant, bindingID string) identity {
+	return inTenant(tenant).with("binding_id", bindingID)
+}
+
 func roleBindingPath(tenant, bindingID string) string {
 	return PathEscape("v1", "tenants", tenant, "role-bindings", bindingID)
 }
@@ -20,7 +24,7 @@ func roleBindingPath(tenant, bindingID string) string {
 // CreateRoleBinding grants a user a role in a tenant; the server chooses its
 // binding_id.
 func (c *Client) CreateRoleBinding(ctx context.Context, tenant string, spec api.RoleBindingSpec) (*api.RoleBinding, error) {
-	return Create[api.RoleBinding](ctx, c, roleBindingsPath(tenant), spec)
+	return create[api.RoleBinding](ctx, c, roleBindingsPath(tenant), spec, inTenant(tenant))
 }
 
 // CheckRoleBinding asks the server whether CreateRoleBinding would succeed
@@ -33,25 +37,25 @@ func (c *Client) CheckRoleBinding(ctx context.Context, tenant string, spec api.R
 	}
 	return send[api.RoleBinding](ctx, c, request{
 		method: http.MethodPost, path: roleBindingsPath(tenant), query: url.Values{"dry_run": {"true"}},
-		body: body, contentType: contentJSON,
+		body: body, contentType: contentJSON, expect: inTenant(tenant),
 	})
 }
 
 // GetRoleBinding reads a role binding; ErrNotFound if the tenant has none with bindingID.
 func (c *Client) GetRoleBinding(ctx context.Context, tenant, bindingID string) (*api.RoleBinding, error) {
-	return Get[api.RoleBinding](ctx, c, roleBindingPath(tenant, bindingID))
+	return get[api.RoleBinding](ctx, c, roleBindingPath(tenant, bindingID), bindingIdentity(tenant, bindingID))
 }
 
 // ListRoleBindings reads every role binding of a tenant; query may hold
 // user_id and role to narrow the list.
 func (c *Client) ListRoleBindings(ctx context.Context, tenant string, query url.Values) ([]api.RoleBinding, error) {
-	return ListAll[api.RoleBinding](ctx, c, roleBindingsPath(tenant), query)
+	return listAll[api.RoleBinding](ctx, c, roleBindingsPath(tenant), query, inTenant(tenant))
 }
 
 // UpdateRoleBinding applies a merge patch (see MergePatch) to a binding's
 // role and environment; ifMatch, unless 0, is the revision the update requires.
 func (c *Client) UpdateRoleBinding(ctx context.Context, tenant, bindingID string, patch json.RawMessage, ifMatch int64) (*api.RoleBinding, error) {
-	return Patch[api.RoleBinding](ctx, c, roleBindingPath(tenant, bindingID), patch, ifMatch)
+	return patchAs[api.RoleBinding](ctx, c, roleBindingPath(tenant, bindingID), patch, ifMatch, bindingIdentity(tenant, bindingID))
 }
 
 // DeleteRoleBinding deletes a role binding; ifMatch, unless 0, is the

@@ -22,11 +22,11 @@ func TestRoleBindingCalls(t *testing.T) {
 		case r.Method == http.MethodDelete:
 			w.WriteHeader(http.StatusNoContent)
 		case r.Method == http.MethodGet && r.URL.Path == "/v1/tenants/acme/role-bindings":
-			writeJSON(w, http.StatusOK, api.List[api.RoleBinding]{Items: []api.RoleBinding{{BindingID: "rb_1"}}})
+			writeJSON(w, http.StatusOK, api.List[api.RoleBinding]{Items: []api.RoleBinding{{BindingID: "rb_1", TenantID: "acme"}}})
 		case r.URL.Query().Get("dry_run") == "true":
 			writeError(w, http.StatusForbidden, api.CodePermissionDenied, `the token "ci" has role tenant_user`, "")
 		default:
-			writeJSON(w, http.StatusOK, api.RoleBinding{BindingID: "rb_1", Meta: api.Meta{Revision: 2}})
+			writeJSON(w, http.StatusOK, api.RoleBinding{BindingID: "rb_1", TenantID: "acme", Meta: api.Meta{Revision: 2}})
 		}
 	}))
 	ctx := t.Context()

@@ -9,7 +9,7 @@ import (
 
 // CreateToken mints a token; the answer is the only one that holds its secret.
 func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (*api.Token, error) {
-	return Create[api.Token](ctx, c, "/v1/tokens", req)
+	return create[api.Token](ctx, c, "/v1/tokens", req, identity{"name": req.Name, "tenant": req.Tenant, "role": req.Role})
 }
 
 // RevokeToken revokes the token with id.

@@ -23,12 +23,12 @@ func TestUserCalls(t *testing.T) {
 			w.WriteHeader(http.StatusNoContent)
 		case http.MethodGet:
 			if r.URL.Path == "/v1/tenants/acme/users" {
-				writeJSON(w, http.StatusOK, api.List[api.User]{Items: []api.User{{UserID: "usr_1"}}})
+				writeJSON(w, http.StatusOK, api.List[api.User]{Items: []api.User{{UserID: "usr_1", TenantID: "acme"}}})
 				return
 			}
 			writeError(w, http.StatusNotFound, api.CodeNotFound, `user "usr_/x" not found`, "")
 		default:
-			writeJSON(w, http.StatusCreated, api.User{UserSpec: api.UserSpec{Email: "a@example.com"}, UserID: "usr_1", Meta: api.Meta{Revision: 1}})
+			writeJSON(w, http.StatusCreated, api.User{UserSpec: api.UserSpec{Email: "a@example.com"}, UserID: "usr_1", TenantID: "acme", Meta: api.Meta{Revision: 1}})
 		}
 	}))
 	ctx := t.Context()

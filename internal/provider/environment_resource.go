@@ -201,6 +201,11 @@ func (r *environmentResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
+	// No If-Match: promotions (and their rollback when a
+	// tenancy_environment_promotion is destroyed first, in the same run)
+	// write this object on Terraform's behalf, so a revision check would
+	// refuse Terraform's own changes. What is deleted is still the object
+	// the state names: the client refuses answers about another one.
 	err := r.client.DeleteEnvironment(ctx, tenant, name, 0)
 	if err != nil && !errors.Is(err, client.ErrNotFound) {
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot delete environment %q of tenant %q", name, tenant), err)

@@ -72,7 +72,17 @@ func applyTwiceThenUnprotect(srv *acctest.Server, step resource.TestStep) []reso
 	second.Check = func(*terraform.State) error { return unprotectAll(srv) }
 	// Lifting the protection is drift the post-apply plan would see.
 	second.ExpectNonEmptyPlan = true
-	return []resource.TestStep{step, second}
+	return []resource.TestStep{step, second, acceptHandChanges(step)}
+}
+
+// acceptHandChanges is a refresh-only step: it records in the state the
+// changes made through the API (lifting deletion_protection), as a user
+// does with terraform apply -refresh-only, since Terraform deletes a tenant
+// only as its state last recorded it and the test's destroy does not
+// refresh. The configuration still asks for the protection: the plan after
+// it is not empty.
+func acceptHandChanges(step resource.TestStep) resource.TestStep {
+	return resource.TestStep{RefreshState: true, ExpectNonEmptyPlan: true, ProtoV6ProviderFactories: step.ProtoV6ProviderFactories}
 }
 
 func unprotectAll(srv *acctest.Server) error {
@@ -124,6 +134,7 @@ func TestAccExamples_dataSources(t *testing.T) {
 				// tenancy_tenant_usage change from one plan to the next.
 				ExpectNonEmptyPlan: true,
 			},
+			acceptHandChanges(resource.TestStep{ProtoV6ProviderFactories: testProviders}),
 		},
 	})
 }

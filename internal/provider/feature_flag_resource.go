@@ -299,6 +299,11 @@ func (r *featureFlagResource) Delete(ctx context.Context, req resource.DeleteReq
 	tenant, key := state.TenantID.ValueString(), state.Key.ValueString()
 	// The whole flag goes, in every environment: it belongs to this resource
 	// even where only a promotion sets its entries.
+	// No If-Match: promotions (and their rollback when a
+	// tenancy_environment_promotion is destroyed first, in the same run)
+	// write this object on Terraform's behalf, so a revision check would
+	// refuse Terraform's own changes. What is deleted is still the object
+	// the state names: the client refuses answers about another one.
 	err := r.client.DeleteFeatureFlag(ctx, tenant, key, 0)
 	if err != nil && !errors.Is(err, client.ErrNotFound) {
 		addAPIError(&resp.Diagnostics, "Cannot delete feature flag "+strconv.Quote(formatID(tenant, key)), err)

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -310,10 +309,8 @@ func (r *integrationResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
-	err := r.client.DeleteIntegration(ctx, tenant, name, 0)
-	if err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, "Cannot delete integration "+strconv.Quote(formatID(tenant, name)), err)
-	}
+	err := r.client.DeleteIntegration(ctx, tenant, name, deleteRevision(ctx, req, &resp.Diagnostics))
+	deleteFailed(&resp.Diagnostics, "integration "+strconv.Quote(formatID(tenant, name)), err)
 }
 
 func (r *integrationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -237,6 +237,11 @@ func (r *quotaResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		return
 	}
 	tenant, env := state.TenantID.ValueString(), state.Environment.ValueString()
+	// No If-Match: promotions (and their rollback when a
+	// tenancy_environment_promotion is destroyed first, in the same run)
+	// write this object on Terraform's behalf, so a revision check would
+	// refuse Terraform's own changes. What is deleted is still the object
+	// the state names: the client refuses answers about another one.
 	err := r.client.DeleteQuota(ctx, tenant, env, 0)
 	if err != nil && !errors.Is(err, client.ErrNotFound) {
 		addAPIError(&resp.Diagnostics, "Cannot remove the "+quotaLabel(tenant, env), err)

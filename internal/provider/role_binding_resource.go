@@ -213,10 +213,8 @@ func (r *roleBindingResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
-	err := r.client.DeleteRoleBinding(ctx, tenant, id, 0)
-	if err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, "Cannot delete role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
-	}
+	err := r.client.DeleteRoleBinding(ctx, tenant, id, deleteRevision(ctx, req, &resp.Diagnostics))
+	deleteFailed(&resp.Diagnostics, "role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
 }
 
 func (r *roleBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

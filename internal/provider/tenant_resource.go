@@ -349,9 +349,12 @@ func (r *tenantResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	defer cancel()
 
 	slug := state.Slug.ValueString()
-	d, err := r.client.DeleteTenant(ctx, slug, 0)
+	d, err := r.client.DeleteTenant(ctx, slug, deleteRevision(ctx, req, &resp.Diagnostics))
 	switch {
 	case errors.Is(err, client.ErrNotFound):
+		return
+	case errors.Is(err, client.ErrPreconditionFailed):
+		deleteFailed(&resp.Diagnostics, "tenant "+strconv.Quote(slug), err)
 		return
 	case errors.Is(err, client.ErrConflict) && state.DeletionProtection.ValueBool():
 		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Tenant "+strconv.Quote(slug)+" is protected from deletion",

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -165,10 +164,8 @@ func (r *userResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 		return
 	}
 	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
-	err := r.client.DeleteUser(ctx, tenant, id, 0)
-	if err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, "Cannot delete user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
-	}
+	err := r.client.DeleteUser(ctx, tenant, id, deleteRevision(ctx, req, &resp.Diagnostics))
+	deleteFailed(&resp.Diagnostics, "user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
 }
 
 func (r *userResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
