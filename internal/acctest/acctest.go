@@ -32,9 +32,10 @@ type Server struct {
 	SecretKey []byte
 }
 
-// OpenSecret decrypts a write-only secret read from the store.
-func (s *Server) OpenSecret(stored *string) (*string, error) {
-	return server.OpenSecret(s.SecretKey, stored)
+// OpenSecret returns the write-only secret of an integration read from the
+// store (data is the stored object), decrypted.
+func (s *Server) OpenSecret(data []byte) (*string, error) {
+	return server.OpenSecret(s.SecretKey, data)
 }
 
 type options struct {

@@ -62,14 +62,8 @@ func platformSecret(srv *acctest.Server, tenant, name string) (*string, error) {
 		if err != nil {
 			return err
 		}
-		var stored struct {
-			Secret *string `json:"secret"`
-		}
-		if err := json.Unmarshal(o.Data, &stored); err != nil {
-			return err
-		}
 		// tenancyd keeps it encrypted at rest.
-		secret, err = srv.OpenSecret(stored.Secret)
+		secret, err = srv.OpenSecret(o.Data)
 		return err
 	})
 	return secret, err

@@ -33,19 +33,19 @@ func (s *Server) integrationRoutes() []route {
 // message, a log line or an audit event.
 type storedIntegration struct {
 	api.Integration
-	Secret *string `json:"secret,omitempty"`
+	storedSecret
 }
 
 // public is the integration as the API shows it.
 func (i storedIntegration) public() api.Integration {
 	out := i.Integration
-	out.SecretSet = i.Secret != nil
+	out.SecretSet = i.set()
 	return out
 }
 
 // spec is what a caller wrote of the integration, its secret decrypted.
 func (s *Server) integrationSpec(i storedIntegration) (api.IntegrationSpec, error) {
-	secret, err := s.secrets.open(i.Secret)
+	secret, err := s.secrets.open(i.storedSecret)
 	return api.IntegrationSpec{Name: i.Name, Kind: i.Kind, Config: i.Config, Secret: secret}, err
 }
 
@@ -126,8 +126,8 @@ func (s *Server) newIntegration(ctx context.Context, tx store.Tx, tenant string,
 	}
 	secret, err := s.secrets.seal(spec.Secret)
 	return storedIntegration{
-		Integration: api.Integration{Name: spec.Name, Kind: spec.Kind, Config: spec.Config, TenantID: tenant, ID: tenant + "/" + spec.Name},
-		Secret:      secret,
+		Integration:  api.Integration{Name: spec.Name, Kind: spec.Kind, Config: spec.Config, TenantID: tenant, ID: tenant + "/" + spec.Name},
+		storedSecret: secret,
 	}, err
 }
 
@@ -136,7 +136,7 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *pr
 		kind: store.KindIntegration, check: s.newIntegration,
 		key: func(i storedIntegration) string { return i.Name },
 		detail: func(i storedIntegration) string {
-			if i.Secret != nil {
+			if i.set() {
 				return "kind " + i.Kind + ", with a secret"
 			}
 			return "kind " + i.Kind
@@ -217,7 +217,7 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request, p *pri
 		}
 		before := cur.Revision
 		cur.Config = next.Config
-		if cur.Secret, err = s.secrets.seal(next.Secret); err != nil {
+		if cur.storedSecret, err = s.secrets.seal(next.Secret); err != nil {
 			return 0, nil, err
 		}
 		updated, err := putObject[storedIntegration](ctx, tx, tenant, store.KindIntegration, name, cur)

@@ -87,8 +87,8 @@ func (sw *secretWatch) assertNoSecret(t *testing.T) {
 	}
 }
 
-// storedSecret reads the secret the store holds, which the API never shows.
-func storedSecret(t *testing.T, ts *testServer, name string) *string {
+// secretInStore reads the secret the store holds, which the API never shows.
+func secretInStore(t *testing.T, ts *testServer, name string) *string {
 	t.Helper()
 	var secret *string
 	err := ts.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
@@ -97,7 +97,7 @@ func storedSecret(t *testing.T, ts *testServer, name string) *string {
 			return err
 		}
 		i, err := fromObject[storedIntegration](o)
-		secret = i.Secret
+		secret = i.Plain
 		return err
 	})
 	if err != nil {
@@ -129,7 +129,7 @@ func TestIntegrationSecretIsWriteOnly(t *testing.T) {
 	if replay.header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("retry was not replayed")
 	}
-	if got := storedSecret(t, sw.testServer, "deploys"); got == nil || *got != testSecret {
+	if got := secretInStore(t, sw.testServer, "deploys"); got == nil || *got != testSecret {
 		t.Fatalf("the store holds secret %v", got)
 	}
 	sw.call(t, http.StatusOK, sw.admin, "GET", path, nil).json(t, &i)
@@ -155,17 +155,17 @@ func TestIntegrationSecretIsWriteOnly(t *testing.T) {
 	if !i.SecretSet || i.Revision != 2 {
 		t.Errorf("after rotation %+v", i)
 	}
-	if got := storedSecret(t, sw.testServer, "deploys"); got == nil || *got != testSecretRotated {
+	if got := secretInStore(t, sw.testServer, "deploys"); got == nil || *got != testSecretRotated {
 		t.Errorf("after rotation the store holds %v", got)
 	}
 	// A patch of the config keeps the secret.
 	sw.call(t, http.StatusOK, sw.admin, "PATCH", path, `{"config":{"url":"https://hooks.example.com/v2"}}`).json(t, &i)
-	if got := storedSecret(t, sw.testServer, "deploys"); !i.SecretSet || got == nil || *got != testSecretRotated {
+	if got := secretInStore(t, sw.testServer, "deploys"); !i.SecretSet || got == nil || *got != testSecretRotated {
 		t.Errorf("a config patch lost the secret: %+v, %v", i, got)
 	}
 	// null clears it.
 	sw.call(t, http.StatusOK, sw.admin, "PATCH", path, `{"secret":null}`).json(t, &i)
-	if i.SecretSet || storedSecret(t, sw.testServer, "deploys") != nil {
+	if i.SecretSet || secretInStore(t, sw.testServer, "deploys") != nil {
 		t.Errorf("after clearing %+v", i)
 	}
 

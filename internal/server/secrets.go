@@ -5,14 +5,27 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 )
 
-// sealedPrefix marks a secret stored encrypted, with the version of the
-// scheme: AES-256-GCM under the operator's key, nonce first.
-const sealedPrefix = "sealed:v1:"
+// sealedVersion starts a sealed secret and names its scheme: AES-256-GCM
+// under the operator's key, nonce first, in base64.
+const sealedVersion = "v1:"
+
+// storedSecret is a write-only secret as the store keeps it: sealed when
+// tenancyd has a key, as sent otherwise. Two fields rather than a marker
+// inside one value, so that every secret a user sends round-trips as sent,
+// one that looks like a sealed secret included.
+type storedSecret struct {
+	Plain  *string `json:"secret,omitempty"`
+	Sealed *string `json:"sealed_secret,omitempty"`
+}
+
+// set reports whether a secret is stored.
+func (s storedSecret) set() bool { return s.Plain != nil || s.Sealed != nil }
 
 // secretBox keeps write-only secrets (integration secrets) encrypted at
 // rest, so that neither a database dump nor a tenant's final backup holds
@@ -47,30 +60,34 @@ func newSecretBox(key []byte) (*secretBox, error) {
 	return &secretBox{aead: aead}, nil
 }
 
-// seal encrypts a secret for the store; nil stays nil.
-func (b *secretBox) seal(plain *string) (*string, error) {
-	if plain == nil || b.aead == nil {
-		return plain, nil
+// seal prepares a secret for the store: sealed with a key, as it is
+// without; nil stores none.
+func (b *secretBox) seal(plain *string) (storedSecret, error) {
+	if plain == nil {
+		return storedSecret{}, nil
+	}
+	if b.aead == nil {
+		return storedSecret{Plain: plain}, nil
 	}
 	nonce := make([]byte, b.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
+		return storedSecret{}, err
 	}
-	sealed := sealedPrefix + base64.StdEncoding.EncodeToString(b.aead.Seal(nonce, nonce, []byte(*plain), nil))
-	return &sealed, nil
+	sealed := sealedVersion + base64.StdEncoding.EncodeToString(b.aead.Seal(nonce, nonce, []byte(*plain), nil))
+	return storedSecret{Sealed: &sealed}, nil
 }
 
-// open decrypts a stored secret. A secret stored before a key was configured
-// is read as it is, and sealed again on its next write.
-func (b *secretBox) open(stored *string) (*string, error) {
-	if stored == nil || !strings.HasPrefix(*stored, sealedPrefix) {
-		return stored, nil
+// open returns a stored secret as it was sent. A secret stored before a key
+// was configured is read as it is, and sealed on its next write.
+func (b *secretBox) open(stored storedSecret) (*string, error) {
+	if stored.Sealed == nil {
+		return stored.Plain, nil
 	}
 	if b.aead == nil {
 		return nil, errors.New("a stored secret is encrypted, but tenancyd runs without the secret key; start it with TENANCYD_SECRET_KEY")
 	}
-	data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(*stored, sealedPrefix))
-	if err != nil || len(data) < b.aead.NonceSize() {
+	data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(*stored.Sealed, sealedVersion))
+	if err != nil || !strings.HasPrefix(*stored.Sealed, sealedVersion) || len(data) < b.aead.NonceSize() {
 		return nil, errors.New("a stored secret is not one this server sealed")
 	}
 	n := b.aead.NonceSize()
@@ -82,12 +99,17 @@ func (b *secretBox) open(stored *string) (*string, error) {
 	return &s, nil
 }
 
-// OpenSecret decrypts a secret as tenancyd stores it, with the key it runs
+// OpenSecret returns the write-only secret of an integration as tenancyd
+// stores it (data is the stored object), decrypted with the key it runs
 // with; for operators' tools and tests that read the database directly.
-func OpenSecret(key []byte, stored *string) (*string, error) {
+func OpenSecret(key []byte, data []byte) (*string, error) {
 	b, err := newSecretBox(key)
 	if err != nil {
 		return nil, err
+	}
+	var stored storedSecret
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return nil, fmt.Errorf("stored integration: %w", err)
 	}
 	return b.open(stored)
 }
