@@ -127,9 +127,10 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"domain": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Custom domain of the tenant, a lower-case host name such as `acme.example.com`, unique on the platform.",
-				Validators:          []validator.String{validators.Hostname()},
+				Optional: true,
+				MarkdownDescription: "Custom domain of the tenant, a lower-case host name such as `acme.example.com`, unique on the platform. " +
+					"Only a `platform_admin` token may set, change or remove it.",
+				Validators: []validator.String{validators.Hostname()},
 			},
 			"timezone": schema.StringAttribute{
 				Optional: true, Computed: true,

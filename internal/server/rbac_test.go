@@ -321,6 +321,11 @@ var handlerRules = []handlerRule{
 		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusForbidden,
 	},
 	{
+		pattern: "PATCH /v1/tenants/{tenant}", name: "set the domain",
+		body:    func(*world, *worldTenant) any { return map[string]any{"domain": "taken-or-not.example.com"} },
+		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusForbidden,
+	},
+	{
 		// The world's flag has entries in staging and production.
 		pattern: "DELETE /v1/tenants/{tenant}/feature-flags/{key}", name: "delete a flag that has a production entry",
 		minRole: api.RoleTenantAdmin, deniedStatus: http.StatusForbidden,

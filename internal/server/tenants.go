@@ -183,6 +183,15 @@ func firstDuplicate(values []string) string {
 
 func ptr[T any](v T) *T { return &v }
 
+// sameDomain compares two optional domains as the platform does: hostnames
+// are case-insensitive.
+func sameDomain(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return strings.EqualFold(*a, *b)
+}
+
 // checkDomainFree refuses a domain another tenant already uses; the caller
 // holds the platform lock, so two tenants cannot claim one domain at once.
 func checkDomainFree(ctx context.Context, tx store.Tx, domain *string, self string) error {
@@ -361,6 +370,11 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 			return 0, nil, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
 		case next.Isolation != cur.Isolation && p.Role != api.RolePlatformAdmin:
 			return 0, nil, errForbidden("isolation", "changing isolation needs a platform_admin token")
+		case !sameDomain(next.Domain, cur.Domain) && p.Role != api.RolePlatformAdmin:
+			// Refused before the domain is looked up, so that the answer
+			// says nothing about whether another tenant uses it.
+			return 0, nil, errForbidden("domain", "setting, changing or removing domain needs a platform_admin token: "+
+				"a domain is unique on the platform and routes its traffic to the tenant; ask a platform admin to change it")
 		}
 		if err := checkDomainFree(ctx, tx, next.Domain, slug); err != nil {
 			return 0, nil, err

@@ -241,9 +241,9 @@ func TestTenantPatch(t *testing.T) {
 
 	// Merge patch: null removes a label, a map entry, a nested object and an
 	// optional field. (Each answer is decoded afresh: decoding into a used
-	// struct would merge maps.)
+	// struct would merge maps.) Only a platform admin may change a domain.
 	tn = api.Tenant{}
-	ts.mustCall(t, http.StatusOK, admin, "PATCH", "/v1/tenants/acme", map[string]any{
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", map[string]any{
 		"labels": map[string]any{"team": nil, "env": "prod"}, "domain": nil,
 		"branding": map[string]any{"logo_url": nil}, "security_policy": nil,
 	}).json(t, &tn)
@@ -297,7 +297,7 @@ func TestTenantPatch(t *testing.T) {
 	}
 	want := []string{
 		"tenant_admin@acme: changed: display_name",
-		"tenant_admin@acme: changed: branding, domain, labels, security_policy",
+		"bootstrap: changed: branding, domain, labels, security_policy",
 		"tenant_admin@acme: changed: labels",
 		"bootstrap: changed: isolation",
 		"tenant_admin@acme: changed: display_name",
@@ -510,4 +510,42 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	}
 	// Forgotten: the same request now runs again, and meets the tenant it made.
 	ts.mustCall(t, http.StatusConflict, ts.admin, "POST", "/v1/tenants", body, api.HeaderIdempotencyKey, "k")
+}
+
+// TestTenantDomainIsPlatformAdminOnly checks that only a platform admin
+// sets, changes or removes a tenant's domain: a tenant admin gets 403
+// naming the field, whether or not another tenant uses the domain, so that
+// the answer cannot tell which domains are taken.
+func TestTenantDomainIsPlatformAdminOnly(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.createTenant(t, "acme")
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants",
+		map[string]any{"slug": "bravo", "display_name": "Bravo", "region": "us-east", "domain": "bravo.example.com"})
+	admin := ts.token(t, "acme", api.RoleTenantAdmin)
+	const path = "/v1/tenants/acme"
+
+	taken := ts.call(t, admin, "PATCH", path, map[string]any{"domain": "bravo.example.com"})
+	free := ts.call(t, admin, "PATCH", path, map[string]any{"domain": "free.example.com"})
+	for _, r := range []response{taken, free} {
+		expectError(t, r, http.StatusForbidden, "domain", "needs a platform_admin token")
+	}
+	if a, b := taken.apiError(t).Message, free.apiError(t).Message; a != b {
+		t.Errorf("a taken and a free domain get different answers, which tells the domains apart:\n%s\n%s", a, b)
+	}
+
+	// The platform admin sets it (and is told when it is taken).
+	expectError(t, ts.call(t, ts.admin, "PATCH", path, map[string]any{"domain": "bravo.example.com"}), http.StatusConflict, "domain", "already used")
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", path, map[string]any{"domain": "acme.example.com"})
+	// The tenant admin may not remove or change it...
+	for _, v := range []any{nil, "acme.example.org"} {
+		expectError(t, ts.call(t, admin, "PATCH", path, map[string]any{"domain": v}), http.StatusForbidden, "domain", "platform_admin")
+	}
+	// ...but patches everything else, and may send the domain it has.
+	ts.mustCall(t, http.StatusOK, admin, "PATCH", path, map[string]any{"display_name": "Acme", "domain": "acme.example.com"})
+	var tn api.Tenant
+	ts.mustCall(t, http.StatusOK, admin, "GET", path, nil).json(t, &tn)
+	if tn.Domain == nil || *tn.Domain != "acme.example.com" || tn.DisplayName != "Acme" {
+		t.Errorf("tenant %+v", tn)
+	}
 }
