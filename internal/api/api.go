@@ -177,15 +177,19 @@ type TokenRequest struct {
 	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
 }
 
-// Token is a minted token; Secret is filled only in the answer to its creation.
+// Token is a minted token; Token, its secret, is filled only in the answer
+// to its creation. CreatedBy and CreatedByID name the token that minted it.
 type Token struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Tenant    string     `json:"tenant,omitempty"`
-	Role      string     `json:"role"`
-	Token     string     `json:"token,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Tenant      string     `json:"tenant,omitempty"`
+	Role        string     `json:"role"`
+	Token       string     `json:"token,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	CreatedBy   string     `json:"created_by,omitempty"`
+	CreatedByID string     `json:"created_by_id,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
 }
 
 // Object kinds, as audit events name them (object_kind).
@@ -201,19 +205,24 @@ const (
 	KindToken       = "token"
 )
 
-// AuditEvent records one mutation.
+// AuditEvent records one mutation. Actor is the acting token's name, free
+// text chosen by whoever minted it; ActorTokenID identifies the token, and
+// ActorTokenCreatedByID the token that minted it (both empty when tenancyd
+// itself acted, such as when it provisions a tenant).
 type AuditEvent struct {
-	ID             int64     `json:"id"`
-	Tenant         string    `json:"tenant"`
-	Actor          string    `json:"actor"`
-	Action         string    `json:"action"`
-	ObjectKind     string    `json:"object_kind"`
-	ObjectKey      string    `json:"object_key"`
-	RevisionBefore int64     `json:"revision_before"`
-	RevisionAfter  int64     `json:"revision_after"`
-	RequestID      string    `json:"request_id,omitempty"`
-	Detail         string    `json:"detail,omitempty"`
-	Time           time.Time `json:"time"`
+	ID                    int64     `json:"id"`
+	Tenant                string    `json:"tenant"`
+	Actor                 string    `json:"actor"`
+	ActorTokenID          string    `json:"actor_token_id,omitempty"`
+	ActorTokenCreatedByID string    `json:"actor_token_created_by_id,omitempty"`
+	Action                string    `json:"action"`
+	ObjectKind            string    `json:"object_kind"`
+	ObjectKey             string    `json:"object_key"`
+	RevisionBefore        int64     `json:"revision_before"`
+	RevisionAfter         int64     `json:"revision_after"`
+	RequestID             string    `json:"request_id,omitempty"`
+	Detail                string    `json:"detail,omitempty"`
+	Time                  time.Time `json:"time"`
 	// PromotionID names the promotion that made this change to its target,
 	// so that a drift explanation can tell what a promotion resource
 	// changed from what someone changed by hand. Rollbacks leave it empty.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,12 @@ func explainDrift(ctx context.Context, c *client.Client, private privateGetter, 
 			byPromotion++
 			continue
 		}
-		line := fmt.Sprintf("  - %s by %q: %s (revision %d -> %d)", e.Time.UTC().Format(time.RFC3339), e.Actor, e.Action, e.RevisionBefore, e.RevisionAfter)
+		// A token's name is whatever its minter chose; its id is not.
+		actor := strconv.Quote(e.Actor)
+		if e.ActorTokenID != "" {
+			actor += " (token " + e.ActorTokenID + ")"
+		}
+		line := fmt.Sprintf("  - %s by %s: %s (revision %d -> %d)", e.Time.UTC().Format(time.RFC3339), actor, e.Action, e.RevisionBefore, e.RevisionAfter)
 		if e.Detail != "" {
 			line += ", " + e.Detail
 		}

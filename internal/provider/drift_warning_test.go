@@ -126,7 +126,8 @@ resource "tenancy_integration" "alerts" {
 
 // TestAccDriftWarning_everyResourceType changes each resource type's object
 // through the API as a token named "ops-bot" and expects the next plan to
-// carry a warning that names the change, the token and the revisions, from
+// carry a warning that names the change, the token (its name and id) and
+// the revisions, from
 // the audit log. The testing framework does not expose warnings, so this
 // reads the CLI's machine-readable plan output. A promotion's drift is its
 // preview of changes, tested with the promotion resource.
@@ -203,7 +204,8 @@ resource "tenancy_tenant" "acme" {
 			for _, d := range diags {
 				if d.Severity == "warning" && strings.Contains(d.Summary, tc.summary) {
 					found = true
-					for _, want := range []string{`by "ops-bot"`, "Terraform last saw revision", ".update"} {
+					// The name is the minter's free choice; the token id is not.
+					for _, want := range []string{`by "ops-bot" (token ` + tok.ID + `)`, "Terraform last saw revision", ".update"} {
 						if !strings.Contains(d.Detail, want) {
 							t.Errorf("the warning lacks %q:\n%s", want, d.Detail)
 						}
@@ -320,7 +322,7 @@ func TestAccDriftWarning_managedPromotion(t *testing.T) {
 	if _, err := ops.UpdateEnvironment(ctx, "acme", "production", json.RawMessage(`{"settings":{"log_level":"trace"}}`), 0); err != nil {
 		t.Fatal(err)
 	}
-	warns("after a hand change", `by "ops-bot": environment.update`, "changed: settings")
+	warns("after a hand change", `by "ops-bot" (token `+tok.ID+`): environment.update`, "changed: settings")
 	// The apply promotes staging again, which puts the setting back.
 	if err := tf.Apply(ctx); err != nil {
 		t.Fatal(err)
@@ -333,5 +335,5 @@ func TestAccDriftWarning_managedPromotion(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	warns("after a promotion by hand", `by "ops-bot": environment.update`, `from "development"`)
+	warns("after a promotion by hand", `by "ops-bot" (token `+tok.ID+`): environment.update`, `from "development"`)
 }

@@ -25,13 +25,17 @@ type auditEntry struct {
 	promotion string
 }
 
+// audit records a mutation: who (the token's name, and its id and its
+// minter's id, which no name can fake; tenancyd itself when p is nil),
+// what, when and in which request.
 func (s *Server) audit(ctx context.Context, tx store.Tx, p *principal, e auditEntry) error {
-	actor := "tenancyd"
+	ev := api.AuditEvent{Actor: systemActor}
 	if p != nil {
-		actor = p.Name
+		ev = api.AuditEvent{Actor: p.Name, ActorTokenID: p.TokenID, ActorTokenCreatedByID: p.CreatedByID}
 	}
 	_, err := tx.AppendAudit(ctx, api.AuditEvent{
-		Tenant: e.tenant, Actor: actor, Action: e.action, ObjectKind: e.kind, ObjectKey: e.key,
+		Actor: ev.Actor, ActorTokenID: ev.ActorTokenID, ActorTokenCreatedByID: ev.ActorTokenCreatedByID,
+		Tenant: e.tenant, Action: e.action, ObjectKind: e.kind, ObjectKey: e.key,
 		RevisionBefore: e.before, RevisionAfter: e.after, RequestID: requestID(ctx),
 		Detail: e.detail, Time: s.now().UTC(), PromotionID: e.promotion,
 	})
@@ -55,13 +59,26 @@ func incarnationStart(ctx context.Context, tx store.Tx, slug string) (int64, err
 // listAuditEvents lists a tenant's audit events, oldest first unless
 // order=desc, optionally only those of one object (object_kind, object_key).
 func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	return s.answerAudit(w, r, r.PathValue("tenant"))
+}
+
+// listPlatformAuditEvents lists the platform-level audit events, those of no
+// tenant: platform tokens minted and revoked, expired backups deleted. A
+// platform admin reads them; tenants' events are under their own route.
+func (s *Server) listPlatformAuditEvents(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	return s.answerAudit(w, r, "")
+}
+
+// answerAudit answers one page of the audit events of a tenant, or of the
+// platform when tenant is "".
+func (s *Server) answerAudit(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q := r.URL.Query()
 	_, size, err := page(r)
 	if err != nil {
 		return err
 	}
 	aq := store.AuditQuery{
-		Tenant: r.PathValue("tenant"), ObjectKind: q.Get("object_kind"), ObjectKey: q.Get("object_key"),
+		Tenant: tenant, ObjectKind: q.Get("object_kind"), ObjectKey: q.Get("object_key"),
 		Limit: size + 1,
 	}
 	switch q.Get("order") {
@@ -78,11 +95,13 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, _ *prin
 	}
 	list := api.List[api.AuditEvent]{Items: []api.AuditEvent{}}
 	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
-		if _, err := loadTenant(ctx, tx, aq.Tenant); err != nil {
-			return err
-		}
-		if aq.FromID, err = incarnationStart(ctx, tx, aq.Tenant); err != nil {
-			return err
+		if tenant != "" {
+			if _, err := loadTenant(ctx, tx, tenant); err != nil {
+				return err
+			}
+			if aq.FromID, err = incarnationStart(ctx, tx, tenant); err != nil {
+				return err
+			}
 		}
 		events, err := tx.ListAudit(ctx, aq)
 		if err != nil {

@@ -23,6 +23,8 @@ type principal struct {
 	Name    string
 	Tenant  string // "" for a platform token
 	Role    string
+	// CreatedByID is the id of the token that minted this one.
+	CreatedByID string
 }
 
 // roleRank orders roles; a role may do whatever a lower rank may.
@@ -126,7 +128,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 	case tok.ExpiresAt != nil && !s.now().Before(*tok.ExpiresAt):
 		return nil, unauthenticated("the bearer token %q expired at %s", tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	return &principal{TokenID: tok.ID, Name: tok.Name, Tenant: tok.Tenant, Role: tok.Role}, nil
+	return &principal{TokenID: tok.ID, Name: tok.Name, Tenant: tok.Tenant, Role: tok.Role, CreatedByID: tok.CreatedByID}, nil
 }
 
 func unauthenticated(format string, args ...any) *apiError {
@@ -155,8 +157,8 @@ func Bootstrap(ctx context.Context, st store.Store, secret string) (generated st
 			return fmt.Errorf("TENANCY_BOOTSTRAP_TOKEN is %d characters long; use at least 16", len(secret))
 		}
 		return tx.CreateToken(ctx, store.TokenRecord{
-			ID: newID("tok"), Name: "bootstrap", Role: api.RolePlatformAdmin,
-			Hash: hashToken(secret), CreatedBy: "tenancyd", CreatedAt: time.Now().UTC(),
+			ID: newID("tok"), Name: bootstrapTokenName, Role: api.RolePlatformAdmin,
+			Hash: hashToken(secret), CreatedBy: systemActor, CreatedAt: time.Now().UTC(),
 		})
 	})
 	return generated, err

@@ -258,6 +258,25 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 		}
 	}
 
+	// Alpha's admin lists alpha's tokens and no other; bravo's answer as a
+	// missing tenant's.
+	for _, query := range []string{"", "?page_size=1", "?tenant=alpha"} {
+		var list api.List[api.Token]
+		ts.mustCall(t, http.StatusOK, alpha.tokens[api.RoleTenantAdmin], "GET", "/v1/tokens"+query, nil).json(t, &list)
+		attempts++
+		for _, tok := range list.Items {
+			if tok.Tenant != "alpha" {
+				t.Errorf("GET /v1/tokens%s as alpha's admin lists %+v", query, tok)
+			}
+		}
+	}
+	got := ts.call(t, alpha.tokens[api.RoleTenantAdmin], "GET", "/v1/tokens?tenant=bravo", nil)
+	want := ts.call(t, alpha.tokens[api.RoleTenantAdmin], "GET", "/v1/tokens?tenant=ghost", nil)
+	attempts++
+	if got.status != http.StatusNotFound || comparable(got, nil) != comparable(want, replace) {
+		t.Errorf("bravo's tokens answer unlike a missing tenant's\n got: %s\nwant: %s", comparable(got, nil), comparable(want, replace))
+	}
+
 	if after := storeSnapshot(t, ts.store); after != before {
 		t.Errorf("the store changed:\n%s", snapshotDiff(before, after))
 	}

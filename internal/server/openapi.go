@@ -53,7 +53,7 @@ var resourceTypes = map[string]struct {
 	"promotion-links": {api.PromotionLink{}, nil, true},
 	"usage":           {api.Usage{}, nil, false},
 	"audit-events":    {api.AuditEvent{}, nil, true},
-	"tokens":          {api.Token{}, api.TokenRequest{}, false},
+	"tokens":          {api.Token{}, api.TokenRequest{}, true},
 	"backups":         {api.Backup{}, nil, true},
 	"restore":         {api.Tenant{}, nil, false},
 	"regions":         {api.Region{}, nil, true},
@@ -270,7 +270,7 @@ func (r *schemaReflector) successes(method, path, last, resource string, isList 
 		return []success{{status: "200", description: "Decommissioned; the answer says where its final backup is kept.",
 			schema: r.ref(reflect.TypeFor[api.TenantDeletion]())}}
 	case method == http.MethodDelete && resource == "tokens":
-		return []success{{status: "204", description: "Revoked (also when it already was)."}}
+		return []success{{status: "204", description: "Revoked, with every token minted from it, directly or not (also when it already was)."}}
 	case method == http.MethodDelete:
 		return []success{{status: "204", description: "Deleted."}}
 	case method == http.MethodPut:
@@ -307,6 +307,14 @@ var listFilters = map[string][]any{
 		queryParam("object_kind", "Only events of objects of this kind.", jsonObject{"type": "string", "enum": toAny(objectKinds)}),
 		queryParam("object_key", "Only events of the object with this key.", jsonObject{"type": "string"}),
 		queryParam("order", "asc (oldest first, the default) or desc.", jsonObject{"type": "string", "enum": []any{"asc", "desc"}}),
+	},
+	"/v1/audit-events": {
+		queryParam("object_kind", "Only events of objects of this kind.", jsonObject{"type": "string", "enum": toAny(objectKinds)}),
+		queryParam("object_key", "Only events of the object with this key.", jsonObject{"type": "string"}),
+		queryParam("order", "asc (oldest first, the default) or desc.", jsonObject{"type": "string", "enum": []any{"asc", "desc"}}),
+	},
+	"/v1/tokens": {
+		queryParam("tenant", "Only the tokens of the tenant with this slug (a platform admin's filter; a tenant admin sees its own tenant's).", jsonObject{"type": "string"}),
 	},
 	"/v1/backups": {
 		queryParam("tenant", "Only the backups of the tenant with this slug.", jsonObject{"type": "string"}),

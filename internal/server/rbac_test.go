@@ -301,6 +301,16 @@ var handlerRules = []handlerRule{
 		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusNotFound,
 	},
 	{
+		// Listing tokens shows who may act on the tenant: admins only.
+		pattern: "GET /v1/tokens", name: "list tokens",
+		minRole: api.RoleTenantAdmin, deniedStatus: http.StatusForbidden,
+	},
+	{
+		pattern: "GET /v1/tokens", name: "list another tenant's tokens",
+		path:    func(w *world, wt *worldTenant) string { return "/v1/tokens?tenant=" + otherTenant(w, wt).slug },
+		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusNotFound,
+	},
+	{
 		// The world's tokens key is a spare tenant_viewer token of the tenant.
 		pattern: "DELETE /v1/tokens/{id}", name: "revoke a tenant_viewer token of one's tenant",
 		minRole: api.RoleTenantAdmin, deniedStatus: http.StatusForbidden,

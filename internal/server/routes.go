@@ -39,9 +39,8 @@ func (s *Server) routeTable() []route {
 		[]route{
 			{"GET /healthz", public, s.healthz},
 			{"GET /readyz", public, s.readyz},
-			{"POST /v1/tokens", authenticated, s.createToken},
-			{"DELETE /v1/tokens/{id}", authenticated, s.revokeToken},
 		},
+		s.tokenRoutes(),
 		s.tenantRoutes(),
 		s.environmentRoutes(),
 		s.quotaRoutes(),

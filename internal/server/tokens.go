@@ -3,9 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
@@ -19,6 +22,50 @@ const (
 	maxTokenTTL     = 365 * 24 * time.Hour
 )
 
+// Names tenancyd itself uses in the audit log: the actor of its own work
+// (provisioning, expiring backups) and the first platform-admin token.
+const (
+	systemActor        = "tenancyd"
+	bootstrapTokenName = "bootstrap"
+	maxTokenNameLength = 100 // characters
+)
+
+// reservedTokenNames may not be minted, in any case or spacing, so that no
+// token passes for tenancyd or its bootstrap token in the audit log.
+var reservedTokenNames = []string{systemActor, bootstrapTokenName, "system"}
+
+// tokenRoutes: minting, listing and revoking tokens.
+func (s *Server) tokenRoutes() []route {
+	return []route{
+		{"GET /v1/tokens", authenticated, s.listTokens},
+		{"POST /v1/tokens", authenticated, s.createToken},
+		{"DELETE /v1/tokens/{id}", authenticated, s.revokeToken},
+		{"GET /v1/audit-events", platformAdmin, s.listPlatformAuditEvents},
+	}
+}
+
+// checkTokenName refuses names an audit log reader could be misled by:
+// control or invisible characters, surrounding spaces, and names of the
+// server's own.
+func checkTokenName(name string) error {
+	switch n := utf8.RuneCountInString(name); {
+	case !utf8.ValidString(name) || n == 0 || n > maxTokenNameLength:
+		return errInvalid("name", "name must be 1 to %d characters of UTF-8 text; got %s", maxTokenNameLength, shortQuote(name))
+	case strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }):
+		return errInvalid("name", "name %s holds a control or invisible character; use printable text such as \"ci-deploy\"", shortQuote(name))
+	case strings.TrimSpace(name) != name:
+		return errInvalid("name", "name %s starts or ends with a space; remove it", shortQuote(name))
+	}
+	folded := strings.Join(strings.Fields(name), " ")
+	for _, reserved := range reservedTokenNames {
+		if strings.EqualFold(folded, reserved) {
+			return errInvalid("name", "name %q is reserved for tenancyd itself (%s); choose another, such as \"ci-deploy\"",
+				name, strings.Join(reservedTokenNames, ", "))
+		}
+	}
+	return nil
+}
+
 // createToken mints a token for a tenant (or the platform). Nobody mints a
 // token above their own role, nor for a tenant they cannot see.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -27,8 +74,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 		if err := decodeStrict(body, &req); err != nil {
 			return 0, nil, err
 		}
-		if strings.TrimSpace(req.Name) == "" || len(req.Name) > 100 {
-			return 0, nil, errInvalid("name", "name must be 1 to 100 characters; got %q", req.Name)
+		if err := checkTokenName(req.Name); err != nil {
+			return 0, nil, err
 		}
 		ttl := defaultTokenTTL
 		if req.TTLSeconds != 0 {
@@ -73,7 +120,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 		secret := newTokenSecret()
 		rec := store.TokenRecord{
 			ID: newID("tok"), Name: req.Name, Tenant: req.Tenant, Role: req.Role, Hash: hashToken(secret),
-			CreatedBy: p.Name, CreatedAt: now, ExpiresAt: &expires,
+			CreatedBy: p.Name, CreatedByID: p.TokenID, CreatedAt: now, ExpiresAt: &expires,
 		}
 		if err := tx.CreateToken(ctx, rec); err != nil {
 			return 0, nil, err
@@ -82,10 +129,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 			detail: "name " + req.Name + ", role " + req.Role}); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusCreated, mintedToken{api.Token{
-			ID: rec.ID, Name: rec.Name, Tenant: rec.Tenant, Role: rec.Role, Token: secret,
-			ExpiresAt: rec.ExpiresAt, CreatedAt: rec.CreatedAt,
-		}}, nil
+		minted := tokenView(rec)
+		minted.Token = secret
+		return http.StatusCreated, mintedToken{minted}, nil
 	})
 }
 
@@ -99,8 +145,19 @@ func (t mintedToken) replay() *apiError {
 		"if that answer was lost, revoke %s and mint a new token", t.Name, t.ID, t.ID)
 }
 
-// revokeToken revokes a token: any token may revoke itself, a tenant admin
-// the tokens of its tenant, a platform admin any token.
+// tokenView is a token as the API shows it, never with its secret or hash.
+func tokenView(t store.TokenRecord) api.Token {
+	return api.Token{
+		ID: t.ID, Name: t.Name, Tenant: t.Tenant, Role: t.Role, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt,
+		CreatedBy: t.CreatedBy, CreatedByID: t.CreatedByID, CreatedAt: t.CreatedAt,
+	}
+}
+
+// revokeToken revokes a token and every token minted from it, directly or
+// not, so that a leaked token leaves nothing behind: any token may revoke
+// itself, a tenant admin the tokens of its tenant, a platform admin any
+// token. Each token revoked gets an audit event in its tenant's log (the
+// platform's for platform tokens).
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
 	return s.mutate(w, r, p, []string{lockPlatform}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
@@ -119,14 +176,72 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *principa
 		if mayRevoke := p.atLeast(api.RoleTenantAdmin) && p.atLeast(tok.Role); !self && !mayRevoke {
 			return 0, nil, errForbidden("", "the token %q has role %s and cannot revoke a %s token", p.Name, p.Role, tok.Role)
 		}
-		if tok.RevokedAt == nil {
-			if err := tx.RevokeToken(ctx, id, s.now().UTC()); err != nil {
-				return 0, nil, err
+		revoked, err := tx.RevokeToken(ctx, id, s.now().UTC())
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, rid := range revoked {
+			e := auditEntry{tenant: tok.Tenant, action: "token.revoke", kind: api.KindToken, key: rid}
+			if rid != id {
+				d, err := tx.Token(ctx, rid)
+				if err != nil {
+					return 0, nil, err
+				}
+				e.tenant, e.detail = d.Tenant, "minted (directly or not) by revoked token "+id
+			} else if n := len(revoked) - 1; n > 0 {
+				e.detail = fmt.Sprintf("with the %d tokens minted from it", n)
 			}
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: tok.Tenant, action: "token.revoke", kind: api.KindToken, key: id}); err != nil {
+			if err := s.audit(ctx, tx, p, e); err != nil {
 				return 0, nil, err
 			}
 		}
 		return http.StatusNoContent, nil, nil
 	})
+}
+
+// listTokens lists the tokens the caller may manage, in id order, revoked
+// and expired ones included, never their secrets or hashes: every token
+// for a platform admin, or those of one tenant with ?tenant=slug (tokens
+// outlive their tenant, so the slug need not exist any more); the tokens of
+// its own tenant for a tenant admin.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *principal) error {
+	after, size, err := page(r)
+	if err != nil {
+		return err
+	}
+	q := store.TokenQuery{Tenant: p.Tenant, After: after, Limit: size + 1}
+	// Another tenant answers as a missing one, before the role is checked,
+	// as authorize does.
+	if tenant := r.URL.Query().Get("tenant"); tenant != "" {
+		if err := validate.Slug(tenant); err != nil {
+			return errBadRequest("tenant", "tenant: %v", err)
+		}
+		if !p.canSee(tenant) {
+			return errTenantNotFound(tenant)
+		}
+		q.Tenant = tenant
+	} else if p.Role == api.RolePlatformAdmin {
+		q.All = true
+	}
+	if !p.atLeast(api.RoleTenantAdmin) {
+		return errForbidden("", "listing tokens needs role tenant_admin or above; the token %q has role %s", p.Name, p.Role)
+	}
+	var tokens []store.TokenRecord
+	err = s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+		tokens, err = tx.ListTokens(ctx, q)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	list := api.List[api.Token]{Items: []api.Token{}}
+	for i, t := range tokens {
+		if i == size {
+			list.NextPageToken = pageToken(tokens[size-1].ID)
+			break
+		}
+		list.Items = append(list.Items, tokenView(t))
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -233,6 +234,9 @@ func TestTokenSecretIsShownOnce(t *testing.T) {
 	w.do(t, http.StatusOK, tok.Token, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "Acme"})
 	w.do(t, http.StatusBadRequest, tok.Token, "PATCH", "/v1/tenants/acme", map[string]any{"token": tok.Token})
 	w.do(t, http.StatusOK, tok.Token, "GET", "/v1/tenants/acme/audit-events", nil)
+	w.do(t, http.StatusOK, tok.Token, "GET", "/v1/tokens", nil)
+	w.do(t, http.StatusOK, w.admin, "GET", "/v1/tokens?page_size=1", nil)
+	w.do(t, http.StatusOK, w.admin, "GET", "/v1/audit-events", nil)
 	w.do(t, http.StatusOK, w.admin, "GET", "/openapi.json", nil)
 	w.do(t, http.StatusNoContent, tok.Token, "DELETE", "/v1/tokens/"+child.ID, nil)
 	w.do(t, http.StatusNoContent, tok.Token, "DELETE", "/v1/tokens/"+tok.ID, nil)
@@ -318,4 +322,190 @@ func TestTokenNeverOutlivesItsMinter(t *testing.T) {
 	if child.ExpiresAt == nil || parent.ExpiresAt == nil || child.ExpiresAt.After(*parent.ExpiresAt) {
 		t.Fatalf("child expires at %v, after its parent's %v", child.ExpiresAt, parent.ExpiresAt)
 	}
+}
+
+// TestTokenRevocationCascades mints a tree of tokens, each from the last,
+// and revokes one in the middle: it and every token minted from it,
+// directly or not, stop working at once, each with an audit event naming
+// the revoker's token; the tokens above and beside it keep working. A
+// token that revokes itself takes its descendants with it.
+func TestTokenRevocationCascades(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	// platform -> a (admin) -> b (admin) -> c (viewer); a -> d (viewer); platform -> e.
+	platform := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "ops", Role: api.RolePlatformAdmin})
+	a := w.mint(t, http.StatusCreated, platform.Token, api.TokenRequest{Name: "a", Tenant: "acme", Role: api.RoleTenantAdmin})
+	b := w.mint(t, http.StatusCreated, a.Token, api.TokenRequest{Name: "b", Tenant: "acme", Role: api.RoleTenantAdmin})
+	c := w.mint(t, http.StatusCreated, b.Token, api.TokenRequest{Name: "c", Tenant: "acme", Role: api.RoleTenantViewer})
+	d := w.mint(t, http.StatusCreated, a.Token, api.TokenRequest{Name: "d", Tenant: "acme", Role: api.RoleTenantViewer})
+	e := w.mint(t, http.StatusCreated, platform.Token, api.TokenRequest{Name: "e", Tenant: "acme", Role: api.RoleTenantViewer})
+	if b.CreatedByID != a.ID || c.CreatedByID != b.ID || a.CreatedByID != platform.ID {
+		t.Fatalf("lineage not recorded: a by %q, b by %q, c by %q", a.CreatedByID, b.CreatedByID, c.CreatedByID)
+	}
+
+	w.do(t, http.StatusNoContent, platform.Token, "DELETE", "/v1/tokens/"+a.ID, nil)
+	for _, tok := range []api.Token{a, b, c, d} {
+		expectError(t, w.do(t, 0, tok.Token, "GET", "/v1/tenants/acme", nil), http.StatusUnauthorized, "", "revoked")
+	}
+	for _, tok := range []api.Token{platform, e} {
+		w.do(t, http.StatusOK, tok.Token, "GET", "/v1/tenants/acme", nil)
+	}
+	revoked := map[string]api.AuditEvent{}
+	for _, ev := range auditOf(t, w.testServer, "acme", "&object_kind=token") {
+		if ev.Action == "token.revoke" {
+			revoked[ev.ObjectKey] = ev
+		}
+	}
+	for _, tok := range []api.Token{a, b, c, d} {
+		ev, ok := revoked[tok.ID]
+		if !ok || ev.ActorTokenID != platform.ID || ev.Actor != "ops" {
+			t.Errorf("revocation of %s (%s): event %+v; want one by token %s", tok.Name, tok.ID, ev, platform.ID)
+		}
+	}
+	if len(revoked) != 4 || !strings.Contains(revoked[b.ID].Detail, a.ID) {
+		t.Errorf("revocation events %+v", revoked)
+	}
+
+	// Self-revocation cascades too.
+	f := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "f", Tenant: "acme", Role: api.RoleTenantAdmin})
+	g := w.mint(t, http.StatusCreated, f.Token, api.TokenRequest{Name: "g", Tenant: "acme", Role: api.RoleTenantViewer})
+	w.do(t, http.StatusNoContent, f.Token, "DELETE", "/v1/tokens/"+f.ID, nil)
+	w.do(t, http.StatusUnauthorized, g.Token, "GET", "/v1/tenants/acme", nil)
+}
+
+// TestListTokens lists tokens as each caller may: a platform admin every
+// token, page by page, or one tenant's; a tenant admin its own tenant's; a
+// viewer none; another tenant's as a missing tenant. No answer holds a
+// secret or a hash.
+func TestListTokens(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	w.createTenant(t, "zeta")
+	admin := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "admin", Tenant: "acme", Role: api.RoleTenantAdmin})
+	viewer := w.mint(t, http.StatusCreated, admin.Token, api.TokenRequest{Name: "viewer", Tenant: "acme", Role: api.RoleTenantViewer})
+	zeta := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "zeta", Tenant: "zeta", Role: api.RoleTenantAdmin})
+	w.do(t, http.StatusNoContent, admin.Token, "DELETE", "/v1/tokens/"+viewer.ID, nil)
+
+	list := func(token, query string) []api.Token {
+		t.Helper()
+		var all []api.Token
+		next := ""
+		for range 10 {
+			q := query
+			if next != "" {
+				q += "&page_token=" + next
+			}
+			var page api.List[api.Token]
+			w.do(t, http.StatusOK, token, "GET", "/v1/tokens?page_size=2"+q, nil).json(t, &page)
+			all = append(all, page.Items...)
+			if next = page.NextPageToken; next == "" {
+				return all
+			}
+		}
+		t.Fatal("the pages do not end")
+		return nil
+	}
+	ids := func(tokens []api.Token) []string {
+		out := []string{}
+		for _, tok := range tokens {
+			out = append(out, tok.ID)
+		}
+		return out
+	}
+	everyone := list(w.admin, "")
+	if len(everyone) != 4 || !slices.IsSorted(ids(everyone)) {
+		t.Errorf("a platform admin lists %v; want the 4 tokens in id order", ids(everyone))
+	}
+	acme := list(admin.Token, "")
+	if got := ids(acme); !slices.Equal(got, ids(list(w.admin, "&tenant=acme"))) || len(got) != 2 || !slices.Contains(got, viewer.ID) {
+		t.Errorf("acme's admin lists %v", got)
+	}
+	for _, tok := range acme {
+		if tok.Tenant != "acme" || tok.Token != "" {
+			t.Errorf("acme's admin sees %+v", tok)
+		}
+		if tok.ID == viewer.ID && (tok.RevokedAt == nil || tok.CreatedByID != admin.ID || tok.CreatedBy != "admin") {
+			t.Errorf("the revoked viewer is listed as %+v", tok)
+		}
+	}
+	expectError(t, w.do(t, 0, admin.Token, "GET", "/v1/tokens?tenant=zeta", nil), http.StatusNotFound, "", `tenant "zeta" not found`)
+	expectError(t, w.do(t, 0, admin.Token, "GET", "/v1/tokens?tenant=ghost", nil), http.StatusNotFound, "", `tenant "ghost" not found`)
+	expectError(t, w.do(t, 0, zeta.Token, "GET", "/v1/tokens?tenant=..", nil), http.StatusBadRequest, "tenant", "")
+	other := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "reader", Tenant: "acme", Role: api.RoleTenantUser})
+	expectError(t, w.do(t, 0, other.Token, "GET", "/v1/tokens", nil), http.StatusForbidden, "", "tenant_admin")
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.answers {
+		if strings.Contains(a, "GET /v1/tokens") && (strings.Contains(a, `"token":`) || strings.Contains(a, `"hash"`) ||
+			strings.Contains(a, admin.Token) || strings.Contains(a, viewer.Token)) {
+			t.Errorf("a token list shows a secret or hash:\n%s", a)
+		}
+	}
+}
+
+// TestAuditNamesTheActingToken checks that an audit event names the token
+// that acted and the token that minted it, by id, which a token's name
+// cannot fake; that names that could pass for tenancyd's own, or hide
+// characters, are refused; and that platform-level events are readable by
+// a platform admin only.
+func TestAuditNamesTheActingToken(t *testing.T) {
+	t.Parallel()
+	w := newTokenWatch(t)
+	w.createTenant(t, "acme")
+	var bootstrap store.TokenRecord
+	err := w.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		all, err := tx.ListTokens(ctx, store.TokenQuery{All: true})
+		if len(all) > 0 {
+			bootstrap = all[0]
+		}
+		return err
+	})
+	if err != nil || bootstrap.Name != "bootstrap" {
+		t.Fatalf("bootstrap token %+v, %v", bootstrap, err)
+	}
+	admin := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "admin", Tenant: "acme", Role: api.RoleTenantAdmin})
+
+	for _, name := range []string{"bootstrap", "Bootstrap", "TENANCYD", "system", "tenancyd  ", " bootstrap", "boot\u200bstrap",
+		"ci\x1b[31m", "ci\u202eyolp", "ci\ndeploy", "", strings.Repeat("n", 101)} {
+		expectError(t, w.do(t, 0, admin.Token, "POST", "/v1/tokens", api.TokenRequest{Name: name, Tenant: "acme", Role: api.RoleTenantViewer}),
+			http.StatusUnprocessableEntity, "name", "name")
+	}
+	for _, name := range []string{"bootstrap-ci", "ci deploy", "déploiement 🚀", "tenancyd's friend"} {
+		w.mint(t, http.StatusCreated, admin.Token, api.TokenRequest{Name: name, Tenant: "acme", Role: api.RoleTenantViewer})
+	}
+
+	w.do(t, http.StatusOK, admin.Token, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "Acme Corp"})
+	var update api.AuditEvent
+	for _, ev := range auditOf(t, w.testServer, "acme", "&object_kind=tenant") {
+		if ev.Action == "tenant.update" {
+			update = ev
+		}
+	}
+	if update.Actor != "admin" || update.ActorTokenID != admin.ID || update.ActorTokenCreatedByID != bootstrap.ID {
+		t.Errorf("tenant.update event %+v; want actor admin, token %s minted by %s", update, admin.ID, bootstrap.ID)
+	}
+	// tenancyd's own work names no token.
+	for _, ev := range auditOf(t, w.testServer, "acme", "&object_kind=tenant") {
+		if ev.Action == "tenant.create" && (ev.ActorTokenID != bootstrap.ID || ev.Actor != "bootstrap") {
+			t.Errorf("tenant.create event %+v", ev)
+		}
+	}
+
+	// Platform-level events: a platform token's minting, by its minter.
+	ops := w.mint(t, http.StatusCreated, w.admin, api.TokenRequest{Name: "ops", Role: api.RolePlatformAdmin})
+	var platform api.List[api.AuditEvent]
+	w.do(t, http.StatusOK, w.admin, "GET", "/v1/audit-events?object_kind=token&order=desc", nil).json(t, &platform)
+	if len(platform.Items) == 0 || platform.Items[0].ObjectKey != ops.ID || platform.Items[0].Action != "token.create" ||
+		platform.Items[0].ActorTokenID != bootstrap.ID || platform.Items[0].Tenant != "" {
+		t.Errorf("platform audit events %+v; want the minting of %s first", platform.Items, ops.ID)
+	}
+	for _, ev := range platform.Items {
+		if ev.Tenant != "" {
+			t.Errorf("the platform log holds a tenant's event %+v", ev)
+		}
+	}
+	w.do(t, http.StatusForbidden, admin.Token, "GET", "/v1/audit-events", nil)
 }

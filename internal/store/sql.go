@@ -471,11 +471,11 @@ func (t *sqlTx) Export(ctx context.Context, tenant string) ([]Object, error) {
 	return objects, nil
 }
 
-const tokenColumns = "id, name, tenant, role, hash, created_by, created_at, expires_at, revoked_at" //nolint:gosec // G101: column names, not a credential.
+const tokenColumns = "id, name, tenant, role, hash, created_by, created_by_id, created_at, expires_at, revoked_at" //nolint:gosec // G101: column names, not a credential.
 
 func scanToken(r row) (TokenRecord, error) {
 	var tok TokenRecord
-	if err := r.Scan(&tok.ID, &tok.Name, &tok.Tenant, &tok.Role, &tok.Hash, &tok.CreatedBy,
+	if err := r.Scan(&tok.ID, &tok.Name, &tok.Tenant, &tok.Role, &tok.Hash, &tok.CreatedBy, &tok.CreatedByID,
 		timeCol{&tok.CreatedAt}, nullTimeCol{&tok.ExpiresAt}, nullTimeCol{&tok.RevokedAt}); err != nil {
 		return TokenRecord{}, err
 	}
@@ -484,8 +484,8 @@ func scanToken(r row) (TokenRecord, error) {
 
 // CreateToken stores a token; a zero CreatedAt means now.
 func (t *sqlTx) CreateToken(ctx context.Context, tok TokenRecord) error {
-	n, err := t.exec(ctx, "INSERT INTO tokens ("+tokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		tok.ID, tok.Name, tok.Tenant, tok.Role, tok.Hash, tok.CreatedBy,
+	n, err := t.exec(ctx, "INSERT INTO tokens ("+tokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		tok.ID, tok.Name, tok.Tenant, tok.Role, tok.Hash, tok.CreatedBy, tok.CreatedByID,
 		t.d.timeArg(orNow(tok.CreatedAt)), t.nullTimeArg(tok.ExpiresAt), t.nullTimeArg(tok.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("store: create token %s: %w", tok.ID, err)
@@ -518,17 +518,56 @@ func (t *sqlTx) Token(ctx context.Context, id string) (TokenRecord, error) {
 	return tok, nil
 }
 
-// RevokeToken marks a token revoked. Revoking it again keeps the first time.
-func (t *sqlTx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	n, err := t.exec(ctx, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
-		t.d.timeArg(orNow(at)), id)
+// RevokeToken marks a token and its descendants revoked, walking
+// created_by_id down from it; a token revoked already keeps its first time,
+// and its descendants are still walked, so that revoking again finishes a
+// revocation that predates the lineage.
+func (t *sqlTx) RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error) {
+	if _, err := t.Token(ctx, id); err != nil {
+		return nil, fmt.Errorf("store: revoke token %s: %w", id, err)
+	}
+	// UNION, not UNION ALL: a cycle, which minting cannot make, still ends.
+	ids, err := scanAll(func(r row) (string, error) {
+		var v string
+		return v, r.Scan(&v)
+	})(t.query(ctx,
+		"WITH RECURSIVE tree(id) AS (SELECT id FROM tokens WHERE id = ?"+
+			" UNION SELECT tokens.id FROM tokens JOIN tree ON tokens.created_by_id = tree.id)"+
+			" UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (SELECT id FROM tree) RETURNING id",
+		id, t.d.timeArg(orNow(at))))
 	if err != nil {
-		return fmt.Errorf("store: revoke token %s: %w", id, err)
+		return nil, fmt.Errorf("store: revoke token %s: %w", id, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("store: revoke token %s: %w", id, ErrNotFound)
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// ListTokens lists tokens in id order, revoked and expired ones included.
+func (t *sqlTx) ListTokens(ctx context.Context, q TokenQuery) ([]TokenRecord, error) {
+	var where []string
+	var args []any
+	if !q.All {
+		where = append(where, "tenant = ?")
+		args = append(args, q.Tenant)
 	}
-	return nil
+	if q.After != "" {
+		where = append(where, "id > ?")
+		args = append(args, q.After)
+	}
+	query := "SELECT " + tokenColumns + " FROM tokens"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	tokens, err := scanAll(scanToken)(t.query(ctx, query, args...))
+	if err != nil {
+		return nil, fmt.Errorf("store: list tokens of tenant %q: %w", q.Tenant, err)
+	}
+	return tokens, nil
 }
 
 // RevokeTenantTokens revokes every token of a tenant that is not revoked yet.
@@ -549,15 +588,15 @@ func (t *sqlTx) CountTokens(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-const auditColumns = "id, tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id"
+const auditColumns = "id, tenant, actor, actor_token_id, actor_token_created_by_id, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id"
 
 // AppendAudit stores an event (its ID is ignored); a zero Time means now.
 func (t *sqlTx) AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error) {
 	var id int64
 	err := t.queryRow(ctx,
-		"INSERT INTO audit_events (tenant, actor, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id)"+
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-		e.Tenant, e.Actor, e.Action, e.ObjectKind, e.ObjectKey, e.RevisionBefore, e.RevisionAfter,
+		"INSERT INTO audit_events (tenant, actor, actor_token_id, actor_token_created_by_id, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id)"+
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		e.Tenant, e.Actor, e.ActorTokenID, e.ActorTokenCreatedByID, e.Action, e.ObjectKind, e.ObjectKey, e.RevisionBefore, e.RevisionAfter,
 		e.RequestID, e.Detail, t.d.timeArg(orNow(e.Time)), e.PromotionID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: append audit event of tenant %q: %w", e.Tenant, err)
@@ -567,7 +606,7 @@ func (t *sqlTx) AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error
 
 func scanAudit(r row) (api.AuditEvent, error) {
 	var e api.AuditEvent
-	err := r.Scan(&e.ID, &e.Tenant, &e.Actor, &e.Action, &e.ObjectKind, &e.ObjectKey,
+	err := r.Scan(&e.ID, &e.Tenant, &e.Actor, &e.ActorTokenID, &e.ActorTokenCreatedByID, &e.Action, &e.ObjectKind, &e.ObjectKey,
 		&e.RevisionBefore, &e.RevisionAfter, &e.RequestID, &e.Detail, timeCol{&e.Time}, &e.PromotionID)
 	return e, err
 }

@@ -63,10 +63,21 @@ type TokenRecord struct {
 	Tenant    string // "" for a platform token
 	Role      string
 	Hash      []byte
-	CreatedBy string
-	CreatedAt time.Time
-	ExpiresAt *time.Time
-	RevokedAt *time.Time
+	CreatedBy string // the name of the token that minted it ("tenancyd" for the bootstrap token)
+	// CreatedByID is the id of the token that minted it; "" for the
+	// bootstrap token and tokens minted before tenancyd recorded it.
+	CreatedByID string
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time
+	RevokedAt   *time.Time
+}
+
+// TokenQuery selects one page of tokens, in id order.
+type TokenQuery struct {
+	Tenant string // the tokens of this tenant ("" for platform tokens) unless All
+	All    bool
+	After  string // exclusive lower bound on ID
+	Limit  int    // <= 0 means no limit
 }
 
 // AuditQuery selects audit events of one tenant ("" for platform-level events
@@ -143,7 +154,11 @@ type Tx interface {
 	CreateToken(ctx context.Context, t TokenRecord) error
 	TokenByHash(ctx context.Context, hash []byte) (TokenRecord, error)
 	Token(ctx context.Context, id string) (TokenRecord, error)
-	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// RevokeToken revokes a token and every token minted from it, directly
+	// or not, and returns the ids it revoked (those already revoked are
+	// left as they are, and not returned). ErrNotFound when id is no token.
+	RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error)
+	ListTokens(ctx context.Context, q TokenQuery) ([]TokenRecord, error)
 	// RevokeTenantTokens revokes every token of a tenant, as its deletion does.
 	RevokeTenantTokens(ctx context.Context, tenant string, at time.Time) error
 	CountTokens(ctx context.Context) (int, error)

@@ -467,7 +467,8 @@ function auditSection(events) {
   if (!events.ok) return section("Recent changes", unavailable(events.error));
   const rows = events.value.items.map((e) => el("tr", {},
     el("td", { class: "nowrap" }, when(e.time)),
-    el("td", {}, e.actor),
+    // A token's name is its minter's choice; its id, on hover, is not.
+    el("td", { title: e.actor_token_id ? "token " + e.actor_token_id : null }, e.actor),
     el("td", {}, el("code", {}, e.action)),
     el("td", {}, e.object_kind, " ", el("code", {}, e.object_key)),
     el("td", {}, e.detail || ""),

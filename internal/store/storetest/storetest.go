@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ViewIsReadOnly", testViewIsReadOnly},
 		{"ViewSeesOneSnapshot", testViewSeesOneSnapshot},
 		{"Tokens", testTokens},
+		{"TokenLineage", testTokenLineage},
 		{"Audit", testAudit},
 		{"Idempotency", testIdempotency},
 		{"Backups", testBackups},
@@ -574,7 +575,7 @@ func testTokens(t *testing.T, s store.Store) {
 	created := time.Date(2025, 3, 1, 12, 30, 0, 123456789, time.FixedZone("CET", 3600))
 	expires := created.Add(time.Hour)
 	platform := store.TokenRecord{ID: "tok1", Name: "bootstrap", Role: "platform_admin", Hash: []byte{0, 1, 2, 0xff}, CreatedBy: "tenancyd", CreatedAt: created}
-	ci := store.TokenRecord{ID: "tok2", Name: "ci", Tenant: "acme", Role: "tenant_viewer", Hash: bytes.Repeat([]byte{7}, 32), CreatedBy: "tok1", CreatedAt: created, ExpiresAt: &expires}
+	ci := store.TokenRecord{ID: "tok2", Name: "ci", Tenant: "acme", Role: "tenant_viewer", Hash: bytes.Repeat([]byte{7}, 32), CreatedBy: "bootstrap", CreatedByID: "tok1", CreatedAt: created, ExpiresAt: &expires}
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.CreateToken(ctx, platform); err != nil {
 			return err
@@ -625,12 +626,26 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 
 	revoked := time.Date(2025, 3, 2, 0, 0, 0, 999, time.UTC)
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.RevokeToken(ctx, "tok2", revoked) })
-	// Revoking again keeps the first time.
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		return tx.RevokeToken(ctx, "tok2", revoked.Add(time.Hour))
+	revoke := func(id string, at time.Time) []string {
+		t.Helper()
+		var ids []string
+		update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+			ids, err = tx.RevokeToken(ctx, id, at)
+			return err
+		})
+		return ids
+	}
+	if ids := revoke("tok2", revoked); !reflect.DeepEqual(ids, []string{"tok2"}) {
+		t.Errorf("RevokeToken revoked %v, want [tok2]", ids)
+	}
+	// Revoking again keeps the first time, and revokes nothing new.
+	if ids := revoke("tok2", revoked.Add(time.Hour)); len(ids) != 0 {
+		t.Errorf("revoking again revoked %v", ids)
+	}
+	err := s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.RevokeToken(ctx, "nope", revoked)
+		return err
 	})
-	err := s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error { return tx.RevokeToken(ctx, "nope", revoked) })
 	wantErr(t, "RevokeToken of a missing id", err, store.ErrNotFound)
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.Token(ctx, "tok2")
@@ -649,7 +664,7 @@ func testTokens(t *testing.T, s store.Store) {
 	// A zero CreatedAt means now.
 	before := time.Now().UTC().Truncate(time.Microsecond)
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		return tx.CreateToken(ctx, store.TokenRecord{ID: "tok4", Name: "n", Tenant: "acme", Role: "tenant_admin", Hash: []byte("h4"), CreatedBy: "tok1"})
+		return tx.CreateToken(ctx, store.TokenRecord{ID: "tok4", Name: "n", Tenant: "acme", Role: "tenant_admin", Hash: []byte("h4"), CreatedBy: "bootstrap", CreatedByID: "tok1"})
 	})
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.Token(ctx, "tok4")
@@ -661,10 +676,88 @@ func testTokens(t *testing.T, s store.Store) {
 	})
 }
 
+// testTokenLineage revokes a token in the middle of a tree of tokens minted
+// from one another: it and every token below it are revoked, those above
+// and beside it are not; and lists tokens by tenant and page.
+func testTokenLineage(t *testing.T, s store.Store) {
+	// root -> a -> a1 -> a11, a -> a2, root -> b; c is a platform token.
+	tree := []store.TokenRecord{
+		{ID: "root", Role: "platform_admin"},
+		{ID: "a", Tenant: "acme", Role: "tenant_admin", CreatedByID: "root"},
+		{ID: "a1", Tenant: "acme", Role: "tenant_admin", CreatedByID: "a"},
+		{ID: "a11", Tenant: "acme", Role: "tenant_viewer", CreatedByID: "a1"},
+		{ID: "a2", Tenant: "acme", Role: "tenant_user", CreatedByID: "a"},
+		{ID: "b", Tenant: "globex", Role: "tenant_admin", CreatedByID: "root"},
+		{ID: "c", Role: "platform_admin", CreatedByID: "root"},
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for i, tok := range tree {
+			tok.Name, tok.Hash = "token "+tok.ID, []byte{byte(i), 'l'}
+			if err := tx.CreateToken(ctx, tok); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var revoked []string
+	update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+		// a1 first, then a: the walk goes past a revoked token to its children.
+		if _, err = tx.RevokeToken(ctx, "a1", time.Time{}); err != nil {
+			return err
+		}
+		revoked, err = tx.RevokeToken(ctx, "a", time.Time{})
+		return err
+	})
+	if !reflect.DeepEqual(revoked, []string{"a", "a2"}) {
+		t.Errorf("revoking a revoked %v, want [a a2] (a1 and a11 were revoked with a1)", revoked)
+	}
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		all, err := tx.ListTokens(ctx, store.TokenQuery{All: true})
+		noErr(t, "ListTokens", err)
+		var gone, alive []string
+		for _, tok := range all {
+			if tok.RevokedAt != nil {
+				gone = append(gone, tok.ID)
+			} else {
+				alive = append(alive, tok.ID)
+			}
+		}
+		if !reflect.DeepEqual(gone, []string{"a", "a1", "a11", "a2"}) || !reflect.DeepEqual(alive, []string{"b", "c", "root"}) {
+			t.Errorf("revoked %v, alive %v", gone, alive)
+		}
+		for _, tc := range []struct {
+			q    store.TokenQuery
+			want []string
+		}{
+			{store.TokenQuery{Tenant: "acme"}, []string{"a", "a1", "a11", "a2"}},
+			{store.TokenQuery{Tenant: "acme", After: "a1", Limit: 1}, []string{"a11"}},
+			{store.TokenQuery{Tenant: ""}, []string{"c", "root"}},
+			{store.TokenQuery{All: true, After: "b", Limit: 2}, []string{"c", "root"}},
+			{store.TokenQuery{Tenant: "nobody"}, nil},
+		} {
+			got, err := tx.ListTokens(ctx, tc.q)
+			noErr(t, "ListTokens", err)
+			var ids []string
+			for _, tok := range got {
+				ids = append(ids, tok.ID)
+			}
+			if !reflect.DeepEqual(ids, tc.want) {
+				t.Errorf("ListTokens %+v = %v, want %v", tc.q, ids, tc.want)
+			}
+		}
+		a11, err := tx.Token(ctx, "a11")
+		noErr(t, "Token", err)
+		if a11.CreatedByID != "a1" {
+			t.Errorf("a11 was minted by %q, want a1", a11.CreatedByID)
+		}
+		return nil
+	})
+}
+
 func testAudit(t *testing.T, s store.Store) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6007008, time.UTC)
 	events := []api.AuditEvent{
-		{Tenant: "acme", Actor: "tok1", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "acme", RevisionAfter: 1, RequestID: "r1", Time: at},
+		{Tenant: "acme", Actor: "tok1", ActorTokenID: "tok_1", ActorTokenCreatedByID: "tok_0", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "acme", RevisionAfter: 1, RequestID: "r1", Time: at},
 		{Tenant: "globex", Actor: "tok1", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "globex", RevisionAfter: 1},
 		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionAfter: 1},
 		{Tenant: "", Actor: "tok1", Action: "create_token", ObjectKind: "token", ObjectKey: "tok2", Detail: "tenant_viewer"},
