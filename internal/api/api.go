@@ -203,6 +203,7 @@ const (
 	KindIntegration = "integration"
 	KindPromotion   = "promotion"
 	KindToken       = "token"
+	KindBackup      = "backup"
 )
 
 // AuditEvent records one mutation. Actor is the acting token's name, free

@@ -185,6 +185,73 @@ func (s *Server) prepareRestore(ctx context.Context, tx store.Tx, id string) (st
 	return b, objs, nil
 }
 
+// backupExpiryInterval is how often expired backups are looked for; a
+// backup outlives its retain_until by at most this much.
+const backupExpiryInterval = 10 * time.Minute
+
+// expiryBatch bounds the backups one transaction deletes.
+const expiryBatch = 100
+
+// backupExpiryLoop deletes backups past their retain_until, at once and
+// then every backupExpiryInterval, until ctx ends. Run starts it.
+func (s *Server) backupExpiryLoop(ctx context.Context) {
+	t := time.NewTicker(backupExpiryInterval)
+	defer t.Stop()
+	for {
+		if _, err := s.expireBackups(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "deleting expired backups", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// expireBackups deletes every backup retained until before now (the
+// server's clock), each with a platform-level audit event, and says how
+// many it deleted. Replicas may run it at once: the platform lock makes
+// each backup's deletion, and its event, happen once.
+func (s *Server) expireBackups(ctx context.Context) (int, error) {
+	deleted := 0
+	for {
+		n := 0
+		err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.Lock(ctx, lockPlatform); err != nil {
+				return err
+			}
+			now := s.now().UTC()
+			expired, err := tx.ExpiredBackups(ctx, now, expiryBatch)
+			if err != nil {
+				return err
+			}
+			for _, b := range expired {
+				if err := tx.DeleteBackup(ctx, b.ID); err != nil {
+					return err
+				}
+				if err := s.audit(ctx, tx, nil, auditEntry{action: "backup.expire", kind: api.KindBackup, key: b.ID,
+					detail: fmt.Sprintf("final backup of tenant %q taken at %s, retained until %s, deleted",
+						b.Tenant, b.TakenAt.UTC().Format(time.RFC3339), b.RetainUntil.UTC().Format(time.RFC3339))}); err != nil {
+					return err
+				}
+			}
+			n = len(expired)
+			return nil
+		})
+		if err != nil {
+			return deleted, err
+		}
+		deleted += n
+		if n > 0 {
+			s.log.InfoContext(ctx, "deleted expired backups", "count", n)
+		}
+		if n < expiryBatch {
+			return deleted, nil
+		}
+	}
+}
+
 // backupIDPattern matches the ids newID("bkp") makes.
 var backupIDPattern = regexp.MustCompile(`^bkp_[0-9a-f]{1,64}$`)
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,5 +209,91 @@ func TestBackupList(t *testing.T) {
 	ts.createTenant(t, "delta")
 	for _, role := range api.TenantRoles {
 		ts.mustCall(t, http.StatusForbidden, ts.token(t, "delta", role), "GET", "/v1/backups", nil)
+	}
+}
+
+// TestExpiredBackupsAreDeleted moves the clock past backups' retain_until
+// on two replicas of one database (PostgreSQL and a shared SQLite file)
+// expiring at once: each expired backup is deleted exactly once, with one
+// platform-level audit event by tenancyd naming the backup and its tenant,
+// and cannot be restored; a backup still retained stays.
+func TestExpiredBackupsAreDeleted(t *testing.T) {
+	t.Parallel()
+	for name, url := range replicaDatabases(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newStepClock()
+			db := url(t)
+			rs := [2]*testServer{serveStore(t, openStore(t, db), withClock(clock)), serveStore(t, openStore(t, db), withClock(clock))}
+			ts := rs[0]
+			for slug, days := range map[string]int{"short": 1, "long": 30} {
+				ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants", map[string]any{
+					"slug": slug, "display_name": slug, "region": "eu-west", "data_retention_days": days, "deletion_protection": false,
+				})
+			}
+			short, long := deleteForGood(t, ts, "short").Backup, deleteForGood(t, ts, "long").Backup
+			expire := func() int {
+				t.Helper()
+				counts := make(chan int, 4)
+				var wg sync.WaitGroup
+				for _, r := range rs {
+					for range 2 {
+						wg.Go(func() {
+							n, err := r.srv.expireBackups(t.Context())
+							if err != nil {
+								t.Error(err)
+							}
+							counts <- n
+						})
+					}
+				}
+				wg.Wait()
+				close(counts)
+				total := 0
+				for n := range counts {
+					total += n
+				}
+				return total
+			}
+			listed := func() []string {
+				t.Helper()
+				var list api.List[api.Backup]
+				rs[1].mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/backups", nil).json(t, &list)
+				var ids []string
+				for _, b := range list.Items {
+					ids = append(ids, b.ID)
+				}
+				return ids
+			}
+
+			if n := expire(); n != 0 || len(listed()) != 2 {
+				t.Fatalf("nothing is expired yet, but %d backups were deleted; %v left", n, listed())
+			}
+			clock.Advance(2 * 24 * time.Hour)
+			if n := expire(); n != 1 || !slices.Equal(listed(), []string{long.ID}) {
+				t.Errorf("two days on: %d deleted, %v left; want %s deleted once, %s left", n, listed(), short.ID, long.ID)
+			}
+			expectError(t, ts.call(t, ts.admin, "POST", "/v1/backups/"+short.ID+"/restore", nil), http.StatusNotFound, "", "not found")
+			clock.Advance(29 * 24 * time.Hour)
+			if n := expire(); n != 1 || len(listed()) != 0 {
+				t.Errorf("thirty-one days on: %d deleted, %v left", n, listed())
+			}
+
+			var events api.List[api.AuditEvent]
+			ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/audit-events?object_kind=backup", nil).json(t, &events)
+			got := map[string]int{}
+			for _, e := range events.Items {
+				got[e.ObjectKey]++
+				if e.Action != "backup.expire" || e.Actor != "tenancyd" || e.ActorTokenID != "" || e.Tenant != "" {
+					t.Errorf("event %+v", e)
+				}
+				if want := map[string]string{short.ID: `"short"`, long.ID: `"long"`}[e.ObjectKey]; !strings.Contains(e.Detail, want) {
+					t.Errorf("event %+v does not name the tenant %s", e, want)
+				}
+			}
+			if len(got) != 2 || got[short.ID] != 1 || got[long.ID] != 1 {
+				t.Errorf("expiry events per backup %v; want one each", got)
+			}
+		})
 	}
 }

@@ -84,7 +84,7 @@ var errorCodes = []string{
 
 var objectKinds = []string{
 	api.KindTenant, api.KindEnvironment, api.KindUser, api.KindRoleBinding, api.KindQuota,
-	api.KindFeatureFlag, api.KindIntegration, api.KindPromotion, api.KindToken,
+	api.KindFeatureFlag, api.KindIntegration, api.KindPromotion, api.KindToken, api.KindBackup,
 }
 
 // errorResponses are the errors every operation may answer, by status.

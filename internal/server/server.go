@@ -151,10 +151,12 @@ func printable(s string) bool {
 }
 
 // Run does the server's background work (advancing tenant provisioning,
-// flushing usage counts, expiring idempotency records) until ctx ends.
+// flushing usage counts, expiring idempotency records and backups) until
+// ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	go s.usageLoop(ctx)
 	go s.idempotencyLoop(ctx)
+	go s.backupExpiryLoop(ctx)
 	s.provisionLoop(ctx)
 }
 

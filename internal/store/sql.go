@@ -743,6 +743,29 @@ func (t *sqlTx) Backup(ctx context.Context, id string) (BackupRecord, error) {
 	return b, nil
 }
 
+// ExpiredBackups lists backups retained until before a time, without their
+// data, which may be large and is not needed to delete them.
+func (t *sqlTx) ExpiredBackups(ctx context.Context, before time.Time, limit int) ([]BackupRecord, error) {
+	backups, err := scanAll(scanBackup)(t.query(ctx,
+		"SELECT id, tenant, taken_at, retain_until, 'null' FROM backups WHERE retain_until < ? ORDER BY retain_until, id LIMIT ?",
+		t.d.timeArg(normTime(before)), limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list expired backups: %w", err)
+	}
+	return backups, nil
+}
+
+func (t *sqlTx) DeleteBackup(ctx context.Context, id string) error {
+	n, err := t.exec(ctx, "DELETE FROM backups WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("store: delete backup %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: delete backup %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // ListBackups lists a tenant's backups ("" for every tenant's), oldest first.
 func (t *sqlTx) ListBackups(ctx context.Context, tenant string) ([]BackupRecord, error) {
 	query := "SELECT " + backupColumns + " FROM backups"

@@ -175,4 +175,9 @@ type Tx interface {
 	PutBackup(ctx context.Context, b BackupRecord) error
 	Backup(ctx context.Context, id string) (BackupRecord, error)
 	ListBackups(ctx context.Context, tenant string) ([]BackupRecord, error)
+	// ExpiredBackups lists up to limit backups retained until before a time,
+	// soonest expired first, without their data.
+	ExpiredBackups(ctx context.Context, before time.Time, limit int) ([]BackupRecord, error)
+	// DeleteBackup deletes a backup; ErrNotFound when there is none with id.
+	DeleteBackup(ctx context.Context, id string) error
 }

@@ -988,6 +988,43 @@ func testBackups(t *testing.T, s store.Store) {
 		noErr(t, "Backup after DeleteTenant", err)
 		return nil
 	})
+
+	// Expired backups are found, soonest expired first, then deleted.
+	expired := func(at time.Time, limit int) []string {
+		t.Helper()
+		var ids []string
+		view(t, s, func(ctx context.Context, tx store.Tx) error {
+			list, err := tx.ExpiredBackups(ctx, at, limit)
+			for _, b := range list {
+				ids = append(ids, b.ID)
+				if b.Tenant == "" || b.RetainUntil.IsZero() || b.TakenAt.IsZero() {
+					t.Errorf("ExpiredBackups gave %+v", b)
+				}
+			}
+			return err
+		})
+		return ids
+	}
+	for _, tc := range []struct {
+		at    time.Time
+		limit int
+		want  []string
+	}{
+		{t0, 10, nil}, // retain_until is not before t0: kept
+		{t0.Add(time.Microsecond), 10, []string{"b3"}},
+		{t0.Add(31 * 24 * time.Hour), 10, []string{"b3", "b1", "b2"}},
+		{t0.Add(31 * 24 * time.Hour), 2, []string{"b3", "b1"}},
+	} {
+		if got := expired(tc.at, tc.limit); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ExpiredBackups(%s, %d) = %v, want %v", tc.at, tc.limit, got, tc.want)
+		}
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteBackup(ctx, "b3") })
+	err = s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error { return tx.DeleteBackup(ctx, "b3") })
+	wantErr(t, "DeleteBackup of a deleted backup", err, store.ErrNotFound)
+	if got := expired(t0.Add(time.Microsecond), 10); len(got) != 0 {
+		t.Errorf("after DeleteBackup, expired %v", got)
+	}
 }
 
 // counter reads the counter object's value.
