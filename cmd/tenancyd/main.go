@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -76,8 +75,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idempotencyTTL := fs.Duration("idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key's answer is kept for retries")
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file once listening")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	limits := server.DefaultConnLimits()
+	fs.DurationVar(&limits.ReadHeaderTimeout, "read-header-timeout", limits.ReadHeaderTimeout, "how long a client may take to send a request's headers")
+	fs.DurationVar(&limits.ReadTimeout, "read-timeout", limits.ReadTimeout, "how long a client may take to send a whole request, body included")
+	fs.DurationVar(&limits.WriteTimeout, "write-timeout", limits.WriteTimeout, "how long handling a request and writing its answer may take")
+	fs.DurationVar(&limits.IdleTimeout, "idle-timeout", limits.IdleTimeout, "how long an idle keep-alive connection is kept open")
+	fs.IntVar(&limits.MaxConnections, "max-connections", limits.MaxConnections, "connections served at once (more wait to be accepted); 0 for no cap")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := limits.Check(); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -121,8 +129,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Capped before TLS, so that handshakes count against the cap too.
+	ln = limits.Listener(ln)
 	scheme := "http"
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := limits.HTTPServer(srv.Handler())
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {

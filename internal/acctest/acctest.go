@@ -91,7 +91,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 		cancel()
 		t.Fatalf("listen: %v", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The limits tenancyd serves with, so that tests meet its deadlines.
+	limits := server.DefaultConnLimits()
+	ln = limits.Listener(ln)
+	hs := limits.HTTPServer(srv.Handler())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

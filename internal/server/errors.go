@@ -85,6 +85,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for k, v := range ae.header {
 		w.Header()[k] = v
 	}
+	closeIfUnread(w, r)
 	writeJSON(w, ae.status, api.ErrorBody{Error: api.ErrorDetail{
 		Code: ae.code, Message: ae.message, Field: ae.field, RequestID: requestID(r.Context()),
 	}})

@@ -105,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 
 // Handler is the whole API with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverPanics(s.withRequestID(s.canonicalPaths(s.mux)))
+	return watchBodies(s.recoverPanics(s.withRequestID(s.canonicalPaths(s.mux))))
 }
 
 // canonicalPaths refuses paths with dot segments or empty segments, which
