@@ -75,6 +75,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idempotencyTTL := fs.Duration("idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key's answer is kept for retries")
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file once listening")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	defaultRPM := fs.Int64("default-requests-per-minute", server.DefaultRequestsPerMinute,
+		"api_requests_per_minute of a tenant whose quota sets none, across every replica; 0 leaves them unlimited")
+	tenantConcurrency := fs.Int("max-tenant-concurrency", server.DefaultMaxTenantConcurrency,
+		"requests one tenant may have in progress at once on this replica; 0 for no cap")
 	limits := server.DefaultConnLimits()
 	fs.DurationVar(&limits.ReadHeaderTimeout, "read-header-timeout", limits.ReadHeaderTimeout, "how long a client may take to send a request's headers")
 	fs.DurationVar(&limits.ReadTimeout, "read-timeout", limits.ReadTimeout, "how long a client may take to send a whole request, body included")
@@ -86,6 +90,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := limits.Check(); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if *defaultRPM < 0 || *tenantConcurrency < 0 {
+		return errors.New("serve: --default-requests-per-minute and --max-tenant-concurrency take 0 (no limit) or more")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -121,6 +128,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv, err := server.New(server.Config{
 		Store: st, Regions: splitList(*regions), ProvisioningDelay: *provisioning, Logger: log,
 		IdempotencyTTL: *idempotencyTTL, SecretKey: secretKey,
+		DefaultRequestsPerMinute: *defaultRPM, MaxTenantConcurrency: *tenantConcurrency,
 	})
 	if err != nil {
 		return err

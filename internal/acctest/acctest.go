@@ -80,6 +80,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	_, _ = rand.Read(key)
 	srv, err := server.New(server.Config{
 		Store: st, ProvisioningDelay: o.provisioningDelay, SecretKey: key,
+		DefaultRequestsPerMinute: server.DefaultRequestsPerMinute, MaxTenantConcurrency: server.DefaultMaxTenantConcurrency,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

@@ -106,11 +106,14 @@ func (r *quotaResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
-			quota.CPUMillicores:        limit("CPU in thousandths of a core (1000 = one core)"),
-			quota.MemoryMB:             limit("Memory in MiB"),
-			quota.StorageGB:            limit("Storage in GiB"),
-			quota.MaxUsers:             limit("Most users the tenant may hold (in an environment's quota: its share of the tenant's `max_users`)"),
-			quota.APIRequestsPerMinute: limit("API requests per minute that the tenant's tokens may make; above it the platform answers HTTP 429 with `Retry-After`. In an environment's quota: its share of the tenant's limit, which is what throttles"),
+			quota.CPUMillicores: limit("CPU in thousandths of a core (1000 = one core)"),
+			quota.MemoryMB:      limit("Memory in MiB"),
+			quota.StorageGB:     limit("Storage in GiB"),
+			quota.MaxUsers:      limit("Most users the tenant may hold (in an environment's quota: its share of the tenant's `max_users`)"),
+			quota.APIRequestsPerMinute: limit("API requests per minute that the tenant's tokens may make, counted across every tenancyd replica; " +
+				"above it the platform answers HTTP 429 with `Retry-After`. A tenant whose tenant-wide quota leaves it unset gets the platform's " +
+				"default limit instead (tenancyd's `--default-requests-per-minute`, 6000 unless changed). " +
+				"In an environment's quota: its share of the tenant's limit, which is what throttles"),
 		},
 	}
 }

@@ -97,9 +97,11 @@ func (s *Server) authorizeAndServe(w http.ResponseWriter, r *http.Request, rt ro
 	if err := authorize(p, rt.access, r.PathValue("tenant")); err != nil {
 		return p, err
 	}
-	if err := s.admit(w, r, p); err != nil {
+	release, err := s.admit(w, r, p)
+	if err != nil {
 		return p, err
 	}
+	defer release()
 	return p, rt.handler(w, r, p)
 }
 

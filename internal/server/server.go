@@ -46,6 +46,12 @@ type Config struct {
 	// SecretKey encrypts write-only secrets at rest (AES-256-GCM, 32 bytes,
 	// see ParseSecretKey); nil stores them unencrypted.
 	SecretKey []byte
+	// DefaultRequestsPerMinute is the api_requests_per_minute of a tenant
+	// whose quota sets none; 0 leaves such tenants unlimited.
+	DefaultRequestsPerMinute int64
+	// MaxTenantConcurrency caps one tenant's requests in progress on this
+	// replica; 0 is no cap.
+	MaxTenantConcurrency int
 }
 
 // Server serves the tenancyd API.
@@ -59,10 +65,13 @@ type Server struct {
 	mux               *http.ServeMux
 	metrics           *metrics
 	// usageState holds this replica's unflushed usage counts and its rate
-	// limit buckets.
+	// limiters.
 	usageState     *usageState
 	idempotencyTTL time.Duration
 	secrets        *secretBox
+	// defaultRequestsPerMinute and maxTenantConcurrency: see Config.
+	defaultRequestsPerMinute int64
+	maxTenantConcurrency     int
 }
 
 // New builds a Server; call Handler to serve it and Run for its background
@@ -78,6 +87,9 @@ func New(cfg Config) (*Server, error) {
 		mux:               http.NewServeMux(),
 		usageState:        newUsageState(),
 		idempotencyTTL:    cfg.IdempotencyTTL,
+
+		defaultRequestsPerMinute: max(cfg.DefaultRequestsPerMinute, 0),
+		maxTenantConcurrency:     max(cfg.MaxTenantConcurrency, 0),
 	}
 	if s.idempotencyTTL <= 0 {
 		s.idempotencyTTL = 24 * time.Hour

@@ -38,6 +38,15 @@ const (
 	maxUsageTenants = 100_000
 )
 
+// Defaults of tenancyd serve for Config.DefaultRequestsPerMinute and
+// Config.MaxTenantConcurrency: room for any Terraform run (which sends at
+// most 10 requests at once by default), not for one tenant to crowd out the
+// others.
+const (
+	DefaultRequestsPerMinute    = 6000
+	DefaultMaxTenantConcurrency = 16
+)
+
 // usageCounters is what the store keeps of a tenant's API use.
 type usageCounters struct {
 	APICalls        int64     `json:"api_calls"`
@@ -51,24 +60,29 @@ type usageDelta struct {
 	calls, errors int64
 }
 
-// bucket is a token bucket holding up to a minute's worth of a tenant's
-// api_requests_per_minute, refilled continuously.
-type bucket struct {
-	limit   *int64    // nil: unlimited
-	checked time.Time // when limit was last read from the store; zero: read it again
-	tokens  float64
-	updated time.Time
+// limiter is one replica's view of a tenant's rate limit: the limit it
+// last read, tokens it took from the shared bucket and has not spent yet,
+// and the tenant's requests in progress here.
+type limiter struct {
+	// mu serializes the tenant's admissions on this replica while it takes
+	// tokens from the shared bucket.
+	mu       sync.Mutex
+	limit    *int64    // nil: unlimited
+	checked  time.Time // when limit was last read from the store; zero: read it again
+	local    int64     // tokens taken from the shared bucket and not spent
+	taken    time.Time // when local was taken
+	inflight int       // guarded by usageState.mu
 }
 
-// usageState is one Server's counters and buckets.
+// usageState is one Server's counters and limiters.
 type usageState struct {
-	mu      sync.Mutex
-	pending map[string]usageDelta
-	buckets map[string]*bucket
+	mu       sync.Mutex
+	pending  map[string]usageDelta
+	limiters map[string]*limiter
 }
 
 func newUsageState() *usageState {
-	return &usageState{pending: map[string]usageDelta{}, buckets: map[string]*bucket{}}
+	return &usageState{pending: map[string]usageDelta{}, limiters: map[string]*limiter{}}
 }
 
 // usageRoutes serves a tenant's usage to anyone who may read the tenant.
@@ -78,53 +92,157 @@ func (s *Server) usageRoutes() []route {
 	}
 }
 
-// admit decides whether an authenticated request may proceed under its
-// tenant's api_requests_per_minute; it answers the refusal itself (429).
-// Platform tokens are never throttled. A tenant's limit is read from the
-// store at most every rateLimitRefresh; if it cannot be read the request is
-// let through, since refusing every call when the database hiccups would
-// be worse than a brief excess.
-func (s *Server) admit(_ http.ResponseWriter, r *http.Request, p *principal) error {
+// admit decides whether an authenticated request may proceed, and answers
+// the refusal itself (429 with Retry-After): a tenant's tokens get at most
+// its api_requests_per_minute (or the server's default limit when it has
+// none) across every replica, and at most MaxTenantConcurrency requests in
+// progress on this replica, so that one busy tenant cannot take every
+// worker and database connection from the others. Platform tokens are
+// never held back. release must be called when the request is done.
+func (s *Server) admit(_ http.ResponseWriter, r *http.Request, p *principal) (release func(), err error) {
+	release = func() {}
 	if p.Tenant == "" {
-		return nil
+		return release, nil
 	}
 	u := s.usageState
-	now := s.now()
 	u.mu.Lock()
-	b := u.buckets[p.Tenant]
-	stale := b == nil || now.Sub(b.checked) >= rateLimitRefresh || now.Before(b.checked)
+	l := u.limiters[p.Tenant]
+	if l == nil {
+		l = &limiter{}
+		u.limiters[p.Tenant] = l
+	}
+	if s.maxTenantConcurrency > 0 && l.inflight >= s.maxTenantConcurrency {
+		u.mu.Unlock()
+		e := newError(http.StatusTooManyRequests, api.CodeRateLimited, "",
+			"tenant %q has %d requests in progress, as many as one tenant may have at once; retry after 1 second, or send fewer requests in parallel",
+			p.Tenant, s.maxTenantConcurrency)
+		e.header = http.Header{"Retry-After": {"1"}}
+		return release, e
+	}
+	l.inflight++
 	u.mu.Unlock()
-	if stale {
-		limit, err := s.rateLimitOf(r.Context(), p.Tenant)
-		if err != nil {
-			s.log.WarnContext(r.Context(), "cannot read the tenant's rate limit; letting the request through",
-				"tenant", p.Tenant, "error", err)
-			return nil
-		}
+	release = func() {
 		u.mu.Lock()
-		if b = u.buckets[p.Tenant]; b == nil {
-			b = &bucket{updated: now}
-			u.buckets[p.Tenant] = b
-		}
-		b.setLimit(limit, now)
+		l.inflight--
 		u.mu.Unlock()
 	}
-	u.mu.Lock()
-	limit := b.limit
-	ok, wait := b.take(now)
-	u.mu.Unlock()
-	if ok {
-		return nil
+	if err := s.takeToken(r.Context(), p.Tenant, l); err != nil {
+		release()
+		return func() {}, err
 	}
-	secs := max(int64(math.Ceil(wait.Seconds())), 1)
-	e := newError(http.StatusTooManyRequests, api.CodeRateLimited, quota.APIRequestsPerMinute,
-		"tenant %q is over its quota of api_requests_per_minute = %d; retry after %d seconds, or ask a platform admin to raise the quota",
-		p.Tenant, *limit, secs)
-	e.header = http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}
-	return e
+	return release, nil
 }
 
-// rateLimitOf reads a tenant's api_requests_per_minute; nil when unlimited.
+// takeToken spends one of the tenant's tokens: one this replica took from
+// the shared bucket earlier, or a new batch from the bucket. The limit is
+// read from the store at most every rateLimitRefresh. When the limit or
+// the bucket cannot be read the request is let through, since refusing
+// every call when the database hiccups would be worse than a brief excess.
+func (s *Server) takeToken(ctx context.Context, tenant string, l *limiter) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := s.now()
+	if l.checked.IsZero() || now.Sub(l.checked) >= rateLimitRefresh || now.Before(l.checked) {
+		limit, err := s.rateLimitOf(ctx, tenant)
+		if err != nil {
+			s.log.WarnContext(ctx, "cannot read the tenant's rate limit; letting the request through", "tenant", tenant, "error", err)
+			return nil
+		}
+		l.limit, l.checked = limit, now
+	}
+	if l.limit == nil {
+		return nil
+	}
+	// Tokens taken a while ago may belong to another replica's traffic by
+	// now; letting them go only ever admits less.
+	if l.local > 0 && !now.Before(l.taken) && now.Sub(l.taken) < rateLimitRefresh {
+		l.local--
+		return nil
+	}
+	limit := *l.limit
+	granted, wait, err := s.takeFromBucket(ctx, tenant, limit, batchSize(limit), now)
+	if err != nil {
+		s.log.WarnContext(ctx, "cannot take from the tenant's rate limit bucket; letting the request through", "tenant", tenant, "error", err)
+		return nil
+	}
+	if granted == 0 {
+		secs := max(int64(math.Ceil(wait.Seconds())), 1)
+		e := newError(http.StatusTooManyRequests, api.CodeRateLimited, quota.APIRequestsPerMinute,
+			"tenant %q is over its %s of api_requests_per_minute = %d; retry after %d seconds, or ask a platform admin to raise the quota",
+			tenant, s.limitSource(limit), limit, secs)
+		e.header = http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}
+		return e
+	}
+	l.local, l.taken = granted-1, now
+	return nil
+}
+
+// limitSource says where a limit comes from, for the 429's message.
+func (s *Server) limitSource(limit int64) string {
+	if s.defaultRequestsPerMinute > 0 && limit == s.defaultRequestsPerMinute {
+		return "quota (or the platform's default limit)"
+	}
+	return "quota"
+}
+
+// batchSize is how many tokens a replica takes from the shared bucket at
+// once: one for small limits, where a replica holding spare tokens would
+// starve the others, up to 20 for large ones, which saves database writes.
+func batchSize(limit int64) int64 { return min(max(limit/100, 1), 20) }
+
+// takeFromBucket takes up to want tokens from the tenant's shared bucket
+// under a lock on it, so that replicas together never admit more than the
+// limit: it refills the bucket for the time since its last use (a minute's
+// worth at most) and says how many tokens it granted, or, with none, how
+// long until one is earned.
+func (s *Server) takeFromBucket(ctx context.Context, tenant string, limit, want int64, now time.Time) (granted int64, wait time.Duration, err error) {
+	err = s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.Lock(ctx, "ratelimit:"+tenant); err != nil {
+			return err
+		}
+		b, err := tx.RateBucket(ctx, tenant)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A tenant newly limited starts with a full bucket.
+			b = store.RateBucket{Tenant: tenant, Tokens: float64(limit), Limit: limit, UpdatedAt: now}
+		case err != nil:
+			return err
+		}
+		b = refill(b, limit, now)
+		granted, wait = 0, 0
+		if take := min(float64(want), math.Floor(b.Tokens)); take >= 1 {
+			b.Tokens -= take
+			granted = int64(take)
+		} else if limit == 0 {
+			wait = time.Minute
+		} else {
+			wait = time.Duration((1 - b.Tokens) / (float64(limit) / 60) * float64(time.Second))
+		}
+		return tx.PutRateBucket(ctx, b)
+	})
+	return granted, wait, err
+}
+
+// refill brings a bucket to now under limit: a raised limit adds its new
+// room, a lowered one caps what is left, and tokens are earned at limit per
+// minute up to limit. A clock that went back earns nothing.
+func refill(b store.RateBucket, limit int64, now time.Time) store.RateBucket {
+	switch {
+	case limit > b.Limit:
+		b.Tokens += float64(limit - b.Limit)
+	case limit < b.Limit:
+		b.Tokens = min(b.Tokens, float64(limit))
+	}
+	b.Limit = limit
+	if elapsed := now.Sub(b.UpdatedAt); elapsed > 0 {
+		b.Tokens = min(float64(limit), b.Tokens+elapsed.Seconds()*float64(limit)/60)
+		b.UpdatedAt = now
+	}
+	return b
+}
+
+// rateLimitOf reads a tenant's api_requests_per_minute: its quota's, or
+// the server's default when the quota sets none; nil when unlimited.
 func (s *Server) rateLimitOf(ctx context.Context, tenant string) (*int64, error) {
 	var limit *int64
 	err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -134,6 +252,9 @@ func (s *Server) rateLimitOf(ctx context.Context, tenant string) (*int64, error)
 		}
 		return err
 	})
+	if limit == nil && s.defaultRequestsPerMinute > 0 {
+		limit = &s.defaultRequestsPerMinute
+	}
 	return limit, err
 }
 
@@ -142,57 +263,13 @@ func (s *Server) rateLimitOf(ctx context.Context, tenant string) (*int64, error)
 func (s *Server) quotaChanged(tenant string) {
 	u := s.usageState
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if b := u.buckets[tenant]; b != nil {
-		b.checked = time.Time{}
+	l := u.limiters[tenant]
+	u.mu.Unlock()
+	if l != nil {
+		l.mu.Lock()
+		l.checked = time.Time{}
+		l.mu.Unlock()
 	}
-}
-
-// refill adds the tokens earned since the last update; a clock that went
-// back earns nothing.
-func (b *bucket) refill(now time.Time) {
-	if !now.After(b.updated) {
-		return
-	}
-	if b.limit != nil {
-		perSecond := float64(*b.limit) / 60
-		b.tokens = min(float64(*b.limit), b.tokens+now.Sub(b.updated).Seconds()*perSecond)
-	}
-	b.updated = now
-}
-
-// setLimit applies a limit read from the store: a newly limited tenant
-// starts with a full bucket, a raised limit adds its new room and a lowered
-// one caps what is left.
-func (b *bucket) setLimit(limit *int64, now time.Time) {
-	b.refill(now)
-	b.checked = now
-	switch {
-	case limit == nil:
-		b.limit = nil
-	case b.limit == nil:
-		b.limit, b.tokens = limit, float64(*limit)
-	default:
-		b.tokens = min(b.tokens+float64(max(*limit-*b.limit, 0)), float64(*limit))
-		b.limit = limit
-	}
-}
-
-// take spends one token, or says how long until one is earned.
-func (b *bucket) take(now time.Time) (bool, time.Duration) {
-	b.refill(now)
-	if b.limit == nil {
-		return true, 0
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	if *b.limit == 0 {
-		return false, time.Minute
-	}
-	perSecond := float64(*b.limit) / 60
-	return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
 }
 
 // countUsage records an answered request in its tenant's usage: the token's

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -262,44 +263,128 @@ func TestRateLimitFollowsOtherReplicas(t *testing.T) {
 	}
 }
 
-func TestBucket(t *testing.T) {
+func TestRefill(t *testing.T) {
 	t.Parallel()
 	start := time.Unix(1_700_000_000, 0)
-	limit := func(n int64) *int64 { return &n }
-	b := &bucket{updated: start}
-	b.setLimit(nil, start)
-	for range 100 {
-		if ok, _ := b.take(start); !ok {
-			t.Fatal("an unlimited bucket refused")
-		}
+	b := store.RateBucket{Tenant: "acme", Tokens: 0, Limit: 60, UpdatedAt: start}
+	// A token a second at 60 a minute, never more than a minute's worth.
+	if got := refill(b, 60, start.Add(1500*time.Millisecond)); got.Tokens != 1.5 || !got.UpdatedAt.Equal(start.Add(1500*time.Millisecond)) {
+		t.Errorf("after 1.5s: %+v", got)
 	}
-	b.setLimit(limit(60), start)
-	for i := range 60 {
-		if ok, _ := b.take(start); !ok {
-			t.Fatalf("refused call %d of a full bucket of 60", i+1)
-		}
-	}
-	if ok, wait := b.take(start); ok || wait != time.Second {
-		t.Errorf("empty bucket: %v, wait %s; want a refusal for 1s", ok, wait)
-	}
-	// It never holds more than a minute's worth.
-	later := start.Add(time.Hour)
-	b.setLimit(limit(60), later)
-	if b.tokens != 60 {
-		t.Errorf("after an hour the bucket holds %v; want 60", b.tokens)
+	if got := refill(b, 60, start.Add(time.Hour)); got.Tokens != 60 {
+		t.Errorf("after an hour the bucket holds %v; want 60", got.Tokens)
 	}
 	// Lowering the limit caps what is left; raising it adds the new room.
-	b.setLimit(limit(10), later)
-	if b.tokens != 10 {
-		t.Errorf("lowered to 10, the bucket holds %v", b.tokens)
+	full := store.RateBucket{Tenant: "acme", Tokens: 60, Limit: 60, UpdatedAt: start}
+	if got := refill(full, 10, start); got.Tokens != 10 || got.Limit != 10 {
+		t.Errorf("lowered to 10: %+v", got)
 	}
-	b.setLimit(limit(15), later)
-	if b.tokens != 15 {
-		t.Errorf("raised to 15, the bucket holds %v", b.tokens)
+	if got := refill(store.RateBucket{Tokens: 10, Limit: 10, UpdatedAt: start}, 15, start); got.Tokens != 15 {
+		t.Errorf("raised to 15, the bucket holds %v", got.Tokens)
 	}
-	// A clock that goes back earns nothing.
-	b.take(later.Add(-time.Minute))
-	if b.tokens != 14 {
-		t.Errorf("after one call with the clock set back the bucket holds %v; want 14", b.tokens)
+	// A clock that goes back earns nothing, and keeps the later time.
+	if got := refill(b, 60, start.Add(-time.Minute)); got.Tokens != 0 || !got.UpdatedAt.Equal(start) {
+		t.Errorf("with the clock set back: %+v", got)
 	}
+	for limit, want := range map[int64]int64{0: 1, 3: 1, 250: 2, 6000: 20, 1_000_000: 20} {
+		if got := batchSize(limit); got != want {
+			t.Errorf("batchSize(%d) = %d, want %d", limit, got, want)
+		}
+	}
+}
+
+// TestRateLimitIsSharedByReplicas sends a burst through two replicas of one
+// database (PostgreSQL, and a shared SQLite file) with the clock stopped:
+// together they let through exactly the tenant's api_requests_per_minute,
+// where each used to let through that many on its own; a tenant with no
+// quota gets the default limit the same way.
+func TestRateLimitIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	for name, url := range replicaDatabases(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newStepClock() // Stopped: no token is earned during the burst.
+			db := url(t)
+			cfg := func(c *Config) { c.Now, c.DefaultRequestsPerMinute = clock.Now, 10 }
+			rs := [2]*testServer{serveStore(t, openStore(t, db), cfg), serveStore(t, openStore(t, db), cfg)}
+			rs[0].createTenant(t, "acme")
+			rs[0].createTenant(t, "quiet")
+			rs[0].mustCall(t, http.StatusCreated, rs[0].admin, "PUT", quotaTenantPath, `{"api_requests_per_minute": 20}`)
+			tokens := map[string]string{"acme": rs[0].token(t, "acme", api.RoleTenantViewer), "quiet": rs[0].token(t, "quiet", api.RoleTenantViewer)}
+
+			for tenant, want := range map[string]int{"acme": 20, "quiet": 10} {
+				const burst = 60
+				statuses := make([]int, burst)
+				var wg sync.WaitGroup
+				for i := range burst {
+					wg.Go(func() {
+						r := rs[i%2].call(t, tokens[tenant], "GET", "/v1/tenants/"+tenant, nil)
+						statuses[i] = r.status
+						if r.status == http.StatusTooManyRequests && r.header.Get("Retry-After") == "" {
+							t.Errorf("a 429 without Retry-After: %s", r.body)
+						}
+					})
+				}
+				wg.Wait()
+				ok := 0
+				for _, st := range statuses {
+					switch st {
+					case http.StatusOK:
+						ok++
+					case http.StatusTooManyRequests:
+					default:
+						t.Errorf("%s: status %d", tenant, st)
+					}
+				}
+				if ok != want {
+					t.Errorf("%s: %d of %d requests through two replicas let through; want exactly the limit, %d", tenant, ok, burst, want)
+				}
+			}
+			// A minute later the bucket is full again, for both replicas.
+			clock.Advance(time.Minute)
+			for _, r := range rs {
+				r.mustCall(t, http.StatusOK, tokens["acme"], "GET", "/v1/tenants/acme", nil)
+			}
+		})
+	}
+}
+
+// TestTenantConcurrencyIsCapped holds a tenant's requests in progress at
+// the cap: its next one is refused with 429 and Retry-After, while another
+// tenant and platform tokens go through; when one ends, the next is let in.
+func TestTenantConcurrencyIsCapped(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(c *Config) { c.MaxTenantConcurrency = 2 })
+	ts.createTenant(t, "acme")
+	ts.createTenant(t, "globex")
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/tenants/acme", nil)
+	acme, globex := &principal{TokenID: "tok_a", Name: "a", Tenant: "acme", Role: api.RoleTenantViewer},
+		&principal{TokenID: "tok_g", Name: "g", Tenant: "globex", Role: api.RoleTenantViewer}
+	var held []func()
+	for range 2 {
+		release, err := ts.srv.admit(nil, r, acme)
+		if err != nil {
+			t.Fatalf("under the cap: %v", err)
+		}
+		held = append(held, release)
+	}
+	_, err := ts.srv.admit(nil, r, acme)
+	if ae := toAPIError(err); ae == nil || ae.status != http.StatusTooManyRequests || ae.header.Get("Retry-After") != "1" ||
+		!strings.Contains(ae.message, "2 requests in progress") {
+		t.Errorf("over the cap: %v; want 429 with Retry-After 1", err)
+	}
+	for _, p := range []*principal{globex, {TokenID: "tok_p", Name: "ops", Role: api.RolePlatformAdmin}} {
+		release, err := ts.srv.admit(nil, r, p)
+		if err != nil {
+			t.Errorf("%s held back by acme: %v", p.Name, err)
+		}
+		release()
+	}
+	held[0]()
+	release, err := ts.srv.admit(nil, r, acme)
+	if err != nil {
+		t.Errorf("after one ended: %v", err)
+	}
+	release()
+	held[1]()
 }

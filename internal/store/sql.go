@@ -766,6 +766,29 @@ func (t *sqlTx) DeleteBackup(ctx context.Context, id string) error {
 	return nil
 }
 
+func (t *sqlTx) RateBucket(ctx context.Context, tenant string) (RateBucket, error) {
+	b := RateBucket{Tenant: tenant}
+	err := t.queryRow(ctx, "SELECT tokens, rate_limit, updated_at FROM rate_buckets WHERE tenant = ?", tenant).
+		Scan(&b.Tokens, &b.Limit, timeCol{&b.UpdatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return RateBucket{}, fmt.Errorf("store: rate bucket of %q: %w", tenant, ErrNotFound)
+	}
+	if err != nil {
+		return RateBucket{}, fmt.Errorf("store: rate bucket of %q: %w", tenant, err)
+	}
+	return b, nil
+}
+
+func (t *sqlTx) PutRateBucket(ctx context.Context, b RateBucket) error {
+	_, err := t.exec(ctx, "INSERT INTO rate_buckets (tenant, tokens, rate_limit, updated_at) VALUES (?, ?, ?, ?)"+
+		" ON CONFLICT (tenant) DO UPDATE SET tokens = excluded.tokens, rate_limit = excluded.rate_limit, updated_at = excluded.updated_at",
+		b.Tenant, b.Tokens, b.Limit, t.d.timeArg(orNow(b.UpdatedAt)))
+	if err != nil {
+		return fmt.Errorf("store: put rate bucket of %q: %w", b.Tenant, err)
+	}
+	return nil
+}
+
 // ListBackups lists a tenant's backups ("" for every tenant's), oldest first.
 func (t *sqlTx) ListBackups(ctx context.Context, tenant string) ([]BackupRecord, error) {
 	query := "SELECT " + backupColumns + " FROM backups"

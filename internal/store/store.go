@@ -116,6 +116,16 @@ type BackupRecord struct {
 	Data        json.RawMessage
 }
 
+// RateBucket is a tenant's token bucket for api_requests_per_minute, shared
+// by every replica: the tokens left when it was last updated, and the limit
+// they were counted against. The server does the arithmetic, under a lock.
+type RateBucket struct {
+	Tenant    string
+	Tokens    float64
+	Limit     int64
+	UpdatedAt time.Time
+}
+
 // Store is a database holding tenancyd's state.
 type Store interface {
 	// Update runs fn in a read-write transaction, committed when fn returns
@@ -180,4 +190,9 @@ type Tx interface {
 	ExpiredBackups(ctx context.Context, before time.Time, limit int) ([]BackupRecord, error)
 	// DeleteBackup deletes a backup; ErrNotFound when there is none with id.
 	DeleteBackup(ctx context.Context, id string) error
+
+	// RateBucket reads a tenant's bucket; ErrNotFound before its first use.
+	RateBucket(ctx context.Context, tenant string) (RateBucket, error)
+	// PutRateBucket stores a tenant's bucket, replacing the one it had.
+	PutRateBucket(ctx context.Context, b RateBucket) error
 }

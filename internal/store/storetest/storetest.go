@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"Idempotency", testIdempotency},
 		{"Backups", testBackups},
+		{"RateBuckets", testRateBuckets},
 		{"LockSerializesUpdates", testLockSerializesUpdates},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1190,4 +1191,34 @@ func testReplicasLock(t *testing.T, a, b store.Store) {
 	}
 	wg.Wait()
 	checkCounter(t, b, workers)
+}
+
+func testRateBuckets(t *testing.T, s store.Store) {
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.RateBucket(ctx, "acme")
+		wantErr(t, "RateBucket before its first use", err, store.ErrNotFound)
+		return nil
+	})
+	at := time.Date(2025, 7, 1, 12, 0, 0, 123456789, time.UTC)
+	for _, b := range []store.RateBucket{
+		{Tenant: "acme", Tokens: 59.5, Limit: 60, UpdatedAt: at},
+		{Tenant: "acme", Tokens: 0.25, Limit: 120, UpdatedAt: at.Add(time.Second)}, // replaces
+		{Tenant: "globex", Tokens: 3, Limit: 3, UpdatedAt: at},
+	} {
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutRateBucket(ctx, b) })
+	}
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.RateBucket(ctx, "acme")
+		noErr(t, "RateBucket", err)
+		want := store.RateBucket{Tenant: "acme", Tokens: 0.25, Limit: 120, UpdatedAt: at.Add(time.Second).Truncate(time.Microsecond)}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("RateBucket:\n got %+v\nwant %+v", got, want)
+		}
+		got, err = tx.RateBucket(ctx, "globex")
+		noErr(t, "RateBucket", err)
+		if got.Tokens != 3 || got.Limit != 3 {
+			t.Errorf("RateBucket of globex: %+v", got)
+		}
+		return nil
+	})
 }
