@@ -149,6 +149,11 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("migration %s: name must start with a number: %w", base, err)
 			}
+			// Two files with one number would pass for one migration on a
+			// database that has applied either: the second would never run.
+			if known[version] {
+				return fmt.Errorf("migration %s: another migration has number %d; give it the next free number", base, version)
+			}
 			known[version] = true
 			if applied[version] {
 				continue
