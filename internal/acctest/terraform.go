@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 )
@@ -106,6 +107,54 @@ func (r *Terraform) Plan(ctx context.Context, vars ...string) (bool, error) {
 		opts = append(opts, tfexec.Var(v))
 	}
 	return r.tf.Plan(ctx, opts...)
+}
+
+// RefreshOnlyPlan runs terraform plan -refresh-only -detailed-exitcode, as a
+// nightly drift-detection job does, and reports whether it exited 2.
+func (r *Terraform) RefreshOnlyPlan(ctx context.Context, vars ...string) (bool, error) {
+	opts := []tfexec.PlanOption{tfexec.Reattach(r.reattach), tfexec.RefreshOnly(true)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	return r.tf.Plan(ctx, opts...)
+}
+
+// RefreshOnlyApply runs terraform apply -refresh-only, which records what
+// refresh found in the state and changes nothing else.
+func (r *Terraform) RefreshOnlyApply(ctx context.Context, vars ...string) error {
+	opts := []tfexec.ApplyOption{tfexec.Reattach(r.reattach), tfexec.RefreshOnly(true)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	return r.tf.Apply(ctx, opts...)
+}
+
+// StateAddresses lists the managed resource instances in the state, modules
+// included, as terraform state list does.
+func (r *Terraform) StateAddresses(ctx context.Context) ([]string, error) {
+	s, err := r.tf.Show(ctx, tfexec.Reattach(r.reattach))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var walk func(m *tfjson.StateModule)
+	walk = func(m *tfjson.StateModule) {
+		if m == nil {
+			return
+		}
+		for _, res := range m.Resources {
+			if res.Mode == tfjson.ManagedResourceMode {
+				out = append(out, res.Address)
+			}
+		}
+		for _, child := range m.ChildModules {
+			walk(child)
+		}
+	}
+	if s != nil && s.Values != nil {
+		walk(s.Values.RootModule)
+	}
+	return out, nil
 }
 
 // Diagnostic is one diagnostic of a plan, as the CLI's JSON output has it.

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
@@ -167,7 +165,7 @@ resource "tenancy_tenant" "acme" {
 			if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(cfg), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			tf := srv.Terraform(t, dir, providerserver.NewProtocol6(provider.New("test")()))
+			tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
 			ctx := t.Context()
 			if err := tf.Init(ctx); err != nil {
 				t.Fatal(err)
@@ -242,7 +240,7 @@ func TestAccDriftWarning_managedPromotion(t *testing.T) {
 	t.Setenv("TENANCY_TOKEN", srv.Token)
 	dir := t.TempDir()
 	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
-	tf := srv.Terraform(t, dir, providerserver.NewProtocol6(provider.New("test")()))
+	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
 	ctx := t.Context()
 	if err := tf.Init(ctx); err != nil {
 		t.Fatal(err)

@@ -3,8 +3,11 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
@@ -13,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
 // examplesDir is the repository's examples folder, relative to this package.
@@ -137,4 +141,93 @@ func TestAccExamples_dataSources(t *testing.T) {
 			acceptHandChanges(resource.TestStep{ProtoV6ProviderFactories: testProviders}),
 		},
 	})
+}
+
+// TestAccExamples_quickstartRefreshOnlyConverges runs the nightly drift job
+// of a platform team, `terraform plan -refresh-only -detailed-exitcode`,
+// against the quickstart: once `apply -refresh-only` has recorded what the
+// first apply's promotion did to production, it exits 0, night after
+// night; and it still exits 0 right after a normal apply.
+func TestAccExamples_quickstartRefreshOnlyConverges(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test; set TF_ACC=1 (make test does)")
+	}
+	srv := acctest.Start(t)
+	// The provider runs in this process and reads its settings from here.
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	dir := t.TempDir()
+	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
+	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
+	ctx := t.Context()
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unprotectAll(srv); err != nil {
+			t.Errorf("lifting deletion_protection: %v", err)
+		}
+		if err := tf.Destroy(context.Background()); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	addrs, err := tf.StateAddresses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, a := range addrs {
+		typ, _, _ := strings.Cut(a, ".")
+		types[typ] = true
+	}
+	t.Logf("the quickstart manages %d resources of %d types: %v", len(addrs), len(types), slices.Sorted(maps.Keys(types)))
+
+	exitCode := func(what string) int {
+		t.Helper()
+		changes, err := tf.RefreshOnlyPlan(ctx)
+		if err != nil {
+			t.Fatalf("%s: plan -refresh-only: %v", what, err)
+		}
+		code := 0
+		if changes {
+			code = 2
+		}
+		t.Logf("%s: terraform plan -refresh-only -detailed-exitcode exits %d", what, code)
+		return code
+	}
+	if err := tf.RefreshOnlyApply(ctx); err != nil {
+		t.Fatalf("apply -refresh-only: %v", err)
+	}
+	for _, night := range []string{"first night after apply -refresh-only", "second night"} {
+		if code := exitCode(night); code != 0 {
+			t.Fatalf("%s: exit code %d, want 0: nothing changed since apply -refresh-only", night, code)
+		}
+	}
+	if changes, err := tf.Plan(ctx); err != nil || changes {
+		t.Fatalf("terraform plan after the refresh: changes %v, error %v; want no changes", changes, err)
+	}
+
+	// A normal apply of a change (the tenant's display name) leaves nothing
+	// for a refresh to find.
+	mainTF := filepath.Join(dir, "main.tf")
+	src, err := os.ReadFile(mainTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(string(src), `display_name = "Acme Corporation"`, `display_name = "Acme Corp."`, 1)
+	if renamed == string(src) {
+		t.Fatal("the quickstart's tenant display_name is not where this test expects it")
+	}
+	if err := os.WriteFile(mainTF, []byte(renamed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatalf("apply of the new display name: %v", err)
+	}
+	if code := exitCode("right after a normal apply"); code != 0 {
+		t.Fatalf("right after a normal apply: exit code %d, want 0", code)
+	}
 }

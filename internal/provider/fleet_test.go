@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
@@ -33,7 +31,7 @@ func TestAccExamples_fleet(t *testing.T) {
 	for _, dir := range []string{"fleet", filepath.Join("modules", "customer")} {
 		copyDir(t, filepath.Join(examplesDir, dir), filepath.Join(root, dir))
 	}
-	tf := srv.Terraform(t, filepath.Join(root, "fleet"), providerserver.NewProtocol6(provider.New("test")()))
+	tf := srv.Terraform(t, filepath.Join(root, "fleet"), provider.NewProtocol6("test"))
 
 	regions := []string{"us-east", "us-west", "eu-west", "eu-central", "ap-southeast"}
 	var entries []string

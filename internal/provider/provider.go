@@ -16,12 +16,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/refreshfix"
 )
 
 var (
@@ -61,6 +64,16 @@ type providerModel struct {
 // New returns the provider factory for a release version.
 func New(version string) func() provider.Provider {
 	return func() provider.Provider { return &tenancyProvider{version: version} }
+}
+
+// NewProtocol6 returns the factory of the provider's protocol 6 server, as
+// Terraform talks to it: the framework's server, with the refreshed state
+// encoded so that a refresh-only plan without changes says so in its exit
+// code (see package refreshfix).
+func NewProtocol6(version string) func() tfprotov6.ProviderServer {
+	return func() tfprotov6.ProviderServer {
+		return refreshfix.Wrap(providerserver.NewProtocol6(New(version)())())
+	}
 }
 
 func (p *tenancyProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
@@ -21,7 +20,7 @@ import (
 // testProviders serve the provider in-process to the Terraform CLI, so no
 // registry or installed plugin is needed.
 var testProviders = map[string]func() (tfprotov6.ProviderServer, error){
-	"tenancy": providerserver.NewProtocol6WithError(provider.New("test")()),
+	"tenancy": func() (tfprotov6.ProviderServer, error) { return provider.NewProtocol6("test")(), nil },
 }
 
 const lookupMissing = `
