@@ -95,7 +95,7 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 		MarkdownDescription: "A tenant of the platform: one customer or organisational unit, isolated from every other. " +
 			"Creating one provisions it (`status` goes from `provisioning` to `active`, and the provider waits); " +
 			"destroying one decommissions it after a final backup kept for `data_retention_days`. " +
-			"While `deletion_protection` is true, the platform refuses to delete it.",
+			"While `deletion_protection` is true, a plan that destroys it fails before anything is destroyed, and the platform refuses to delete it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -200,8 +200,9 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 			"deletion_protection": schema.BoolAttribute{
 				Optional: true, Computed: true,
 				Default: booldefault.StaticBool(true),
-				MarkdownDescription: "While true, the platform refuses to delete the tenant, so `terraform destroy` fails with an error. " +
-					"Set it to false and apply before destroying. Default `true`.",
+				MarkdownDescription: "While true, a plan that destroys or replaces the tenant fails at plan time, before anything is destroyed " +
+					"(`terraform destroy`, or the customer removed from a `for_each`), and the platform itself refuses to delete it. " +
+					"To remove a customer, set it to false and apply, then remove the customer (or destroy). Default `true`.",
 			},
 			"status": schema.StringAttribute{
 				Computed:            true,
@@ -222,11 +223,14 @@ func (r *tenantResource) Configure(_ context.Context, req resource.ConfigureRequ
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan checks at plan time that a new tenant's region is one the
-// platform offers: the regions are tenancyd's configuration, so no static
-// validator can know them.
+// ModifyPlan stops a plan that would destroy a protected tenant, and checks
+// at plan time that a new tenant's region is one the platform offers: the
+// regions are tenancyd's configuration, so no static validator can know them.
 func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.client == nil {
+	if !req.State.Raw.IsNull() {
+		r.refuseProtectedDestroy(ctx, req, resp)
+	}
+	if req.Plan.Raw.IsNull() || r.client == nil || resp.Diagnostics.HasError() {
 		return
 	}
 	var planned, prior types.String
@@ -248,6 +252,59 @@ func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 			fmt.Sprintf("Attribute region: %q is not a region this platform offers; use one of %s.",
 				planned.ValueString(), strings.Join(regions, ", ")))
 	}
+}
+
+// refuseProtectedDestroy fails a plan that destroys, or replaces, a tenant
+// whose deletion_protection is true. The platform would refuse the delete
+// too, but only at the end of the apply: Terraform destroys the tenant's
+// environments, users, role bindings, quotas and flags first, so by then the
+// customer's data would be gone. The platform's own deletion_protection
+// decides, as it is what refuses the delete: the state may be older (as with
+// -refresh=false) than a protection lifted or set through the API.
+func (r *tenantResource) refuseProtectedDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var prior tenantModel
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("slug"), &prior.Slug)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("region"), &prior.Region)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("deletion_protection"), &prior.DeletionProtection)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	slug := prior.Slug.ValueString()
+	what := "destroys"
+	if !req.Plan.Raw.IsNull() {
+		var planned tenantModel
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("slug"), &planned.Slug)...)
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("region"), &planned.Region)...)
+		if resp.Diagnostics.HasError() || planned.Slug.Equal(prior.Slug) && planned.Region.Equal(prior.Region) {
+			return
+		}
+		// slug and region are permanent: a change to either replaces the
+		// tenant, which destroys it first.
+		what = "replaces (slug or region changes, and both are permanent, so the tenant is destroyed first)"
+	}
+	protected := prior.DeletionProtection.ValueBool()
+	if r.client != nil {
+		t, err := r.client.GetTenant(ctx, slug)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			return // Already gone: nothing left to protect.
+		case err != nil:
+			tflog.Warn(ctx, "cannot read the tenant's deletion_protection; going by the state", map[string]any{"slug": slug, "error": err.Error()})
+		default:
+			protected = t.DeletionProtection != nil && *t.DeletionProtection
+		}
+	}
+	if !protected {
+		return
+	}
+	resp.Diagnostics.AddError("Tenant "+strconv.Quote(slug)+" is protected from deletion",
+		fmt.Sprintf("This plan %s tenant %q, whose deletion_protection is true, so the plan stops here and nothing is destroyed. "+
+			"(Had it gone on, Terraform would have destroyed the tenant's environments, users, role bindings, quotas and feature flags "+
+			"before the platform refused to delete the tenant.)\n\n"+
+			"To remove this customer, apply twice:\n"+
+			"  1. set deletion_protection = false on tenant %q (for a module or for_each, in that customer's entry only) and run terraform apply;\n"+
+			"  2. then remove the customer from the configuration, or run terraform destroy.\n"+
+			"To keep the customer, put it back in the configuration.", what, slug, slug))
 }
 
 func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

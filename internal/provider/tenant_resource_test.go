@@ -5,9 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -17,6 +23,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
 const tenantAddr = "tenancy_tenant.test"
@@ -265,7 +272,7 @@ resource "tenancy_tenant" "test" {
 			{
 				Config:      protected,
 				Destroy:     true,
-				ExpectError: regexp.MustCompile(`(?s)deletion_protection.*Set deletion_protection = false, apply, and then destroy`),
+				ExpectError: wrapped(`Tenant "`+slug+`" is protected from deletion`, `set deletion_protection = false`, `run terraform apply`),
 			},
 			{
 				// Still there after the refused destroy; lifting the protection lets the test's destroy through.
@@ -353,4 +360,207 @@ resource "tenancy_tenant" "test" {
 			ExpectError: regexp.MustCompile(`(?s)Region not offered.*"mars-1" is not a region this platform offers; use one of\s+us-east, us-west`),
 		}},
 	})
+}
+
+// quickstartSize is how many resources examples/quickstart manages, each an
+// object of the platform.
+const quickstartSize = 13
+
+// TestAccTenant_protectedDestroyFailsAtPlan runs terraform destroy on the
+// quickstart, whose tenant keeps the default deletion_protection: the plan
+// fails, naming the tenant and the way to remove it, and every one of the
+// quickstart's objects is still on the platform and in the state.
+func TestAccTenant_protectedDestroyFailsAtPlan(t *testing.T) {
+	srv := acctest.Start(t)
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "tenancyhq")
+	dir := config.StaticDirectory(filepath.Join(examplesDir, "quickstart"))
+	var before map[string]int
+	resource.Test(t, resource.TestCase{
+		CheckDestroy: checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				ConfigDirectory: dir, ProtoV6ProviderFactories: testProviders,
+				ConfigStateChecks: []statecheck.StateCheck{expectStateSize(quickstartSize)},
+				Check: func(*terraform.State) error {
+					before = mustTenantObjects(t, srv, "acme")
+					if total(before) != quickstartSize {
+						return fmt.Errorf("the platform holds %d objects of acme (%s), want %d", total(before), describeCounts(before), quickstartSize)
+					}
+					return nil
+				},
+			},
+			{
+				ConfigDirectory: dir, ProtoV6ProviderFactories: testProviders,
+				Destroy: true,
+				ExpectError: wrapped(`Tenant "acme" is protected from deletion`, `This plan destroys tenant "acme"`,
+					`nothing is destroyed`, `set deletion_protection = false on tenant "acme"`, `run terraform apply`,
+					`then remove the customer from the configuration, or run terraform destroy`),
+			},
+			{
+				ConfigDirectory: dir, ProtoV6ProviderFactories: testProviders,
+				PreConfig: func() {
+					after := mustTenantObjects(t, srv, "acme")
+					if !maps.Equal(after, before) {
+						t.Fatalf("after the refused destroy the platform holds %d of the %d objects of acme: %s (before: %s)",
+							total(after), total(before), describeCounts(after), describeCounts(before))
+					}
+					t.Logf("objects left after the refused destroy: %d of %d (%s)", total(after), total(before), describeCounts(after))
+				},
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{expectStateSize(quickstartSize)},
+				Check:             func(*terraform.State) error { return unprotectAll(srv) },
+				// Lifting the protection, for the test's own destroy, is drift.
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
+
+// customersConfig is a set of customers made with for_each, each a tenant
+// with an environment, a user bound as tenant_admin and a tenant-wide
+// quota; var.customers says, per customer, whether its tenant has
+// deletion_protection.
+func customersConfig(srv *acctest.Server, suffix string) string {
+	return srv.Config(fmt.Sprintf(`
+terraform {
+  required_providers {
+    tenancy = { source = "tenancyhq/tenancy" }
+  }
+}
+
+variable "customers" {
+  type = map(object({ protect = bool }))
+}
+
+resource "tenancy_tenant" "customer" {
+  for_each            = var.customers
+  slug                = "${each.key}-%s"
+  display_name        = each.key
+  region              = "eu-west"
+  deletion_protection = each.value.protect
+}
+
+resource "tenancy_environment" "production" {
+  for_each  = var.customers
+  tenant_id = tenancy_tenant.customer[each.key].id
+  name      = "production"
+  type      = "production"
+}
+
+resource "tenancy_user" "admin" {
+  for_each     = var.customers
+  tenant_id    = tenancy_tenant.customer[each.key].id
+  email        = "admin@${each.key}.example.com"
+  display_name = "Admin of ${each.key}"
+}
+
+resource "tenancy_role_binding" "admin" {
+  for_each  = var.customers
+  tenant_id = tenancy_tenant.customer[each.key].id
+  user_id   = tenancy_user.admin[each.key].user_id
+  role      = "tenant_admin"
+}
+
+resource "tenancy_quota" "customer" {
+  for_each       = var.customers
+  tenant_id      = tenancy_tenant.customer[each.key].id
+  cpu_millicores = 4000
+}
+`, suffix))
+}
+
+// customers is the -var that sets var.customers of customersConfig.
+func customers(protect map[string]bool) string {
+	var entries []string
+	for _, name := range slices.Sorted(maps.Keys(protect)) {
+		entries = append(entries, fmt.Sprintf("%s = { protect = %t }", name, protect[name]))
+	}
+	return "customers={" + strings.Join(entries, ", ") + "}"
+}
+
+// TestAccTenant_protectedForEachRemovalFailsAtPlan removes one protected
+// customer from a for_each map: the plan fails and the customer's five
+// objects stay, on the platform and in the state. Then it follows the
+// error's advice, lifting the protection in one apply and removing the
+// customer in the next, which takes exactly that customer's objects away.
+// The testing framework does not support for_each, so the test drives the
+// Terraform CLI itself.
+func TestAccTenant_protectedForEachRemovalFailsAtPlan(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test; set TF_ACC=1 (make test does)")
+	}
+	t.Parallel()
+	srv := acctest.Start(t)
+	suffix := acctest.RandomSuffix()
+	alpha, bravo := "alpha-"+suffix, "bravo-"+suffix
+	const perCustomer = 5
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(customersConfig(srv, suffix)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
+	ctx := t.Context()
+	expectObjects := func(tenant string, want int) {
+		t.Helper()
+		got := mustTenantObjects(t, srv, tenant)
+		if total(got) != want {
+			t.Fatalf("the platform holds %d objects of %s (%s), want %d", total(got), tenant, describeCounts(got), want)
+		}
+		t.Logf("objects of %s on the platform: %d of %d", tenant, total(got), want)
+	}
+	expectState := func(want int) {
+		t.Helper()
+		addrs, err := tf.StateAddresses(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(addrs) != want {
+			t.Fatalf("the state holds %d resources, want %d: %v", len(addrs), want, addrs)
+		}
+		t.Logf("resources in state: %d", len(addrs))
+	}
+
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	both := customers(map[string]bool{"alpha": true, "bravo": true})
+	if err := tf.Apply(ctx, both); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	expectState(2 * perCustomer)
+
+	// Bravo leaves the map while protected: the plan fails, nothing goes.
+	alphaOnly := customers(map[string]bool{"alpha": true})
+	err := tf.Apply(ctx, alphaOnly)
+	if err == nil {
+		t.Fatal("removing a protected customer from for_each applied; want an error at plan time")
+	}
+	if !wrapped(`Tenant "`+bravo+`" is protected from deletion`, `set deletion_protection = false on tenant "`+bravo+`"`).MatchString(err.Error()) {
+		t.Fatalf("the refusal does not name the tenant and the way out: %v", err)
+	}
+	expectObjects(bravo, perCustomer)
+	expectObjects(alpha, perCustomer)
+	expectState(2 * perCustomer)
+
+	// The error's advice: lift bravo's protection in one apply, then remove it.
+	if err := tf.Apply(ctx, customers(map[string]bool{"alpha": true, "bravo": false})); err != nil {
+		t.Fatalf("lifting bravo's protection: %v", err)
+	}
+	if err := tf.Apply(ctx, alphaOnly); err != nil {
+		t.Fatalf("removing bravo once unprotected: %v", err)
+	}
+	expectObjects(bravo, 0)
+	expectObjects(alpha, perCustomer)
+	expectState(perCustomer)
+
+	// Cleaning up takes the same two steps.
+	if err := tf.Apply(ctx, customers(map[string]bool{"alpha": false})); err != nil {
+		t.Fatalf("lifting alpha's protection: %v", err)
+	}
+	if err := tf.Destroy(ctx, customers(map[string]bool{"alpha": false})); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	expectObjects(alpha, 0)
 }
