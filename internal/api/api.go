@@ -143,10 +143,14 @@ const (
 
 // Error codes of ErrorBody.
 const (
-	CodeBadRequest         = "bad_request"
-	CodeUnauthenticated    = "unauthenticated"
-	CodePermissionDenied   = "permission_denied"
-	CodeNotFound           = "not_found"
+	CodeBadRequest       = "bad_request"
+	CodeUnauthenticated  = "unauthenticated"
+	CodePermissionDenied = "permission_denied"
+	CodeNotFound         = "not_found"
+	// CodeNoRoute is a 404 for a path the API does not have, such as an
+	// endpoint configured with a path: unlike not_found, it says nothing
+	// about any object.
+	CodeNoRoute            = "no_route"
 	CodeConflict           = "conflict"
 	CodePreconditionFailed = "precondition_failed"
 	CodeTooLarge           = "request_too_large"
@@ -190,6 +194,18 @@ type Token struct {
 	CreatedBy   string     `json:"created_by,omitempty"`
 	CreatedByID string     `json:"created_by_id,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// TokenInfo describes the token a request presents (GET /v1/tokens/self),
+// never its secret: what it may reach (its tenant, "" for a platform token)
+// and with which role.
+type TokenInfo struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Tenant    string     `json:"tenant,omitempty"`
+	Role      string     `json:"role"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // Object kinds, as audit events name them (object_kind).

@@ -70,6 +70,8 @@ type Client struct {
 	token     string
 	userAgent string
 	http      *retryablehttp.Client
+	// self is what Identify learned about the token, nil before.
+	self atomic.Pointer[api.TokenInfo]
 }
 
 // New checks cfg and returns a client for it. Its errors never contain the
@@ -531,7 +533,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (bool, error) {
 		return false, c.redirectError(r, resp, n)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return false, c.apiError(r, resp, n)
+		return false, c.outOfReach(r, c.apiError(r, resp, n))
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {

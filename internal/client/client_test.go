@@ -283,26 +283,30 @@ func TestHeaders(t *testing.T) {
 func TestTypedErrors(t *testing.T) {
 	sentinels := []error{
 		client.ErrInvalid, client.ErrUnauthenticated, client.ErrPermissionDenied, client.ErrNotFound,
-		client.ErrConflict, client.ErrPreconditionFailed, client.ErrRateLimited,
+		client.ErrNoRoute, client.ErrOutOfReach, client.ErrConflict, client.ErrPreconditionFailed, client.ErrRateLimited,
 	}
 	tests := []struct {
 		status int
+		code   string
 		want   error
 	}{
-		{400, client.ErrInvalid},
-		{401, client.ErrUnauthenticated},
-		{403, client.ErrPermissionDenied},
-		{404, client.ErrNotFound},
-		{409, client.ErrConflict},
-		{412, client.ErrPreconditionFailed},
-		{422, client.ErrInvalid},
-		{429, client.ErrRateLimited},
-		{501, nil},
+		{400, "code", client.ErrInvalid},
+		{401, "code", client.ErrUnauthenticated},
+		{403, "code", client.ErrPermissionDenied},
+		{404, api.CodeNotFound, client.ErrNotFound},
+		// A path the server does not have is never an object that is gone.
+		{404, api.CodeNoRoute, client.ErrNoRoute},
+		{404, "code", client.ErrNoRoute},
+		{409, "code", client.ErrConflict},
+		{412, "code", client.ErrPreconditionFailed},
+		{422, "code", client.ErrInvalid},
+		{429, "code", client.ErrRateLimited},
+		{501, "code", nil},
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.status, tc.code), func(t *testing.T) {
 			c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				writeError(w, tc.status, "code", "message", "security_policy.allowed_cidrs[0]")
+				writeError(w, tc.status, tc.code, "message", "security_policy.allowed_cidrs[0]")
 			}), func(cfg *client.Config) { cfg.MaxRetries = 0 })
 
 			_, err := c.GetTenant(t.Context(), "acme")
@@ -575,5 +579,62 @@ func TestLogsEachAttemptWithoutSecrets(t *testing.T) {
 	want := []string{"POST /v1/tokens attempt 1: 503 r-1", "POST /v1/tokens attempt 2: 201 r-2"}
 	if fmt.Sprint(responses) != fmt.Sprint(want) {
 		t.Errorf("logged responses %q; want %q", responses, want)
+	}
+}
+
+// TestNotFoundOutsideTheTokensReach checks that, once Identify has learned
+// that the token belongs to one tenant, a 404 about another tenant is an
+// *OutOfReachError and never ErrNotFound, so that nobody takes an object
+// the token cannot see for one that is gone; a 404 within the token's own
+// tenant, and any 404 for a platform token, stays ErrNotFound.
+func TestNotFoundOutsideTheTokensReach(t *testing.T) {
+	for _, tc := range []struct {
+		tokenTenant, path string
+		want              error
+	}{
+		{"globex", "acme", client.ErrOutOfReach},
+		{"globex", "globex", client.ErrNotFound},
+		{"", "acme", client.ErrNotFound},
+	} {
+		t.Run(tc.tokenTenant+"->"+tc.path, func(t *testing.T) {
+			role := api.RoleTenantAdmin
+			if tc.tokenTenant == "" {
+				role = api.RolePlatformAdmin
+			}
+			c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v1/tokens/self" {
+					writeJSON(w, http.StatusOK, api.TokenInfo{ID: "tok_1", Name: "ci", Tenant: tc.tokenTenant, Role: role})
+					return
+				}
+				writeError(w, http.StatusNotFound, api.CodeNotFound, "tenant not found", "")
+			}), func(cfg *client.Config) { cfg.MaxRetries = 0 })
+			info, err := c.Identify(t.Context())
+			if err != nil || info.Tenant != tc.tokenTenant || info.Role != role {
+				t.Fatalf("Identify: %+v, %v", info, err)
+			}
+			_, err = c.GetUser(t.Context(), tc.path, "usr_1")
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("GetUser in %s with a token of %q: %v; want %v", tc.path, tc.tokenTenant, err, tc.want)
+			}
+			if errors.Is(tc.want, client.ErrOutOfReach) {
+				if errors.Is(err, client.ErrNotFound) {
+					t.Errorf("%v also matches ErrNotFound", err)
+				}
+				for _, part := range []string{`tenant "acme" is out of reach of the token "ci"`, `a tenant_admin token of tenant "globex"`, "platform_admin"} {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("the error does not say %q: %v", part, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestIdentifyAtTheWrongPath(t *testing.T) {
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, api.CodeNoRoute, "no route for GET "+r.URL.Path, "")
+	}), func(cfg *client.Config) { cfg.MaxRetries = 0 })
+	if _, err := c.Identify(t.Context()); !errors.Is(err, client.ErrNoRoute) || errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("Identify against a path the server does not have: %v; want ErrNoRoute only", err)
 	}
 }

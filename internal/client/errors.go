@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
@@ -20,8 +21,19 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied is a 403: the token's role does not allow the call.
 	ErrPermissionDenied = errors.New("permission denied")
-	// ErrNotFound is a 404.
+	// ErrNotFound is a 404 of the API that says the object does not exist:
+	// either it is gone, or the token may not see it (see ErrOutOfReach).
 	ErrNotFound = errors.New("not found")
+	// ErrNoRoute is a 404 for a path the server does not have, or a 404
+	// that is not the API's: the endpoint is not tenancyd's root URL. It
+	// never matches ErrNotFound, so that a wrong endpoint is never taken for
+	// objects that are gone.
+	ErrNoRoute = errors.New("no such API path")
+	// ErrOutOfReach is a 404 for an object of a tenant the client's token
+	// may not see (see Client.Identify): the platform answers it exactly as
+	// for an object that does not exist, so nobody can tell which it is.
+	// It never matches ErrNotFound.
+	ErrOutOfReach = errors.New("out of the token's reach")
 	// ErrConflict is a 409: the object exists or a unique value is taken.
 	ErrConflict = errors.New("conflict")
 	// ErrPreconditionFailed is a 412: the If-Match revision is stale.
@@ -113,7 +125,11 @@ func (e *APIError) Is(target error) bool {
 	case http.StatusForbidden:
 		return target == ErrPermissionDenied
 	case http.StatusNotFound:
-		return target == ErrNotFound
+		if e.Code == api.CodeNotFound {
+			return target == ErrNotFound
+		}
+		// no_route, or a 404 that is not the API's own JSON.
+		return target == ErrNoRoute
 	case http.StatusConflict:
 		return target == ErrConflict
 	case http.StatusPreconditionFailed:
@@ -122,6 +138,55 @@ func (e *APIError) Is(target error) bool {
 		return target == ErrRateLimited
 	}
 	return false
+}
+
+// OutOfReachError is a 404 for an object of a tenant that the client's
+// token may not see. It matches ErrOutOfReach, never ErrNotFound.
+type OutOfReachError struct {
+	// Tenant is the tenant the request was about.
+	Tenant string
+	// Token is the token the client presents.
+	Token api.TokenInfo
+	// Err is the API's answer.
+	Err *APIError
+}
+
+func (e *OutOfReachError) Error() string {
+	return fmt.Sprintf("tenant %q is out of reach of the token %q, a %s token of tenant %q: the platform answers 404 "+
+		"for another tenant's objects, exactly as for objects that do not exist, so this token cannot tell whether the object "+
+		"still exists. Use a token of tenant %q, or a platform_admin token (%s)",
+		e.Tenant, e.Token.Name, e.Token.Role, e.Token.Tenant, e.Tenant, e.Err.Error())
+}
+
+// Is matches ErrOutOfReach only.
+func (e *OutOfReachError) Is(target error) bool { return target == ErrOutOfReach }
+
+// outOfReach turns a not_found about another tenant than the one the
+// client's token is scoped to into an *OutOfReachError.
+func (c *Client) outOfReach(r request, e *APIError) error {
+	self := c.self.Load()
+	if e.StatusCode != http.StatusNotFound || e.Code != api.CodeNotFound || self == nil || self.Tenant == "" {
+		return e
+	}
+	tenant := tenantOfPath(r.path)
+	if tenant == "" || tenant == self.Tenant {
+		return e
+	}
+	return &OutOfReachError{Tenant: tenant, Token: *self, Err: e}
+}
+
+// tenantOfPath is the tenant a path such as /v1/tenants/acme/users is
+// about, "" for a path outside every tenant.
+func tenantOfPath(p string) string {
+	parts := strings.Split(p, "/")
+	if len(parts) < 4 || parts[1] != "v1" || parts[2] != "tenants" {
+		return ""
+	}
+	tenant, err := url.PathUnescape(parts[3])
+	if err != nil {
+		return ""
+	}
+	return tenant
 }
 
 // Limits on how much of an error body is read and quoted.

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 )
 
@@ -52,19 +53,37 @@ func revisionFrom(ctx context.Context, p privateGetter) (int64, diag.Diagnostics
 	return rev, diags
 }
 
-// clientFrom takes the API client from a Configure request; nil provider data
-// means the provider is not configured yet, which the framework allows.
-func clientFrom(data any, diags *diag.Diagnostics) *client.Client {
+// providerData is what Configure hands every resource and data source: the
+// API client and what the platform said about the provider's token.
+type providerData struct {
+	client *client.Client
+	// token is the provider's token as GET /v1/tokens/self describes it:
+	// its tenant ("" for a platform token) and role.
+	token api.TokenInfo
+}
+
+// dataFrom takes the provider data from a Configure request; nil provider
+// data means the provider is not configured yet, which the framework allows.
+func dataFrom(data any, diags *diag.Diagnostics) *providerData {
 	if data == nil {
 		return nil
 	}
-	c, ok := data.(*client.Client)
+	d, ok := data.(*providerData)
 	if !ok {
 		diags.AddError("Unexpected provider data",
-			fmt.Sprintf("Expected *client.Client, got %T. This is a bug in the provider; please report it.", data))
+			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", data))
 		return nil
 	}
-	return c
+	return d
+}
+
+// clientFrom takes the API client from a Configure request; nil until the
+// provider is configured.
+func clientFrom(data any, diags *diag.Diagnostics) *client.Client {
+	if d := dataFrom(data, diags); d != nil {
+		return d.client
+	}
+	return nil
 }
 
 // addAPIError reports an API error, on the attribute it names when the
@@ -75,11 +94,25 @@ func addAPIError(diags *diag.Diagnostics, summary string, err error) {
 		root, _, _ := strings.Cut(apiErr.Field, ".")
 		root, _, _ = strings.Cut(root, "[")
 		if root != "" && root == strings.ToLower(root) && !strings.ContainsAny(root, "- ") {
-			diags.AddAttributeError(path.Root(root), summary, err.Error())
+			diags.AddAttributeError(path.Root(root), summary, explainError(err))
 			return
 		}
 	}
-	diags.AddError(summary, err.Error())
+	diags.AddError(summary, explainError(err))
+}
+
+// explainError is an API error with what to do about the ones that are the
+// provider's configuration's fault.
+func explainError(err error) string {
+	switch {
+	case errors.Is(err, client.ErrUnauthenticated):
+		return err.Error() + "\n\nThe platform refused the provider's token: set " + envToken +
+			" (or token in the provider block) to a valid tenancyd API token."
+	case errors.Is(err, client.ErrNoRoute):
+		return err.Error() + "\n\nThe server has no such path: set endpoint (or " + envEndpoint +
+			") to tenancyd's root URL, such as http://127.0.0.1:8480, without /v1."
+	}
+	return err.Error()
 }
 
 // quotedList renders allowed values for documentation: `a`, `b` or `c`.
@@ -94,10 +127,15 @@ func quotedList(values []string) string {
 	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
 }
 
-// readFailed handles a failed read of a resource's object in Read: an object
-// that is gone is removed from state, so the plan creates it again; any other
-// error is reported. It reports whether Read must stop. what names the
-// object, such as `tenant "acme"`.
+// readFailed handles a failed read of a resource's object in Read. Only an
+// object that the provider's token could see and that is gone is removed
+// from state, so the plan creates it again. Every other failure is an error
+// and leaves the state alone: above all a 404 for a tenant the token may not
+// see (client.ErrOutOfReach), which the platform answers exactly as for an
+// object that does not exist, and a 404 for a path the server does not have
+// (client.ErrNoRoute, a wrong endpoint); taking either for "gone" would plan
+// to create everything again and empty the state on apply. It reports
+// whether Read must stop. what names the object, such as `tenant "acme"`.
 func readFailed(ctx context.Context, resp *resource.ReadResponse, what string, err error) bool {
 	switch {
 	case err == nil:
@@ -105,6 +143,10 @@ func readFailed(ctx context.Context, resp *resource.ReadResponse, what string, e
 	case errors.Is(err, client.ErrNotFound):
 		tflog.Warn(ctx, "the object no longer exists; removing it from state", map[string]any{"object": what})
 		resp.State.RemoveResource(ctx)
+	case errors.Is(err, client.ErrOutOfReach):
+		resp.Diagnostics.AddError("Cannot read "+what+" with this token",
+			err.Error()+".\n\nIt stays in the state, unchanged: configure the provider ("+envToken+
+				" or token) with a token that can see it, and plan again.")
 	default:
 		addAPIError(&resp.Diagnostics, "Cannot read "+what, err)
 	}

@@ -4,14 +4,17 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -207,10 +210,43 @@ func (p *tenancyProvider) Configure(ctx context.Context, req provider.ConfigureR
 		resp.Diagnostics.AddError("Cannot create the tenancy API client", err.Error())
 		return
 	}
-	tflog.Debug(ctx, "tenancy provider configured", map[string]any{"endpoint": cfg.Endpoint, "max_retries": cfg.MaxRetries})
-	resp.ResourceData = c
-	resp.DataSourceData = c
-	resp.EphemeralResourceData = c
+	// What the token may reach decides whether a 404 means "gone": learn it
+	// now, which also checks the endpoint and the token before anything is
+	// read.
+	self, err := c.Identify(ctx)
+	if err != nil {
+		addIdentifyError(&resp.Diagnostics, cfg.Endpoint, err)
+		return
+	}
+	tflog.Debug(ctx, "tenancy provider configured", map[string]any{
+		"endpoint": cfg.Endpoint, "max_retries": cfg.MaxRetries, "token": self.Name, "role": self.Role, "tenant": self.Tenant,
+	})
+	data := &providerData{client: c, token: *self}
+	resp.ResourceData = data
+	resp.DataSourceData = data
+	resp.EphemeralResourceData = data
+}
+
+// addIdentifyError explains why the platform would not say who the token
+// is: the endpoint is not tenancyd's root URL, the token is refused, or
+// tenancyd cannot be reached.
+func addIdentifyError(diags *diag.Diagnostics, endpoint string, err error) {
+	switch {
+	case errors.Is(err, client.ErrNoRoute):
+		diags.AddAttributeError(path.Root("endpoint"), "The endpoint is not tenancyd's root URL",
+			fmt.Sprintf("endpoint (from the provider block or %s) is %q, but the server there has no %s/v1/tokens/self. "+
+				"Set it to the server's root URL, such as http://127.0.0.1:8480, without /v1 or any other path.\n\nThe server answered: %v",
+				envEndpoint, endpoint, strings.TrimRight(endpoint, "/"), err))
+	case errors.Is(err, client.ErrUnauthenticated):
+		diags.AddAttributeError(path.Root("token"), "The platform refused the token",
+			fmt.Sprintf("tenancyd at %s does not accept the provider's token: it is unknown, revoked or expired. "+
+				"Set %s (or token in the provider block) to a valid tenancyd API token.\n\nThe platform answered: %v",
+				endpoint, envToken, err))
+	default:
+		diags.AddError("Cannot reach tenancyd",
+			fmt.Sprintf("The provider could not ask tenancyd at %s about its token: %v. "+
+				"Check that tenancyd is running there and that endpoint (or %s) is its root URL.", endpoint, err, envEndpoint))
+	}
 }
 
 func (p *tenancyProvider) Resources(_ context.Context) []func() resource.Resource {

@@ -1,6 +1,9 @@
 package provider_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
@@ -115,4 +119,101 @@ func resourceTypes(t *testing.T) []string {
 func generatedAddress(address string) string {
 	typ, _, _ := strings.Cut(address, ".")
 	return typ + ".generated"
+}
+
+// TestAccProvider_narrowTokenOrWrongEndpointKeepsState applies the
+// quickstart with a platform token, then plans and applies it with a valid
+// token of another tenant, with the endpoint followed by /v1, and with a
+// token the platform does not know. Each time the plan fails with an error
+// that says what to fix, proposes no create, and the state keeps every
+// resource; the platform keeps every object.
+func TestAccProvider_narrowTokenOrWrongEndpointKeepsState(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test; set TF_ACC=1 (make test does)")
+	}
+	srv := acctest.Start(t)
+	// The provider runs in this process and reads its settings from here.
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	dir := t.TempDir()
+	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
+	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
+	ctx := t.Context()
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	t.Cleanup(func() {
+		t.Setenv("TENANCY_ENDPOINT", srv.URL)
+		t.Setenv("TENANCY_TOKEN", srv.Token)
+		if err := unprotectAll(srv); err != nil {
+			t.Errorf("lifting deletion_protection: %v", err)
+		}
+		if err := tf.Destroy(context.Background()); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	stateSize := func() int {
+		t.Helper()
+		addrs, err := tf.StateAddresses(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(addrs)
+	}
+	before := stateSize()
+	objects := total(mustTenantObjects(t, srv, "acme"))
+	if before != quickstartSize || objects != quickstartSize {
+		t.Fatalf("after the apply: %d resources in state and %d objects on the platform, want %d", before, objects, quickstartSize)
+	}
+
+	if _, err := srv.Client.CreateTenant(ctx, api.TenantSpec{Slug: "globex", DisplayName: "Globex", Region: "us-east"}); err != nil {
+		t.Fatal(err)
+	}
+	globex, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "globex-ci", Tenant: "globex", Role: api.RoleTenantAdmin, TTLSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, endpoint, token string
+		want                  *regexp.Regexp
+	}{
+		{"a valid token of another tenant", srv.URL, globex.Token,
+			wrapped(`Cannot read tenant "acme" with this token`, `tenant "acme" is out of reach of the token "globex-ci"`,
+				`a tenant_admin token of tenant "globex"`, `It stays in the state, unchanged`)},
+		{"the endpoint followed by /v1", srv.URL + "/v1", srv.Token,
+			wrapped(`The endpoint is not tenancyd's root URL`, `TENANCY_ENDPOINT`, srv.URL+`/v1`, `without /v1`)},
+		{"a token the platform does not know", srv.URL, "tny_" + acctest.RandomSuffix() + acctest.RandomSuffix(),
+			wrapped(`The platform refused the token`, `Set TENANCY_TOKEN`)},
+	}
+	for _, c := range cases {
+		t.Setenv("TENANCY_ENDPOINT", c.endpoint)
+		t.Setenv("TENANCY_TOKEN", c.token)
+		changes, err := tf.Plan(ctx)
+		switch {
+		case err == nil:
+			t.Errorf("%s: the plan succeeded (changes: %v); want an error", c.name, changes)
+		case !c.want.MatchString(err.Error()):
+			t.Errorf("%s: the plan failed without saying what to fix:\n%v", c.name, err)
+		}
+		if err := tf.Apply(ctx); err == nil {
+			t.Errorf("%s: the apply succeeded; want an error", c.name)
+		}
+		after := stateSize()
+		left := total(mustTenantObjects(t, srv, "acme"))
+		t.Logf("%s: resources in state before/after plan and apply: %d/%d; objects of acme on the platform: %d of %d",
+			c.name, before, after, left, objects)
+		if after != before || left != objects {
+			t.Errorf("%s: the state went from %d to %d resources and the platform from %d to %d objects; nothing may go", c.name, before, after, objects, left)
+		}
+	}
+
+	// With the right settings again, nothing is left to do.
+	t.Setenv("TENANCY_ENDPOINT", srv.URL)
+	t.Setenv("TENANCY_TOKEN", srv.Token)
+	if changes, err := tf.Plan(ctx); err != nil || changes {
+		t.Fatalf("plan with the platform token again: changes %v, error %v; want no changes", changes, err)
+	}
 }

@@ -68,7 +68,7 @@ func dashboardRoute(pattern string, body []byte, contentType string) route {
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
 	return route{pattern, public, func(w http.ResponseWriter, r *http.Request, _ *principal) error {
 		if r.URL.Path != path {
-			return errNotFound("no route for %s %s", r.Method, r.URL.Path)
+			return errNoRoute(r)
 		}
 		h := w.Header()
 		h.Set("Content-Type", contentType)

@@ -113,8 +113,8 @@ func TestDashboardLeavesOtherPathsToTheAPI(t *testing.T) {
 		if ct := r.header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s %s: Content-Type %q, want the API's JSON 404", c.method, c.path, ct)
 		}
-		if e := r.apiError(t); e.Code != api.CodeNotFound {
-			t.Errorf("%s %s: error code %q, want %q", c.method, c.path, e.Code, api.CodeNotFound)
+		if e := r.apiError(t); e.Code != api.CodeNoRoute {
+			t.Errorf("%s %s: error code %q, want %q", c.method, c.path, e.Code, api.CodeNoRoute)
 		}
 	}
 }

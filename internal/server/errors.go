@@ -41,6 +41,14 @@ func errNotFound(format string, args ...any) *apiError {
 	return newError(http.StatusNotFound, api.CodeNotFound, "", format, args...)
 }
 
+// errNoRoute answers a path the API does not have. It has its own code, so
+// that a client never mistakes a wrong base URL for objects that are gone.
+func errNoRoute(r *http.Request) *apiError {
+	return newError(http.StatusNotFound, api.CodeNoRoute, "",
+		"no route for %s %s: the API's paths start with /v1/, at the server's root URL (such as http://127.0.0.1:8480, without /v1)",
+		r.Method, r.URL.Path)
+}
+
 func errConflict(field, format string, args ...any) *apiError {
 	return newError(http.StatusConflict, api.CodeConflict, field, format, args...)
 }

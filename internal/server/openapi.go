@@ -54,6 +54,7 @@ var resourceTypes = map[string]struct {
 	"usage":           {api.Usage{}, nil, false},
 	"audit-events":    {api.AuditEvent{}, nil, true},
 	"tokens":          {api.Token{}, api.TokenRequest{}, true},
+	"self":            {api.TokenInfo{}, nil, false},
 	"backups":         {api.Backup{}, nil, true},
 	"restore":         {api.Tenant{}, nil, false},
 	"regions":         {api.Region{}, nil, true},
@@ -73,12 +74,13 @@ var schemaEnums = map[string][]string{
 	"Promotion.include":        api.PromotionScopes,
 	"TokenRequest.role":        append([]string{api.RolePlatformAdmin}, api.TenantRoles...),
 	"Token.role":               append([]string{api.RolePlatformAdmin}, api.TenantRoles...),
+	"TokenInfo.role":           append([]string{api.RolePlatformAdmin}, api.TenantRoles...),
 	"ErrorDetail.code":         errorCodes,
 	"AuditEvent.object_kind":   objectKinds,
 }
 
 var errorCodes = []string{
-	api.CodeBadRequest, api.CodeUnauthenticated, api.CodePermissionDenied, api.CodeNotFound, api.CodeConflict,
+	api.CodeBadRequest, api.CodeUnauthenticated, api.CodePermissionDenied, api.CodeNotFound, api.CodeNoRoute, api.CodeConflict,
 	api.CodePreconditionFailed, api.CodeTooLarge, api.CodeInvalid, api.CodeRateLimited, api.CodeInternal,
 }
 
@@ -94,7 +96,7 @@ var errorResponses = []struct {
 	{"400", "The request is malformed: bad JSON, a wrong type, an unknown field or a bad query parameter; `field` names it."},
 	{"401", "The bearer token is missing, unknown, expired or revoked."},
 	{"403", "The token's role does not allow this."},
-	{"404", "No such object, or a tenant the token may not see (the same answer)."},
+	{"404", "No such object, or a tenant the token may not see (the same answer, code not_found); code no_route: no such path."},
 	{"409", "The object exists, a unique value is taken, or the state forbids the change."},
 	{"412", "If-Match does not match the current revision: a stale revision, or any other entity tag (a weak tag never matches)."},
 	{"413", "The request body is too large."},
@@ -269,6 +271,9 @@ func (r *schemaReflector) successes(method, path, last, resource string, isList 
 	case method == http.MethodDelete && resource == "tenants":
 		return []success{{status: "200", description: "Decommissioned; the answer says where its final backup is kept.",
 			schema: r.ref(reflect.TypeFor[api.TenantDeletion]())}}
+	case resource == "self":
+		return []success{{status: "200", description: "The token this request presents: its tenant and role, never its secret.",
+			schema: r.ref(reflect.TypeOf(rt.item))}}
 	case method == http.MethodDelete && resource == "tokens":
 		return []success{{status: "204", description: "Revoked, with every token minted from it, directly or not (also when it already was)."}}
 	case method == http.MethodDelete:

@@ -61,7 +61,7 @@ func (s *Server) routes() {
 	}
 	s.mux.Handle("GET /metrics", s.metricsHandler())
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errNotFound("no route for %s %s", r.Method, r.URL.Path))
+		s.writeError(w, r, errNoRoute(r))
 	})
 }
 

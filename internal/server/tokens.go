@@ -38,6 +38,7 @@ var reservedTokenNames = []string{systemActor, bootstrapTokenName, "system"}
 func (s *Server) tokenRoutes() []route {
 	return []route{
 		{"GET /v1/tokens", authenticated, s.listTokens},
+		{"GET /v1/tokens/self", authenticated, s.tokenSelf},
 		{"POST /v1/tokens", authenticated, s.createToken},
 		{"DELETE /v1/tokens/{id}", authenticated, s.revokeToken},
 		{"GET /v1/audit-events", platformAdmin, s.listPlatformAuditEvents},
@@ -64,6 +65,23 @@ func checkTokenName(name string) error {
 		}
 	}
 	return nil
+}
+
+// tokenSelf describes the token the request presents, so that a client can
+// learn what it may reach before it reads anything (a tenant-scoped token
+// gets 404 for another tenant's objects, the same answer as for objects
+// that do not exist). Any valid token may ask; the secret is never shown.
+func (s *Server) tokenSelf(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+		tok, err := tx.Token(ctx, p.TokenID)
+		if err != nil {
+			return nil, err
+		}
+		return api.TokenInfo{
+			ID: tok.ID, Name: tok.Name, Tenant: tok.Tenant, Role: tok.Role,
+			ExpiresAt: tok.ExpiresAt, CreatedAt: tok.CreatedAt,
+		}, nil
+	})
 }
 
 // createToken mints a token for a tenant (or the platform). Nobody mints a

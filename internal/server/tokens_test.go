@@ -509,3 +509,41 @@ func TestAuditNamesTheActingToken(t *testing.T) {
 	}
 	w.do(t, http.StatusForbidden, admin.Token, "GET", "/v1/audit-events", nil)
 }
+
+// TestTokenSelf checks that GET /v1/tokens/self tells any valid token what
+// it may reach, its tenant and role, without its secret; and that a path the
+// API does not have (an endpoint ending in /v1) answers no_route, never the
+// not_found of an object.
+func TestTokenSelf(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.createTenant(t, "acme")
+	var platform api.TokenInfo
+	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tokens/self", nil).json(t, &platform)
+	if platform.Role != api.RolePlatformAdmin || platform.Tenant != "" || platform.ID == "" || platform.Name != "bootstrap" {
+		t.Errorf("the bootstrap token describes itself as %+v", platform)
+	}
+	for _, role := range api.TenantRoles {
+		secret := ts.token(t, "acme", role)
+		r := ts.mustCall(t, http.StatusOK, secret, "GET", "/v1/tokens/self", nil)
+		var info api.TokenInfo
+		r.json(t, &info)
+		if info.Tenant != "acme" || info.Role != role || info.ExpiresAt == nil || info.ID == "" {
+			t.Errorf("a %s token of acme describes itself as %+v", role, info)
+		}
+		if strings.Contains(string(r.body), secret) || strings.Contains(string(r.body), `"token"`) {
+			t.Errorf("GET /v1/tokens/self shows the secret: %s", r.body)
+		}
+	}
+	ts.mustCall(t, http.StatusUnauthorized, "tny_not_a_token", "GET", "/v1/tokens/self", nil)
+
+	for _, path := range []string{"/v1/v1/tokens/self", "/v1/v1/tenants/acme", "/api/v1/tenants"} {
+		e := ts.mustCall(t, http.StatusNotFound, ts.admin, "GET", path, nil).apiError(t)
+		if e.Code != api.CodeNoRoute || !strings.Contains(e.Message, "without /v1") {
+			t.Errorf("GET %s: %q %q, want code %q and a message about the root URL", path, e.Code, e.Message, api.CodeNoRoute)
+		}
+	}
+	if e := ts.mustCall(t, http.StatusNotFound, ts.admin, "GET", "/v1/tenants/ghost", nil).apiError(t); e.Code != api.CodeNotFound {
+		t.Errorf("a missing tenant answers code %q, want %q", e.Code, api.CodeNotFound)
+	}
+}
