@@ -100,6 +100,16 @@ func (r *Terraform) Apply(ctx context.Context, vars ...string) error {
 	return r.tf.Apply(ctx, opts...)
 }
 
+// ApplyTarget runs terraform apply -target=address, which applies that
+// resource (and what it depends on) alone.
+func (r *Terraform) ApplyTarget(ctx context.Context, address string, vars ...string) error {
+	opts := []tfexec.ApplyOption{tfexec.Reattach(r.reattach), tfexec.Target(address)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	return r.tf.Apply(ctx, opts...)
+}
+
 // Plan runs terraform plan and reports whether it has changes.
 func (r *Terraform) Plan(ctx context.Context, vars ...string) (bool, error) {
 	opts := []tfexec.PlanOption{tfexec.Reattach(r.reattach)}

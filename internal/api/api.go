@@ -31,6 +31,22 @@ const (
 // TenantRoles lists the roles that can be held within one tenant.
 var TenantRoles = []string{RoleTenantAdmin, RoleTenantUser, RoleTenantViewer}
 
+// roleRanks orders the roles: a role may do whatever a lower one may.
+var roleRanks = map[string]int{
+	RoleTenantViewer:  1,
+	RoleTenantUser:    2,
+	RoleTenantAdmin:   3,
+	RolePlatformAdmin: 4,
+}
+
+// RoleRank is a role's place in the order of roles, from 1 for
+// tenant_viewer up; 0 for no role or one this version does not know.
+func RoleRank(role string) int { return roleRanks[role] }
+
+// RoleAtLeast reports whether role is need or a higher one: what the
+// platform asks of a token before it grants, mints or changes anything.
+func RoleAtLeast(role, need string) bool { return RoleRank(role) >= RoleRank(need) }
+
 // Region is one region tenancyd offers (GET /v1/regions).
 type Region struct {
 	Name string `json:"name"`

@@ -289,8 +289,8 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 	if creating || !ok {
 		p, err := r.client.PreviewPromotion(ctx, plan.TenantID.ValueString(), promoteReq)
 		switch {
-		case err != nil && creating && missingPromotionEnvironment(err):
-			// The environment may be created in this very apply.
+		case err != nil && creating && (missingPromotionEnvironment(err) || errors.Is(err, client.ErrNotFound)):
+			// The tenant or an environment may be created in this very apply.
 			tflog.Debug(ctx, "promotion preview: an environment does not exist yet", map[string]any{"error": err.Error()})
 			unknownResult()
 			return

@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 )
 
@@ -51,15 +50,6 @@ func revisionFrom(ctx context.Context, p privateGetter) (int64, diag.Diagnostics
 		return 0, diags
 	}
 	return rev, diags
-}
-
-// providerData is what Configure hands every resource and data source: the
-// API client and what the platform said about the provider's token.
-type providerData struct {
-	client *client.Client
-	// token is the provider's token as GET /v1/tokens/self describes it:
-	// its tenant ("" for a platform token) and role.
-	token api.TokenInfo
 }
 
 // dataFrom takes the provider data from a Configure request; nil provider

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -42,6 +43,7 @@ const tenantQuotaAuditKey = "@tenant"
 
 type quotaResource struct {
 	client *client.Client
+	data   *providerData
 }
 
 func newQuotaResource() resource.Resource { return &quotaResource{} }
@@ -86,9 +88,11 @@ func (r *quotaResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 		MarkdownDescription: "The quota of a tenant (`environment` unset) or of one of its environments. " +
 			"The platform enforces it: the environment quotas of a tenant may not add up to more than its tenant-wide quota in any dimension, " +
 			"a tenant may not hold more users than its `max_users`, and its tokens are throttled to `api_requests_per_minute` (HTTP 429). " +
-			"A quota that cannot fit fails at plan time, with the numbers: the provider asks the platform for a dry run of the change. " +
-			"That check sees the quotas as they are now, so when one change raises the tenant-wide quota (or lowers other environment quotas) " +
-			"and another uses the new room, apply the first one before planning the second.\n\n" +
+			"A quota that cannot fit fails at plan time, with the numbers, also for a tenant that the same apply creates: " +
+			"the provider asks the platform for a dry run of the change, and checks the environment quotas planned for a tenant " +
+			"against the tenant-wide quota planned with them. The platform checks each quota against the quotas it holds, so when " +
+			"one change raises the tenant-wide quota and another uses the new room, the plan fails and says to apply the raise on its own first " +
+			"(`terraform apply -target=` the tenant-wide quota), then the rest.\n\n" +
 			"Only a `platform_admin` token sets the tenant-wide quota; a `tenant_admin` token shares it out among the environments. " +
 			"Every limit is set together: a limit removed from the configuration becomes unlimited. " +
 			"Creating a quota where one is already set takes it over; destroying it removes the quota, which lifts its limits.",
@@ -119,18 +123,35 @@ func (r *quotaResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 }
 
 func (r *quotaResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {
+		r.client = r.data.client
+	}
 }
 
-// ModifyPlan asks the platform, with a dry run, whether the planned limits
-// fit: environment quotas within the tenant-wide quota, and the tenant-wide
-// quota above what the tenant's environments and users already take. A quota
-// that does not fit, or that the provider's token may not set, fails the
-// plan with the platform's numbers. Anything else the dry run finds (such as
-// a tenant or an environment that this very apply creates) is left to apply.
+// ModifyPlan checks at plan time that the planned limits fit, so that a
+// quota that cannot fit fails the plan instead of an apply half done. Two
+// checks, with what each can know:
+//
+//   - the platform's dry run: this quota against the quotas it holds now
+//     (environment quotas within the tenant-wide quota, the tenant-wide
+//     quota above what the tenant already takes, the token's right to set
+//     it);
+//   - the quotas planned in this same operation, which the platform cannot
+//     see yet: every quota of a tenant records its planned limits in the
+//     provider data, and the environment quotas planned for a tenant must
+//     fit its planned (or else its current) tenant-wide quota. That covers
+//     a tenant that this very apply creates, which the dry run cannot check.
 func (r *quotaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.client == nil {
-		return // Destroy, or a provider not configured yet: nothing to check.
+	if r.data == nil {
+		return // The provider is not configured yet: nothing to check.
+	}
+	if req.Plan.Raw.IsNull() {
+		var state quotaResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if !resp.Diagnostics.HasError() {
+			r.data.planQuota(state.TenantID.ValueString(), state.Environment.ValueString(), nil)
+		}
+		return
 	}
 	var plan quotaResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -138,23 +159,33 @@ func (r *quotaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		return
 	}
 	if plan.TenantID.IsUnknown() || plan.Environment.IsUnknown() {
-		return // A tenant or environment created by this apply: nothing to check against yet.
+		return // Which tenant or environment is known only during apply, which checks it then.
 	}
 	for _, v := range plan.limits() {
 		if v.IsUnknown() {
 			return // Known only during apply, which checks it then.
 		}
 	}
+	tenant, env, spec := plan.TenantID.ValueString(), plan.Environment.ValueString(), plan.spec()
+	planned := r.data.planQuota(tenant, env, &spec)
+	changed := true
 	if !req.State.Raw.IsNull() {
 		var state quotaResourceModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		if len(quota.Changed(state.spec(), plan.spec())) == 0 && state.TenantID.Equal(plan.TenantID) && state.Environment.Equal(plan.Environment) {
-			return // Nothing changes.
-		}
+		changed = len(quota.Changed(state.spec(), spec)) != 0 || !state.TenantID.Equal(plan.TenantID) || !state.Environment.Equal(plan.Environment)
 	}
+	if changed && !r.checkWithPlatform(ctx, resp, plan, planned) {
+		return
+	}
+	r.checkPlanned(ctx, resp, tenant, planned)
+}
+
+// checkWithPlatform asks the platform for a dry run of the quota and
+// reports whether the plan may go on to the other checks.
+func (r *quotaResource) checkWithPlatform(ctx context.Context, resp *resource.ModifyPlanResponse, plan quotaResourceModel, planned map[string]*api.QuotaSpec) bool {
 	tenant, env, spec := plan.TenantID.ValueString(), plan.Environment.ValueString(), plan.spec()
 	_, err := r.client.CheckQuota(ctx, tenant, env, spec)
 	var apiErr *client.APIError
@@ -166,17 +197,76 @@ func (r *quotaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			attr = path.Root(apiErr.Field)
 		}
 		resp.Diagnostics.AddAttributeError(attr, "The "+quotaLabel(tenant, env)+" does not fit",
-			fmt.Sprintf("The platform would refuse these limits: %s.\n\n"+
-				"Lower the limits here, or first raise the tenant-wide quota or lower other environment quotas "+
-				"(apply that change before planning this one: this check sees the quotas as they are now).",
-				apiErr.Message))
+			fmt.Sprintf("The platform would refuse these limits: %s.\n\n%s", apiErr.Message, r.targetAdvice(ctx, tenant, env, spec, planned)))
+		return false
 	case errors.Is(err, client.ErrPermissionDenied):
 		resp.Diagnostics.AddError("The provider's token may not set the "+quotaLabel(tenant, env),
 			"A tenant-wide quota is set by a platform_admin token, an environment's quota by a tenant_admin token of its tenant "+
-				"(or a platform_admin token). The platform answered: "+err.Error())
+				"(or a platform_admin token). The platform answered: "+explainError(err))
+		return false
 	default:
-		tflog.Debug(ctx, "quota dry run failed; apply reports it if it still fails then", map[string]any{"error": err.Error()})
+		// Such as a tenant or an environment that this very apply creates:
+		// the planned quotas are checked next, and apply reports the rest.
+		tflog.Debug(ctx, "quota dry run failed; the planned quotas are checked instead", map[string]any{"error": err.Error()})
 	}
+	return true
+}
+
+// targetAdvice says how to get past a quota that does not fit the quotas
+// the platform holds now. When the tenant-wide quota is raised in this same
+// plan and the raise makes room, the platform cannot know it yet and
+// Terraform may set this quota first; applying the raise alone first works.
+func (r *quotaResource) targetAdvice(ctx context.Context, tenant, env string, spec api.QuotaSpec, planned map[string]*api.QuotaSpec) string {
+	target := fmt.Sprintf("terraform apply -target=ADDRESS, with the address of the tenancy_quota of tenant %q that has no environment "+
+		"(such as -target=tenancy_quota.%s)", tenant, tenant)
+	if tq, ok := planned[""]; env != "" && ok && tq != nil {
+		current, err := r.data.platformTenantQuota(ctx, tenant)
+		if err == nil && (current == nil || len(quota.Changed(*current, *tq)) > 0) &&
+			len(quota.Fit(tq, map[string]api.QuotaSpec{env: spec})) == 0 {
+			return fmt.Sprintf("This plan also raises the tenant-wide quota of tenant %q, which would make room, but the platform checks "+
+				"each quota against the quotas it holds, and nothing makes Terraform set the tenant-wide quota first. "+
+				"Apply the raise on its own first: %s; then plan and apply the rest.", tenant, target)
+		}
+	}
+	return "Lower the limits here, or first raise the tenant-wide quota or lower other environment quotas. " +
+		"When this same configuration raises the tenant-wide quota, apply that raise on its own first: " + target + "; then plan and apply the rest."
+}
+
+// checkPlanned checks that the environment quotas planned for a tenant in
+// this operation fit the tenant-wide quota planned with them, or else the
+// one the platform holds.
+func (r *quotaResource) checkPlanned(ctx context.Context, resp *resource.ModifyPlanResponse, tenant string, planned map[string]*api.QuotaSpec) {
+	envs := map[string]api.QuotaSpec{}
+	for env, q := range planned {
+		if env != "" && q != nil {
+			envs[env] = *q
+		}
+	}
+	if len(envs) == 0 {
+		return
+	}
+	limit, ok := planned[""]
+	source := "planned here"
+	if !ok {
+		var err error
+		if limit, err = r.data.platformTenantQuota(ctx, tenant); err != nil {
+			tflog.Debug(ctx, "cannot read the tenant-wide quota; the apply checks the quotas", map[string]any{"error": err.Error()})
+			return
+		}
+		source = "the platform holds"
+	}
+	violations := quota.Fit(limit, envs)
+	if len(violations) == 0 || !r.data.firstReport("quotas of "+tenant) {
+		return
+	}
+	lines := make([]string, len(violations))
+	for i, v := range violations {
+		lines[i] = "  - " + v.Message
+	}
+	resp.Diagnostics.AddAttributeError(path.Root(violations[0].Dimension), "The environment quotas of tenant "+strconv.Quote(tenant)+" do not fit",
+		fmt.Sprintf("The environment quotas planned for tenant %q add up to more than the tenant-wide quota %s:\n%s\n\n"+
+			"The platform would refuse the quota that goes over during the apply, after the objects planned before it were made. "+
+			"Lower the environment quotas, or raise the tenant-wide quota.", tenant, source, strings.Join(lines, "\n")))
 }
 
 func (r *quotaResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

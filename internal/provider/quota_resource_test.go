@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
 const (
@@ -83,7 +86,7 @@ func quotaPattern(phrases ...string) *regexp.Regexp {
 }
 
 // TestAccQuota_lifecycle gives a new tenant a budget and shares it with an
-// environment, all in one apply: the tenant's id is unknown at plan time.
+// environment, all in one apply: the platform knows none of it at plan time.
 func TestAccQuota_lifecycle(t *testing.T) {
 	t.Parallel()
 	srv := acctest.Start(t)
@@ -428,4 +431,174 @@ provider "tenancy" {
 			},
 		},
 	})
+}
+
+// newCustomerQuotas is a new tenant with two environments, its tenant-wide
+// quota and the environments' quotas, all created by one apply.
+func newCustomerQuotas(srv *acctest.Server, slug string, tenantCPU, prodCPU, stagingCPU int) string {
+	return srv.Config(fmt.Sprintf(`
+resource "tenancy_tenant" "customer" {
+  slug                = %[1]q
+  display_name        = "New customer"
+  region              = "eu-west"
+  deletion_protection = false
+}
+
+resource "tenancy_environment" "production" {
+  tenant_id = tenancy_tenant.customer.id
+  name      = "production"
+  type      = "production"
+}
+
+resource "tenancy_environment" "staging" {
+  tenant_id = tenancy_tenant.customer.id
+  name      = "staging"
+  type      = "staging"
+}
+
+resource "tenancy_quota" "tenant" {
+  tenant_id      = tenancy_tenant.customer.id
+  cpu_millicores = %[2]d
+  memory_mb      = 8192
+}
+
+resource "tenancy_quota" "production" {
+  tenant_id      = tenancy_tenant.customer.id
+  environment    = tenancy_environment.production.name
+  cpu_millicores = %[3]d
+  memory_mb      = 4096
+}
+
+resource "tenancy_quota" "staging" {
+  tenant_id      = tenancy_tenant.customer.id
+  environment    = tenancy_environment.staging.name
+  cpu_millicores = %[4]d
+  memory_mb      = 2048
+}
+`, slug, tenantCPU, prodCPU, stagingCPU))
+}
+
+// TestAccQuota_newTenantOverQuotaFailsAtPlan plans a new tenant whose
+// environment quotas add up to more CPU than its tenant-wide quota: nothing
+// of it exists yet, so the platform's dry run cannot tell, but the plan
+// adds up the quotas it plans and fails, with the numbers; nothing is
+// created. With quotas that fit, the same configuration applies.
+func TestAccQuota_newTenantOverQuotaFailsAtPlan(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	slug := acctest.RandomSlug("overbooked")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkTenantsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				Config: newCustomerQuotas(srv, slug, 4000, 3000, 2000),
+				ExpectError: quotaPattern(`The environment quotas of tenant "`+slug+`" do not fit`,
+					`add up to more than the tenant-wide quota planned here`,
+					`cpu_millicores: environment quotas add up to 5000 (production 3000, staging 2000), above the tenant quota of 4000`,
+					`Lower the environment quotas, or raise the tenant-wide quota`),
+			},
+			{
+				PreConfig: func() {
+					left := mustTenantObjects(t, srv, slug)
+					t.Logf("objects of %s on the platform after the refused plan: %d", slug, total(left))
+					if total(left) != 0 {
+						t.Fatalf("the refused plan created %s", describeCounts(left))
+					}
+				},
+				Config:            newCustomerQuotas(srv, slug, 4000, 3000, 1000),
+				ConfigStateChecks: []statecheck.StateCheck{expectStateSize(6)},
+				Check: func(*terraform.State) error {
+					if n := total(mustTenantObjects(t, srv, slug)); n != 6 {
+						return fmt.Errorf("the platform holds %d objects of %s, want 6", n, slug)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// TestAccQuota_raiseAndUseInOneChange raises the tenant-wide quota and, in
+// the same change, gives production a quota that fits only the raised one.
+// The platform checks each quota against what it holds, so the plan fails
+// and says to apply the raise alone first with -target; doing just that,
+// then applying the rest, works.
+func TestAccQuota_raiseAndUseInOneChange(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test; set TF_ACC=1 (make test does)")
+	}
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := quotaFixture(t, srv, "raise", "production")
+	config := func(tenantCPU, prodCPU int) string {
+		return srv.Config(fmt.Sprintf(`
+terraform {
+  required_providers {
+    tenancy = { source = "tenancyhq/tenancy" }
+  }
+}
+
+resource "tenancy_quota" "tenant" {
+  tenant_id      = %[1]q
+  cpu_millicores = %[2]d
+}
+
+resource "tenancy_quota" "production" {
+  tenant_id      = %[1]q
+  environment    = "production"
+  cpu_millicores = %[3]d
+
+  depends_on = [tenancy_quota.tenant]
+}
+`, tenant, tenantCPU, prodCPU))
+	}
+	dir := t.TempDir()
+	write := func(hcl string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(hcl), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(config(4000, 3000))
+	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
+	ctx := t.Context()
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+
+	write(config(8000, 6000))
+	_, err := tf.Plan(ctx)
+	if err == nil {
+		t.Fatal("the plan that raises the tenant quota and uses the room in one change succeeded; want an error")
+	}
+	want := quotaPattern(`The quota of environment "production" of tenant "`+tenant+`" does not fit`,
+		`This plan also raises the tenant-wide quota of tenant "`+tenant+`"`,
+		`Apply the raise on its own first: terraform apply -target=ADDRESS`, `(such as -target=tenancy_quota.`+tenant+`)`)
+	if !want.MatchString(err.Error()) {
+		t.Fatalf("the plan failed without the -target advice:\n%v", err)
+	}
+	if q, err := srv.Client.GetQuota(ctx, tenant, "production"); err != nil || *q.CPUMillicores != 3000 {
+		t.Fatalf("production's quota after the refused plan: %+v, %v; want cpu_millicores 3000", q, err)
+	}
+
+	// The advice: the raise alone, then the rest.
+	if err := tf.ApplyTarget(ctx, "tenancy_quota.tenant"); err != nil {
+		t.Fatalf("apply -target=tenancy_quota.tenant: %v", err)
+	}
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatalf("apply after the raise: %v", err)
+	}
+	for env, want := range map[string]int64{"": 8000, "production": 6000} {
+		q, err := srv.Client.GetQuota(ctx, tenant, env)
+		if err != nil || *q.CPUMillicores != want {
+			t.Errorf("quota %q: %+v, %v; want cpu_millicores %d", env, q, err, want)
+		}
+	}
+	if err := tf.Destroy(ctx); err != nil {
+		t.Errorf("destroy: %v", err)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -34,6 +33,7 @@ const roleBindingIDFormat = "tenant/binding_id"
 
 type roleBindingResource struct {
 	client *client.Client
+	data   *providerData
 }
 
 func newRoleBindingResource() resource.Resource { return &roleBindingResource{} }
@@ -95,21 +95,28 @@ func (r *roleBindingResource) Schema(_ context.Context, _ resource.SchemaRequest
 }
 
 func (r *roleBindingResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {
+		r.client = r.data.client
+	}
 }
 
-// tokenRolePattern finds the token's role in the platform's answer to a grant
-// it refused, such as `the token "ci" has role tenant_user`.
-var tokenRolePattern = regexp.MustCompile(`has role ([a-z_]+)`)
-
-// ModifyPlan asks the platform, with a dry run, whether the provider's token
-// may grant the planned role, so that a grant above the token's own role fails
-// at plan time instead of half way through an apply. Only a refused grant
-// fails the plan: anything else the dry run finds (such as an environment
-// that this very apply creates) is left to apply, when it may have changed.
+// ModifyPlan fails, at plan time, a grant (or a removal) that the provider's
+// token may not make, as the platform decides it: role bindings are managed
+// by a tenant_admin of their tenant or a platform_admin, and nobody grants a
+// role above their own. The token's role and tenant come from Configure, so
+// the check also covers bindings of users and tenants that this very apply
+// creates.
 func (r *roleBindingResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.client == nil {
-		return // Destroy, or a provider not configured yet: nothing to check.
+	if r.data == nil {
+		return // The provider is not configured yet: nothing to check.
+	}
+	if req.Plan.Raw.IsNull() {
+		var state roleBindingResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if !resp.Diagnostics.HasError() {
+			r.checkGrant(&resp.Diagnostics, state, "remove")
+		}
+		return
 	}
 	var plan roleBindingResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -122,32 +129,50 @@ func (r *roleBindingResource) ModifyPlan(ctx context.Context, req resource.Modif
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		if state.TenantID.Equal(plan.TenantID) && state.UserID.Equal(plan.UserID) && state.Role.Equal(plan.Role) {
+		if state.TenantID.Equal(plan.TenantID) && state.UserID.Equal(plan.UserID) && state.Role.Equal(plan.Role) &&
+			state.Environment.Equal(plan.Environment) {
 			return // No new grant.
 		}
 	}
-	for _, v := range []types.String{plan.TenantID, plan.UserID, plan.Role, plan.Environment} {
-		if v.IsUnknown() {
-			return // Known only during apply, which checks it then.
-		}
+	r.checkGrant(&resp.Diagnostics, plan, "grant")
+}
+
+// checkGrant reports a grant or removal of binding m that the provider's
+// token may not make; verb is "grant" or "remove".
+func (r *roleBindingResource) checkGrant(diags *diag.Diagnostics, m roleBindingResourceModel, verb string) {
+	tok := r.data.token
+	if tok.Role == api.RolePlatformAdmin {
+		return
 	}
-	tenant, spec := plan.TenantID.ValueString(), plan.spec()
-	_, err := r.client.CheckRoleBinding(ctx, tenant, spec)
-	switch {
-	case err == nil:
-	case errors.Is(err, client.ErrPermissionDenied):
-		tokenRole := "a lower role"
-		if m := tokenRolePattern.FindStringSubmatch(err.Error()); m != nil {
-			tokenRole = "role " + m[1]
-		}
-		resp.Diagnostics.AddAttributeError(path.Root("role"), "The provider's token may not grant role "+strconv.Quote(spec.Role),
-			fmt.Sprintf("This role binding grants role %q to user %q in tenant %q, but the provider's token has %s. "+
-				"Nobody grants a role above their own, and role bindings are managed with a tenant_admin or platform_admin token. "+
-				"Configure the provider with a tenant_admin token of tenant %q (or a platform_admin token) to apply this binding.\n\nThe platform answered: %v",
-				spec.Role, spec.UserID, tenant, tokenRole, tenant, err))
-	default:
-		tflog.Debug(ctx, "role binding dry run failed; apply reports it if it still fails then", map[string]any{"error": err.Error()})
+	if !m.TenantID.IsUnknown() && tok.Tenant != m.TenantID.ValueString() {
+		diags.Append(r.data.mayManage(m.TenantID, api.RoleTenantAdmin, verb+"ing a role binding")...)
+		return
 	}
+	role, user, tenant := "the planned role", "(known only after apply)", "(known only after apply)"
+	if !m.Role.IsUnknown() {
+		role = strconv.Quote(m.Role.ValueString())
+	}
+	if !m.UserID.IsUnknown() {
+		user = strconv.Quote(m.UserID.ValueString())
+	}
+	if !m.TenantID.IsUnknown() {
+		tenant = strconv.Quote(m.TenantID.ValueString())
+	}
+	if api.RoleAtLeast(tok.Role, api.RoleTenantAdmin) && (m.Role.IsUnknown() || api.RoleAtLeast(tok.Role, m.Role.ValueString())) {
+		return
+	}
+	summary := "The provider's token may not grant role " + role
+	detail := fmt.Sprintf("This role binding grants role %s to user %s in tenant %s", role, user, tenant)
+	if verb == "remove" {
+		summary = "The provider's token may not remove a binding of role " + role
+		detail = fmt.Sprintf("Destroying this role binding removes role %s from user %s in tenant %s", role, user, tenant)
+	}
+	diags.AddAttributeError(path.Root("role"), summary,
+		fmt.Sprintf("%s, but the provider's token has role %s (it is the token %q of tenant %q). "+
+			"Nobody grants or removes a role above their own, and role bindings are managed with a tenant_admin or platform_admin token: "+
+			"the platform would refuse this during the apply, after the objects planned before it were made. "+
+			"Configure the provider with a tenant_admin token of tenant %s (or a platform_admin token) to apply this binding.",
+			detail, tok.Role, tok.Name, tok.Tenant, tenant))
 }
 
 func (r *roleBindingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -380,4 +381,78 @@ resource "tenancy_role_binding" "promote_alice" {
 			},
 		},
 	})
+}
+
+// TestAccRoleBinding_newUserGrantByTenantUserFailsAtPlan plans, with a
+// tenant_user token, a new user and a tenant_admin binding for that user,
+// whose user_id is known only after apply. The plan fails, saying the token
+// needs role tenant_admin, and nothing reaches the platform. Then the
+// binding alone, for a user_id that only the apply knows, fails at plan
+// the same way.
+func TestAccRoleBinding_newUserGrantByTenantUserFailsAtPlan(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := bindingTenant(t, srv, "newgrant")
+	ctx := t.Context()
+	tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ci-user", Tenant: tenant, Role: api.RoleTenantUser, TTLSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := srv.Client.CreateUser(ctx, tenant, api.UserSpec{Email: "alice@example.com", DisplayName: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := fmt.Sprintf(`
+provider "tenancy" {
+  endpoint    = %q
+  token       = %q
+  max_retries = 0
+}
+`, srv.URL, tok.Token)
+	newUserAndGrant := provider + fmt.Sprintf(`
+resource "tenancy_user" "bob" {
+  tenant_id    = %[1]q
+  email        = "bob@example.com"
+  display_name = "Bob"
+}
+
+resource "tenancy_role_binding" "bob_admin" {
+  tenant_id = %[1]q
+  user_id   = tenancy_user.bob.user_id
+  role      = "tenant_admin"
+}
+`, tenant)
+	// terraform_data's output is known only after apply, like a new user's id.
+	grantOnly := provider + fmt.Sprintf(`
+resource "terraform_data" "user_id" {
+  input = %[2]q
+}
+
+resource "tenancy_role_binding" "later" {
+  tenant_id = %[1]q
+  user_id   = terraform_data.user_id.output
+  role      = "tenant_admin"
+}
+`, tenant, alice.UserID)
+	before := mustTenantObjects(t, srv, tenant)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: newUserAndGrant,
+				ExpectError: wrapped(`The provider's token has role tenant_user, and creating user "bob@example.com" needs role tenant_admin`,
+					`the provider's token "ci-user" has role tenant_user in tenant "`+tenant+`"`),
+			},
+			{
+				Config: grantOnly,
+				ExpectError: wrapped(`The provider's token may not grant role "tenant_admin"`, `with tenancy_role_binding.later`,
+					`grants role "tenant_admin" to user (known only after apply) in tenant "`+tenant+`", but the provider's token has role tenant_user`),
+			},
+		},
+	})
+	after := mustTenantObjects(t, srv, tenant)
+	t.Logf("objects of %s on the platform before/after the refused plans: %d/%d (%s)", tenant, total(before), total(after), describeCounts(after))
+	if !maps.Equal(before, after) {
+		t.Errorf("the refused plans changed the platform: before %s, after %s", describeCounts(before), describeCounts(after))
+	}
 }

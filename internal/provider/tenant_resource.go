@@ -47,6 +47,7 @@ const (
 
 type tenantResource struct {
 	client *client.Client
+	data   *providerData
 }
 
 func newTenantResource() resource.Resource { return &tenantResource{} }
@@ -220,17 +221,32 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 }
 
 func (r *tenantResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {
+		r.client = r.data.client
+	}
 }
 
-// ModifyPlan stops a plan that would destroy a protected tenant, and checks
-// at plan time that a new tenant's region is one the platform offers: the
-// regions are tenancyd's configuration, so no static validator can know them.
+// ModifyPlan stops a plan that would destroy a protected tenant, makes a new
+// tenant's id known, and checks at plan time that a new tenant's region is
+// one the platform offers: the regions are tenancyd's configuration, so no
+// static validator can know them.
 func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if !req.State.Raw.IsNull() {
 		r.refuseProtectedDestroy(ctx, req, resp)
 	}
-	if req.Plan.Raw.IsNull() || r.client == nil || resp.Diagnostics.HasError() {
+	if req.Plan.Raw.IsNull() || resp.Diagnostics.HasError() {
+		return
+	}
+	// A tenant's id is its slug, so a new tenant's id is known now: its
+	// children's tenant_id then is too, and their plan-time checks (quotas
+	// that must fit, grants the token may make) see which tenant they are in.
+	var id, slug types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("id"), &id)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("slug"), &slug)...)
+	if id.IsUnknown() && !slug.IsUnknown() && !slug.IsNull() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), slug)...)
+	}
+	if r.data == nil || resp.Diagnostics.HasError() {
 		return
 	}
 	var planned, prior types.String
@@ -241,7 +257,7 @@ func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() || planned.IsUnknown() || planned.IsNull() || planned.Equal(prior) {
 		return
 	}
-	regions, err := r.client.ListRegions(ctx)
+	regions, err := r.data.platformRegions(ctx)
 	if err != nil {
 		// The apply will say what is wrong, with the server's own words.
 		tflog.Warn(ctx, "cannot list the platform's regions to check region at plan time", map[string]any{"error": err.Error()})

@@ -23,6 +23,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*userResource)(nil)
 	_ resource.ResourceWithImportState = (*userResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*userResource)(nil)
 )
 
 // userIDFormat is the import ID of a user.
@@ -30,6 +31,7 @@ const userIDFormat = "tenant/user_id"
 
 type userResource struct {
 	client *client.Client
+	data   *providerData
 }
 
 func newUserResource() resource.Resource { return &userResource{} }
@@ -98,7 +100,38 @@ func (r *userResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 }
 
 func (r *userResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {
+		r.client = r.data.client
+	}
+}
+
+// ModifyPlan fails, at plan time, a create, change or removal of a user
+// that the provider's token may not make: users are managed by a
+// tenant_admin of their tenant or a platform_admin.
+func (r *userResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil || req.Plan.Raw.Equal(req.State.Raw) {
+		return // Not configured yet, or nothing changes.
+	}
+	var m userResourceModel
+	verb := "creating"
+	switch {
+	case req.Plan.Raw.IsNull():
+		resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+		verb = "deleting"
+	default:
+		resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+		if !req.State.Raw.IsNull() {
+			verb = "changing"
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	email := "the user"
+	if !m.Email.IsUnknown() {
+		email = "user " + strconv.Quote(m.Email.ValueString())
+	}
+	resp.Diagnostics.Append(r.data.mayManage(m.TenantID, api.RoleTenantAdmin, verb+" "+email)...)
 }
 
 func (r *userResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -27,14 +27,6 @@ type principal struct {
 	CreatedByID string
 }
 
-// roleRank orders roles; a role may do whatever a lower rank may.
-var roleRank = map[string]int{
-	api.RoleTenantViewer:  1,
-	api.RoleTenantUser:    2,
-	api.RoleTenantAdmin:   3,
-	api.RolePlatformAdmin: 4,
-}
-
 // access is what a route demands of its caller. It is declared once per
 // route in routes.go, and checked only in authorize.
 type access int
@@ -63,7 +55,7 @@ func (p *principal) canSee(tenant string) bool {
 
 // atLeast reports whether p holds role or a higher one.
 func (p *principal) atLeast(role string) bool {
-	return roleRank[p.Role] >= roleRank[role]
+	return api.RoleAtLeast(p.Role, role)
 }
 
 // authorize applies a route's access rule. A tenant-scoped token asking for

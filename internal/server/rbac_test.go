@@ -426,7 +426,7 @@ func rank(role string) int {
 	if role == roleNone || role == "" {
 		return 0
 	}
-	return roleRank[role]
+	return api.RoleRank(role)
 }
 
 // matrixCase is one request of the matrix and the decision it must get.
