@@ -57,7 +57,9 @@ func (r *roleBindingResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"A user holds at most one binding per role and environment. Nobody grants a role above their own: " +
 			"the plan already fails when the provider's token may not grant `role`. " +
 			"A tenant keeps its last tenant-wide `tenant_admin` binding: the platform refuses to delete it, " +
-			"or to change its role or scope it to one environment, until another user is bound as `tenant_admin`.",
+			"to change its role or to scope it to one environment, until another user is bound as `tenant_admin`. " +
+			"The one exception is a `platform_admin` token once the tenant's `deletion_protection` is false, " +
+			"which is how a whole customer is destroyed.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,

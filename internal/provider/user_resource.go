@@ -66,7 +66,8 @@ func (r *userResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 		MarkdownDescription: "A user of one tenant. The platform gives each user a `user_id`; grant the user roles with " +
 			"`tenancy_role_binding`. E-mail addresses are unique within a tenant, ignoring case, and a tenant holds at most " +
 			"its quota's `max_users` users. Destroying a user also removes its role bindings, unless the user holds the " +
-			"tenant's last tenant-wide `tenant_admin` binding.",
+			"tenant's last tenant-wide `tenant_admin` binding (allowed only to a `platform_admin` token once the tenant's " +
+			"`deletion_protection` is false, as when the whole customer is destroyed).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,

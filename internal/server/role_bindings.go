@@ -86,12 +86,14 @@ func sameEnvironment(a, b *string) bool {
 }
 
 // checkKeepsAdmin refuses a change that takes away the tenant's last
-// tenant-wide tenant_admin binding, so that a tenant cannot lock itself out.
-// A tenant that never had one is left alone, and so is a platform admin, who
-// can always grant the role again: it is what lets `terraform destroy` take a
-// whole customer down, binding before user before tenant.
+// tenant-wide tenant_admin binding, so that a tenant cannot lose its
+// administrator by mistake. A tenant that never had one is left alone. The
+// one exception is a platform admin taking down a tenant whose
+// deletion_protection is off: that is how `terraform destroy` removes a
+// whole customer, binding before user before tenant, once the protection
+// is lifted.
 func checkKeepsAdmin(ctx context.Context, tx store.Tx, p *principal, tenant string, cur api.RoleBinding, what string) error {
-	if !isTenantAdminBinding(cur.RoleBindingSpec) || p.Role == api.RolePlatformAdmin {
+	if !isTenantAdminBinding(cur.RoleBindingSpec) {
 		return nil
 	}
 	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding)
@@ -103,8 +105,27 @@ func checkKeepsAdmin(ctx context.Context, tx store.Tx, p *principal, tenant stri
 			return nil
 		}
 	}
-	return errConflict("", "binding %s is the last tenant-wide tenant_admin binding of tenant %q, so %s would leave the tenant without an administrator; "+
-		"bind another user as tenant_admin with environment unset first", cur.BindingID, tenant, what)
+	return lastAdminRule(ctx, tx, p, tenant, fmt.Sprintf("binding %s is the last tenant-wide tenant_admin binding of tenant %q, so %s would leave the tenant without an administrator",
+		cur.BindingID, tenant, what))
+}
+
+// lastAdminRule decides a change that takes a tenant's last tenant-wide
+// tenant_admin binding away, which why describes: refused, unless a
+// platform admin makes it while the tenant's deletion_protection is off.
+func lastAdminRule(ctx context.Context, tx store.Tx, p *principal, tenant, why string) error {
+	const fix = "bind another user as tenant_admin, with environment unset, first"
+	if p.Role != api.RolePlatformAdmin {
+		return errConflict("", "%s; %s", why, fix)
+	}
+	t, err := loadTenant(ctx, tx, tenant)
+	if err != nil {
+		return err
+	}
+	if t.DeletionProtection != nil && !*t.DeletionProtection {
+		return nil // The customer is being taken down.
+	}
+	return errConflict("", "%s, and its deletion_protection is on; %s, or, to take the whole tenant down, set its deletion_protection to false first",
+		why, fix)
 }
 
 // newRoleBinding checks a create request and returns the binding it would make.

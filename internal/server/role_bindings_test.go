@@ -193,8 +193,9 @@ func TestRoleBindingKeepsLastTenantAdmin(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	ts.createTenant(t, "acme")
-	// The rule keeps a tenant from locking itself out: it binds the tenant's
-	// own tokens, not a platform admin.
+	// The rule keeps a tenant from losing its administrator: it binds the
+	// tenant's own tokens always, and a platform admin while the tenant is
+	// protected from deletion.
 	adm := ts.token(t, "acme", api.RoleTenantAdmin)
 	ts.rbEnvironment(t, "acme", "staging")
 	alice := ts.rbUser(t, "acme", "alice@example.com")
@@ -221,9 +222,16 @@ func TestRoleBindingKeepsLastTenantAdmin(t *testing.T) {
 	if got := ts.rbBindings(t, "acme", "?role=tenant_admin"); len(got) != 1 || got[0].UserID != bob.UserID {
 		t.Errorf("admins %+v", got)
 	}
-	// A platform admin may take the last one away, as destroying a whole
-	// customer with Terraform does.
-	ts.mustCall(t, http.StatusNoContent, ts.admin, "DELETE", "/v1/tenants/acme/role-bindings/"+bobAdmin.BindingID, nil)
+	// Nor may a platform admin take the last one away while the tenant is
+	// protected from deletion; once its protection is off, it may, as
+	// destroying a whole customer with Terraform does.
+	bobPath := "/v1/tenants/acme/role-bindings/" + bobAdmin.BindingID
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", `{"deletion_protection":true}`)
+	wantError(t, ts.call(t, ts.admin, "DELETE", bobPath, nil), http.StatusConflict, "", "last tenant-wide tenant_admin binding", "deletion_protection is on")
+	wantError(t, ts.call(t, ts.admin, "PATCH", bobPath, `{"role":"tenant_user"}`), http.StatusConflict, "", "deletion_protection is on")
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", `{"deletion_protection":false}`)
+	wantError(t, ts.call(t, adm, "DELETE", bobPath, nil), http.StatusConflict, "", "last tenant-wide tenant_admin binding")
+	ts.mustCall(t, http.StatusNoContent, ts.admin, "DELETE", bobPath, nil)
 }
 
 func TestRoleBindingDryRun(t *testing.T) {

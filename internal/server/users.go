@@ -179,7 +179,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 // deleteUser deletes a user and its role bindings, unless they hold the
-// tenant's last tenant-wide tenant_admin binding.
+// tenant's last tenant-wide tenant_admin binding (see lastAdminRule).
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("user")
 	ifMatch, err := parseIfMatch(r)
@@ -212,9 +212,12 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *principal
 				ownAdmins++
 			}
 		}
-		if ownAdmins > 0 && ownAdmins == admins && p.Role != api.RolePlatformAdmin {
-			return 0, nil, errConflict("", "user %q holds the last tenant-wide tenant_admin binding of tenant %q, and deleting the user would delete it: "+
-				"a tenant must keep an administrator. Bind another user as tenant_admin (environment unset) first", id, slug)
+		if ownAdmins > 0 && ownAdmins == admins {
+			why := fmt.Sprintf("user %q holds the last tenant-wide tenant_admin binding of tenant %q, and deleting the user would delete it, "+
+				"leaving the tenant without an administrator", id, slug)
+			if err := lastAdminRule(ctx, tx, p, slug, why); err != nil {
+				return 0, nil, err
+			}
 		}
 		for _, b := range own {
 			if err := s.removeBinding(ctx, tx, p, b, "user "+id+" deleted"); err != nil {

@@ -352,7 +352,7 @@ func TestUserDeleteKeepsLastAdmin(t *testing.T) {
 	ts.rbBinding(t, "acme", alice.UserID, api.RoleTenantViewer, nil)
 
 	r := ts.call(t, ts.token(t, "acme", api.RoleTenantAdmin), "DELETE", "/v1/tenants/acme/users/"+alice.UserID, nil)
-	wantError(t, r, http.StatusConflict, "", "last tenant-wide tenant_admin binding", "Bind another user as tenant_admin")
+	wantError(t, r, http.StatusConflict, "", "last tenant-wide tenant_admin binding", "bind another user as tenant_admin")
 	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tenants/acme/users/"+alice.UserID, nil)
 	var list api.List[api.RoleBinding]
 	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tenants/acme/role-bindings", nil).json(t, &list)
@@ -363,6 +363,14 @@ func TestUserDeleteKeepsLastAdmin(t *testing.T) {
 	bob := ts.rbUser(t, "acme", "bob@example.com")
 	ts.rbBinding(t, "acme", bob.UserID, api.RoleTenantAdmin, nil)
 	ts.mustCall(t, http.StatusNoContent, ts.admin, "DELETE", "/v1/tenants/acme/users/"+alice.UserID, nil)
+
+	// A platform admin is refused too while the tenant is protected, and
+	// may once its protection is off: that is taking the tenant down.
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", `{"deletion_protection":true}`)
+	wantError(t, ts.call(t, ts.admin, "DELETE", "/v1/tenants/acme/users/"+bob.UserID, nil), http.StatusConflict, "",
+		"last tenant-wide tenant_admin binding", "deletion_protection is on", "set its deletion_protection to false first")
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", `{"deletion_protection":false}`)
+	ts.mustCall(t, http.StatusNoContent, ts.admin, "DELETE", "/v1/tenants/acme/users/"+bob.UserID, nil)
 }
 
 // TestUserPatchThatChangesNothingKeepsTheRevision checks that a no-op PATCH
