@@ -85,6 +85,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&limits.WriteTimeout, "write-timeout", limits.WriteTimeout, "how long handling a request and writing its answer may take")
 	fs.DurationVar(&limits.IdleTimeout, "idle-timeout", limits.IdleTimeout, "how long an idle keep-alive connection is kept open")
 	fs.IntVar(&limits.MaxConnections, "max-connections", limits.MaxConnections, "connections served at once (more wait to be accepted); 0 for no cap")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: tenancyd serve [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	// Help that was asked for goes to stdout and is no failure; help after
+	// a wrong flag goes to stderr with the error.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -206,3 +206,31 @@ func TestUnreadBodyIsNotDrained(t *testing.T) {
 		t.Errorf("answer %s (close %v) after %v; want 401 with Connection: close at once", resp.Status, resp.Close, time.Since(start))
 	}
 }
+
+// TestServeHelp checks that asking for serve's help succeeds (exit status
+// 0) and prints every flag on stdout, while a wrong flag still fails.
+func TestServeHelp(t *testing.T) {
+	for _, flag := range []string{"--help", "-help", "-h"} {
+		var stdout, stderr bytes.Buffer
+		if err := run(t.Context(), []string{"serve", flag}, &stdout, &stderr); err != nil {
+			t.Errorf("tenancyd serve %s: %v; want success", flag, err)
+		}
+		for _, want := range []string{"Usage: tenancyd serve", "-listen", "-database", "-regions", "-provisioning-delay"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("tenancyd serve %s: stdout lacks %q:\n%s", flag, want, stdout.String())
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"serve", "--no-such-flag"}, &stdout, &stderr); err == nil {
+		t.Error("tenancyd serve --no-such-flag succeeded; want an error")
+	}
+	if !strings.Contains(stderr.String(), "-listen") {
+		t.Errorf("a wrong flag does not show the flags on stderr:\n%s", stderr.String())
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"version"}} {
+		if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+			t.Errorf("tenancyd %v: %v", args, err)
+		}
+	}
+}
