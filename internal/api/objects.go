@@ -98,10 +98,58 @@ const (
 	MaxRolloutPercentage     = 100
 )
 
+// DefaultRolloutPercentage is the rollout of a flag's environment entry
+// written without one: everyone, once the flag is enabled there. The
+// provider's schema has the same default.
+const DefaultRolloutPercentage = 100
+
 // FlagEnvironment is a feature flag's state in one environment.
 type FlagEnvironment struct {
 	Enabled           bool  `json:"enabled"`
 	RolloutPercentage int64 `json:"rollout_percentage"`
+}
+
+// FlagEnvironmentInput is a flag's environment entry as a caller writes it:
+// without rollout_percentage, it is DefaultRolloutPercentage.
+type FlagEnvironmentInput struct {
+	Enabled           bool   `json:"enabled"`
+	RolloutPercentage *int64 `json:"rollout_percentage,omitempty"`
+}
+
+// FeatureFlagInput is a feature flag as a caller writes it: the body of a
+// POST, and the document a PATCH (merge patch) applies to.
+type FeatureFlagInput struct {
+	Key          string                          `json:"key"`
+	Description  string                          `json:"description"`
+	Environments map[string]FlagEnvironmentInput `json:"environments"`
+}
+
+// Spec is the flag the input describes, with the defaults filled in.
+func (in FeatureFlagInput) Spec() FeatureFlagSpec {
+	s := FeatureFlagSpec{Key: in.Key, Description: in.Description}
+	if in.Environments != nil {
+		s.Environments = make(map[string]FlagEnvironment, len(in.Environments))
+		for env, e := range in.Environments {
+			rollout := int64(DefaultRolloutPercentage)
+			if e.RolloutPercentage != nil {
+				rollout = *e.RolloutPercentage
+			}
+			s.Environments[env] = FlagEnvironment{Enabled: e.Enabled, RolloutPercentage: rollout}
+		}
+	}
+	return s
+}
+
+// Input is the flag as a caller would write it, every field set.
+func (s FeatureFlagSpec) Input() FeatureFlagInput {
+	in := FeatureFlagInput{Key: s.Key, Description: s.Description}
+	if s.Environments != nil {
+		in.Environments = make(map[string]FlagEnvironmentInput, len(s.Environments))
+		for env, e := range s.Environments {
+			in.Environments[env] = FlagEnvironmentInput{Enabled: e.Enabled, RolloutPercentage: &e.RolloutPercentage}
+		}
+	}
+	return in
 }
 
 // FeatureFlagSpec is the part of a feature flag a caller writes. A PATCH

@@ -36,8 +36,8 @@ var (
 )
 
 // defaultRolloutPercentage is the rollout of an environment entry that does
-// not say: everyone, once the flag is enabled there.
-const defaultRolloutPercentage = 100
+// not say: everyone, once the flag is enabled there, as on the platform.
+const defaultRolloutPercentage = api.DefaultRolloutPercentage
 
 // privateImportAll marks, in private state, a flag just imported: its first
 // Read takes every environment entry instead of only those in state.

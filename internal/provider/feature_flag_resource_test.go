@@ -462,7 +462,7 @@ func TestAccFeatureFlag_nullAndEmptyEnvironments(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(flagAddr, tfjsonpath.New("environments"), knownvalue.MapExact(map[string]knownvalue.Check{})),
 				},
-				Check: expectFlagOnPlatform(srv, tenant, "bare", map[string]api.FlagEnvironment{"production": {Enabled: true}}),
+				Check: expectFlagOnPlatform(srv, tenant, "bare", map[string]api.FlagEnvironment{"production": {Enabled: true, RolloutPercentage: api.DefaultRolloutPercentage}}),
 			},
 			{
 				Config: srv.Config(flagConfig(tenant, "bare", `environments = {}`)),
@@ -547,7 +547,7 @@ data "tenancy_feature_flags" "all" {
 							"id": knownvalue.StringExact(tenant + "/beta"), "key": knownvalue.StringExact("beta"),
 							"description": knownvalue.StringExact(""),
 							"environments": knownvalue.MapExact(map[string]knownvalue.Check{
-								"staging": envCheck(true, 40), "production": envCheck(false, 0),
+								"staging": envCheck(true, 40), "production": envCheck(false, api.DefaultRolloutPercentage),
 							}),
 						}),
 					})),

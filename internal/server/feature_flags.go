@@ -134,10 +134,11 @@ func checkNotProduction(ctx context.Context, tx store.Tx, p *principal, tenant, 
 // newFeatureFlag decodes and checks a flag to create; the dry run and the
 // create share it, so a dry run runs every check the create does.
 func newFeatureFlag(ctx context.Context, tx store.Tx, p *principal, tenant string, body []byte) (api.FeatureFlag, error) {
-	var spec api.FeatureFlagSpec
-	if err := decodeStrict(body, &spec); err != nil {
+	var in api.FeatureFlagInput
+	if err := decodeStrict(body, &in); err != nil {
 		return api.FeatureFlag{}, err
 	}
+	spec := in.Spec()
 	if err := checkFlagSpec(spec); err != nil {
 		return api.FeatureFlag{}, err
 	}
@@ -210,10 +211,13 @@ func (s *Server) patchFeatureFlag(w http.ResponseWriter, r *http.Request, p *pri
 		if err := checkRevision(ifMatch, cur.Revision, flagWhat(tenant, key)); err != nil {
 			return 0, nil, err
 		}
-		next, err := applyMergePatch(cur.FeatureFlagSpec, body)
+		// An entry the patch adds without rollout_percentage gets the
+		// default; entries already there keep theirs.
+		merged, err := applyMergePatch(cur.Input(), body)
 		if err != nil {
 			return 0, nil, err
 		}
+		next := merged.Spec()
 		if next.Key != cur.Key {
 			return 0, nil, errInvalid("key", "key is immutable: %q cannot become %q; create a new flag instead", cur.Key, next.Key)
 		}

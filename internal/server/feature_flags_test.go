@@ -151,11 +151,13 @@ func TestFeatureFlagPatchMergesEnvironments(t *testing.T) {
 		t.Fatalf("after staging patch: %+v", f)
 	}
 
-	// null removes an entry; a new entry is added; the rest stays.
+	// null removes an entry; a new entry is added, at the default rollout;
+	// the rest stays.
 	f = api.FeatureFlag{}
 	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme/feature-flags/new-billing",
 		`{"description":"Billing v2","environments":{"production":null,"qa":{"enabled":false}}}`).json(t, &f)
-	if _, ok := f.Environments["production"]; ok || f.Environments["qa"] != (api.FlagEnvironment{}) || f.Environments["staging"] != want["staging"] || f.Description != "Billing v2" {
+	qa := api.FlagEnvironment{Enabled: false, RolloutPercentage: api.DefaultRolloutPercentage}
+	if _, ok := f.Environments["production"]; ok || f.Environments["qa"] != qa || f.Environments["staging"] != want["staging"] || f.Description != "Billing v2" {
 		t.Fatalf("after removing production: %+v", f)
 	}
 
@@ -320,5 +322,38 @@ func TestFeatureFlagProductionNeedsTenantAdmin(t *testing.T) {
 	ts.mustCall(t, http.StatusOK, user, "PATCH", path, `{"environments":{"staging":{"enabled":false,"rollout_percentage":0}}}`)
 	if f := getFlag(t, ts, "new-billing"); !f.Environments["production"].Enabled || f.Environments["staging"].Enabled {
 		t.Errorf("flag now %+v", f.Environments)
+	}
+}
+
+// TestFeatureFlagRolloutDefault checks that an environment entry written
+// without rollout_percentage, through POST or PATCH, gets 100, as the
+// provider's schema does, while an explicit 0 stays 0 and an entry a PATCH
+// only switches keeps its rollout.
+func TestFeatureFlagRolloutDefault(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.createTenant(t, "acme")
+	ts.seedFlagEnvironments(t, "acme", "staging", "production", "qa")
+	var f api.FeatureFlag
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/feature-flags",
+		`{"key":"dark-mode","description":"","environments":{"staging":{"enabled":true},"qa":{"enabled":true,"rollout_percentage":0}}}`).json(t, &f)
+	if got := f.Environments["staging"]; got != (api.FlagEnvironment{Enabled: true, RolloutPercentage: 100}) {
+		t.Errorf(`POST {"enabled": true}: staging is %+v, want enabled at 100`, got)
+	}
+	if got := f.Environments["qa"]; got != (api.FlagEnvironment{Enabled: true, RolloutPercentage: 0}) {
+		t.Errorf("POST with rollout_percentage 0: qa is %+v, want 0 kept", got)
+	}
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme/feature-flags/dark-mode",
+		`{"environments":{"production":{"enabled":true},"qa":{"enabled":false}}}`).json(t, &f)
+	if got := f.Environments["production"]; got != (api.FlagEnvironment{Enabled: true, RolloutPercentage: 100}) {
+		t.Errorf(`PATCH adding {"enabled": true}: production is %+v, want enabled at 100`, got)
+	}
+	if got := f.Environments["qa"]; got != (api.FlagEnvironment{Enabled: false, RolloutPercentage: 0}) {
+		t.Errorf("PATCH switching qa off: %+v, want its rollout 0 kept", got)
+	}
+	var stored api.FeatureFlag
+	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tenants/acme/feature-flags/dark-mode", nil).json(t, &stored)
+	if stored.Environments["staging"].RolloutPercentage != 100 || stored.Environments["production"].RolloutPercentage != 100 {
+		t.Errorf("stored: %+v", stored.Environments)
 	}
 }

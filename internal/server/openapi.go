@@ -46,7 +46,7 @@ var resourceTypes = map[string]struct {
 	"users":           {api.User{}, api.UserSpec{}, true},
 	"role-bindings":   {api.RoleBinding{}, api.RoleBindingSpec{}, true},
 	"quota":           {api.Quota{}, api.QuotaSpec{}, false},
-	"feature-flags":   {api.FeatureFlag{}, api.FeatureFlagSpec{}, true},
+	"feature-flags":   {api.FeatureFlag{}, api.FeatureFlagInput{}, true},
 	"integrations":    {api.Integration{}, api.IntegrationSpec{}, true},
 	"promotions":      {api.Promotion{}, api.PromotionRequest{}, true},
 	"rollback":        {api.Promotion{}, nil, false},
