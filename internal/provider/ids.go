@@ -14,6 +14,7 @@ var idExamples = map[string]string{
 	"tenant":      "acme",
 	"environment": "staging",
 	"user_id":     "usr_0123456789abcdef0123",
+	"email":       "alice@example.com",
 	"binding_id":  "rb_0123456789abcdef0123",
 	"key":         "new-billing",
 	"name":        "pagerduty",

@@ -2,10 +2,15 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -26,8 +31,12 @@ var (
 	_ resource.ResourceWithModifyPlan  = (*userResource)(nil)
 )
 
-// userIDFormat is the import ID of a user.
-const userIDFormat = "tenant/user_id"
+// The import IDs of a user: by the id the platform gave it, or by its
+// e-mail address.
+const (
+	userIDFormat      = "tenant/user_id"
+	userEmailIDFormat = "tenant/email"
+)
 
 type userResource struct {
 	client *client.Client
@@ -202,8 +211,54 @@ func (r *userResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	deleteFailed(&resp.Diagnostics, "user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
 }
 
+// ImportState takes `<tenant>/<user_id>` or `<tenant>/<email>`: the
+// platform gives users ids, but people know their addresses. Either way it
+// checks that the user exists, so that a wrong ID fails with the formats
+// instead of Terraform's "non-existent remote object".
 func (r *userResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByID(ctx, req, resp, "A user is imported by its tenant and user_id", userIDFormat, "tenant_id", "user_id")
+	const what = "A user is imported by its tenant and user_id, or its tenant and e-mail address"
+	parts, err := parseID(req.ID, userIDFormat, userEmailIDFormat)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", what+": "+err.Error()+".")
+		return
+	}
+	tenant, key := parts[0], parts[1]
+	formats := fmt.Sprintf("import a user as %s/<user_id> (such as %s/%s) or %s/<email> (such as %s/alice@example.com)",
+		tenant, tenant, idExamples["user_id"], tenant, tenant)
+	if r.client == nil {
+		resp.Diagnostics.AddError("Provider not configured", "The provider must be configured to import a user.")
+		return
+	}
+	var u *api.User
+	if strings.Contains(key, "@") {
+		users, err := r.client.ListUsers(ctx, tenant, url.Values{"email": {key}})
+		if err != nil {
+			addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot look up user %q of tenant %q", key, tenant), err)
+			return
+		}
+		if len(users) != 1 {
+			resp.Diagnostics.AddError("No such user",
+				fmt.Sprintf("Tenant %q has no user with the e-mail address %q (addresses compare without case); %s. "+
+					"The tenancy_users data source lists a tenant's users with their import IDs.", tenant, key, formats))
+			return
+		}
+		u = &users[0]
+	} else {
+		u, err = r.client.GetUser(ctx, tenant, key)
+		if errors.Is(err, client.ErrNotFound) {
+			resp.Diagnostics.AddError("No such user",
+				fmt.Sprintf("Tenant %q has no user with user_id %q; %s. "+
+					"The tenancy_users data source lists a tenant's users with their import IDs.", tenant, key, formats))
+			return
+		}
+		if err != nil {
+			addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot read user %q of tenant %q", key, tenant), err)
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant_id"), u.TenantID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("user_id"), u.UserID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), formatID(u.TenantID, u.UserID))...)
 }
 
 // setUserState writes what the backend returned into state and keeps the

@@ -188,10 +188,42 @@ func TestAccUser_importBlock(t *testing.T) {
 				},
 			},
 			{
+				// By e-mail address, as people know their users, ignoring case.
+				Config:          cfg,
+				ResourceName:    userAddr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   tenant + "/Bob@Example.com",
+				ImportPlanChecks: resource.ImportPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(userAddr, plancheck.ResourceActionNoop)},
+				},
+			},
+			{
+				Config:            cfg,
+				ResourceName:      userAddr,
+				ImportState:       true,
+				ImportStateId:     tenant + "/bob@example.com",
+				ImportStateVerify: true,
+			},
+			{
 				ResourceName:  userAddr,
 				ImportState:   true,
 				ImportStateId: tenant,
-				ExpectError:   regexp.MustCompile(`(?s)import ID "` + tenant + `"\s+must\s+look\s+like\s+"<tenant>/<user_id>"\s+\(such\s+as\s+"acme/usr_`),
+				ExpectError: wrapped(`import ID "`+tenant+`" must look like "<tenant>/<user_id>" (such as "acme/usr_`,
+					`or "<tenant>/<email>" (such as "acme/alice@example.com")`),
+			},
+			{
+				ResourceName:  userAddr,
+				ImportState:   true,
+				ImportStateId: tenant + "/nobody@example.com",
+				ExpectError: wrapped(`Tenant "`+tenant+`" has no user with the e-mail address "nobody@example.com"`,
+					`import a user as `+tenant+`/<user_id>`, tenant+`/<email>`),
+			},
+			{
+				ResourceName:  userAddr,
+				ImportState:   true,
+				ImportStateId: tenant + "/usr_nobody",
+				ExpectError:   wrapped(`Tenant "`+tenant+`" has no user with user_id "usr_nobody"`, `import a user as `+tenant+`/<user_id>`),
 			},
 		},
 	})

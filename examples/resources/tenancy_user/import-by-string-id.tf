@@ -1,4 +1,4 @@
 import {
   to = tenancy_user.alice
-  id = "acme/usr_0123456789abcdef0123"
+  id = "acme/alice@example.com" # or "acme/usr_0123456789abcdef0123"
 }
