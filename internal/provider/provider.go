@@ -267,6 +267,9 @@ func (p *tenancyProvider) DataSources(_ context.Context) []func() datasource.Dat
 		newTenantDataSource,
 		newTenantsDataSource,
 		newEnvironmentDataSource,
+		newEnvironmentsDataSource,
+		newUsersDataSource,
+		newRoleBindingsDataSource,
 		newFeatureFlagsDataSource,
 		newTenantUsageDataSource,
 	}
