@@ -6,7 +6,8 @@
 # `terraform plan`, repair it with `terraform apply`, check that the next plan
 # is empty, then preview a staging change and carry it to production in one
 # apply.
-# KEEP=1 leaves tenancyd running and prints its endpoint and token.
+# KEEP=1 leaves tenancyd running and prints the lines that point a shell at
+# it and at the provider just built (TF_CLI_CONFIG_FILE with dev_overrides).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,10 +19,13 @@ cleanup() {
   local rc=$?
   if [[ "${KEEP:-0}" == "1" && $rc -eq 0 ]]; then
     echo
-    echo "tenancyd keeps running (pid $server_pid), its data in $work:"
+    echo "tenancyd keeps running (pid $server_pid), its data in $work."
+    echo "To use it, and the provider just built, from another shell:"
     echo "  export TENANCY_ENDPOINT=$TENANCY_ENDPOINT"
     echo "  export TENANCY_TOKEN=$TENANCY_TOKEN"
-    echo "  stop it with: kill $server_pid"
+    echo "  export TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE"
+    echo "  cd $work/quickstart   # the quickstart, with its state; no terraform init needed"
+    echo "Stop it with: kill $server_pid"
     return
   fi
   [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
