@@ -414,6 +414,7 @@ func TestAccTenant_protectedDestroyFailsAtPlan(t *testing.T) {
 				// Lifting the protection, for the test's own destroy, is drift.
 				ExpectNonEmptyPlan: true,
 			},
+			acceptHandChanges(resource.TestStep{ProtoV6ProviderFactories: testProviders}),
 		},
 	})
 }
