@@ -128,6 +128,8 @@ type Tenant struct {
 	Status string `json:"status"`
 	// ProvisioningStep is the last provisioning step done.
 	ProvisioningStep string `json:"provisioning_step,omitempty"`
+	// StatusReason says why the status is failed.
+	StatusReason string `json:"status_reason,omitempty"`
 	Meta
 }
 
@@ -135,14 +137,6 @@ type Tenant struct {
 type TenantDeletion struct {
 	Slug   string `json:"slug"`
 	Backup Backup `json:"backup"`
-}
-
-// Backup is a decommissioned tenant's final export.
-type Backup struct {
-	ID          string    `json:"id"`
-	Tenant      string    `json:"tenant"`
-	TakenAt     time.Time `json:"taken_at"`
-	RetainUntil time.Time `json:"retain_until"`
 }
 
 // List is one page of a paginated list.

@@ -23,18 +23,27 @@ const (
 
 // EnvironmentSpec is the part of an environment a caller writes.
 // Settings is the configuration that promotion carries between environments.
+// RestoreFromBackup, set only when the environment is created, seeds its
+// data store from a backup: an environment backup, or a tenant backup that
+// holds an environment of the same name.
 type EnvironmentSpec struct {
-	Name     string            `json:"name"`
-	Type     string            `json:"type"`
-	Settings map[string]string `json:"settings"`
+	Name              string            `json:"name"`
+	Type              string            `json:"type"`
+	Settings          map[string]string `json:"settings"`
+	RestoreFromBackup *string           `json:"restore_from_backup,omitempty"`
 }
 
 // Environment is an environment as the server returns it; ID is "tenant/name".
+// Status is provisioning while its data store is made, then active, or
+// failed (StatusReason says why) until a retry succeeds. Database is where
+// its data store lives; nil until it is provisioned.
 type Environment struct {
 	EnvironmentSpec
-	TenantID string `json:"tenant_id"`
-	ID       string `json:"id"`
-	Status   string `json:"status"`
+	TenantID     string    `json:"tenant_id"`
+	ID           string    `json:"id"`
+	Status       string    `json:"status"`
+	StatusReason string    `json:"status_reason,omitempty"`
+	Database     *Database `json:"database,omitempty"`
 	Meta
 }
 
