@@ -20,6 +20,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/server"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -68,6 +69,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8480", "address to listen on (port 0 picks a free one)")
 	database := fs.String("database", "sqlite://tenancy.db", "sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")
+	dataDatabase := fs.String("data-database", "", "postgres:// URL of the server for tenant data (default: the --database server when it is PostgreSQL)")
+	dataDir := fs.String("data-dir", "", "directory of the tenants' SQLite data files (default: beside the --database SQLite file, such as tenancy-data/)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	regions := fs.String("regions", strings.Join(api.DefaultRegions, ","), "comma-separated regions tenants may be placed in")
@@ -124,6 +127,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	data, err := tenantdata.Open(ctx, *database, *dataDatabase, *dataDir)
+	if err != nil {
+		return fmt.Errorf("tenant data: %w", err)
+	}
+	defer data.Close()
+	log.Info("tenant data", "engine", data.Engine(), "where", dataWhere(data))
 
 	secret, err := server.Bootstrap(ctx, st, os.Getenv("TENANCY_BOOTSTRAP_TOKEN"))
 	if err != nil {
@@ -139,11 +148,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("TENANCYD_SECRET_KEY: %w", err)
 		}
 	} else {
-		log.Warn("TENANCYD_SECRET_KEY is not set: integration secrets are stored unencrypted; set it to 32 random bytes, base64-encoded")
+		log.Warn("TENANCYD_SECRET_KEY is not set: integration secrets and backups are stored unencrypted; set it to 32 random bytes, base64-encoded")
 	}
 	srv, err := server.New(server.Config{
 		Store: st, Regions: splitList(*regions), ProvisioningDelay: *provisioning, Logger: log,
-		IdempotencyTTL: *idempotencyTTL, SecretKey: secretKey,
+		IdempotencyTTL: *idempotencyTTL, SecretKey: secretKey, Data: data,
 		DefaultRequestsPerMinute: *defaultRPM, MaxTenantConcurrency: *tenantConcurrency,
 	})
 	if err != nil {
@@ -192,6 +201,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// dataWhere says where tenant data lives, for the log: never a password.
+func dataWhere(p tenantdata.Plane) string {
+	switch p := p.(type) {
+	case *tenantdata.SQLite:
+		return p.Dir()
+	case *tenantdata.Postgres:
+		return "PostgreSQL, names starting with " + p.Namespace() + "_"
+	}
+	return p.Engine()
 }
 
 func splitList(s string) []string {

@@ -20,13 +20,17 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/server"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 // Server is a running tenancyd.
 type Server struct {
-	URL    string
-	Token  string // a platform-admin token
-	Store  store.Store
+	URL   string
+	Token string // a platform-admin token
+	Store store.Store
+	// Data is tenancyd's tenant data plane, for checking what the data
+	// stores hold.
+	Data   tenantdata.Plane
 	Client *client.Client // a client with the platform-admin token
 	// SecretKey is the key tenancyd encrypts write-only secrets with.
 	SecretKey []byte
@@ -70,6 +74,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 		cancel()
 		t.Fatalf("open store: %v", err)
 	}
+	// Tenant data where tenancyd puts it by default: beside the SQLite
+	// file, or on the PostgreSQL server.
+	data, err := tenantdata.Open(ctx, o.database, "", "")
+	if err != nil {
+		cancel()
+		t.Fatalf("open tenant data: %v", err)
+	}
 	token := "tny_acctest_" + RandomSuffix()
 	if _, err := server.Bootstrap(ctx, st, token); err != nil {
 		cancel()
@@ -79,7 +90,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	srv, err := server.New(server.Config{
-		Store: st, ProvisioningDelay: o.provisioningDelay, SecretKey: key,
+		Store: st, ProvisioningDelay: o.provisioningDelay, SecretKey: key, Data: data, DataInterval: time.Second,
 		DefaultRequestsPerMinute: server.DefaultRequestsPerMinute, MaxTenantConcurrency: server.DefaultMaxTenantConcurrency,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -110,6 +121,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		defer stop()
 		_ = hs.Shutdown(shutdown)
 		<-done
+		_ = data.Close()
 		_ = st.Close()
 	})
 
@@ -118,7 +130,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	return &Server{URL: url, Token: token, Store: st, Client: c, SecretKey: key}
+	return &Server{URL: url, Token: token, Store: st, Data: data, Client: c, SecretKey: key}
 }
 
 // ProviderConfig is a provider block pointing at this server; tests prepend

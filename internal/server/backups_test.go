@@ -51,6 +51,8 @@ func TestBackupRestoreBringsBackEverything(t *testing.T) {
 	w := buildWorld(t, ts, "acme", "zeta")
 	acme := w.tenants["acme"]
 	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", map[string]any{"domain": "acme.example.com"})
+	fillStore(t, ts, "acme", "staging", 25)
+	dataBefore := storeDump(t, ts, "acme", "staging")
 	before := exported(t, ts.store, "acme")
 	kinds := map[string]bool{}
 	for _, line := range before {
@@ -61,20 +63,29 @@ func TestBackupRestoreBringsBackEverything(t *testing.T) {
 		t.Fatalf("after deletion the tenant still has %v", got)
 	}
 
+	// The final backup holds the data: its tables, rows and checksums.
+	if got := storeSummary(del.Backup, "staging"); got != tablesOf(dataBefore) {
+		t.Errorf("the final backup holds %s of staging; the store held %s", got, tablesOf(dataBefore))
+	}
+
 	// A dry run checks and writes nothing.
-	var preview api.Tenant
+	var preview api.RestoreResult
 	ts.mustCall(t, http.StatusOK, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore?dry_run=true", nil).json(t, &preview)
-	if preview.Slug != "acme" || preview.Revision != 1 {
+	if preview.Tenant == nil || preview.Tenant.Slug != "acme" || preview.Tenant.Revision != 1 || !preview.DryRun || len(preview.Stores) != 2 {
 		t.Errorf("dry run answered %+v", preview)
 	}
 	ts.mustCall(t, http.StatusNotFound, ts.admin, "GET", "/v1/tenants/acme", nil)
 
-	var restored api.Tenant
-	r := ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore", nil)
-	r.json(t, &restored)
-	if restored.Slug != "acme" || restored.Revision != 1 || *restored.Domain != "acme.example.com" || r.header.Get("ETag") != `"1"` {
-		t.Errorf("restored %+v (ETag %s)", restored, r.header.Get("ETag"))
+	var res api.RestoreResult
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore", nil).json(t, &res)
+	if restored := res.Tenant; restored == nil || restored.Slug != "acme" || restored.Revision != 1 || *restored.Domain != "acme.example.com" {
+		t.Errorf("restored %+v", res)
 	}
+	dataAfter := storeDump(t, ts, "acme", "staging")
+	if tablesOf(dataAfter) != tablesOf(dataBefore) {
+		t.Errorf("the data came back as %s; it was %s", tablesOf(dataAfter), tablesOf(dataBefore))
+	}
+	t.Logf("round trip through a final backup: staging held %s, and holds %s after the restore", tablesOf(dataBefore), tablesOf(dataAfter))
 	after := exported(t, ts.store, "acme")
 	// The tenant comes back with its deletion protection off, as it was
 	// deleted; everything else exactly as it was.
@@ -111,9 +122,9 @@ func TestBackupRestoreBringsBackEverything(t *testing.T) {
 		t.Errorf("last audit event %+v", events[:min(1, len(events))])
 	}
 
-	// A second restore finds the slug taken.
-	expectError(t, ts.call(t, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore", nil), http.StatusConflict, "tenant", "exists")
-	expectError(t, ts.call(t, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore?dry_run=true", nil), http.StatusConflict, "tenant", "exists")
+	// A second restore finds the tenant there, with data it would replace.
+	expectError(t, ts.call(t, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore", nil), http.StatusConflict, "replace", "holds data")
+	expectError(t, ts.call(t, ts.admin, "POST", "/v1/backups/"+del.Backup.ID+"/restore?dry_run=true", nil), http.StatusConflict, "replace", "items (25 rows)")
 }
 
 func TestBackupRestoreRefusals(t *testing.T) {
@@ -135,10 +146,11 @@ func TestBackupRestoreRefusals(t *testing.T) {
 	expectError(t, ts.call(t, ts.admin, "POST", restore, nil), http.StatusConflict, "domain", "acme.example.com")
 	ts.mustCall(t, http.StatusOK, ts.admin, "DELETE", "/v1/tenants/other", nil)
 
-	// Only a platform admin restores, and a missing backup is a 404.
-	acmeLike := ts.createTenant(t, "zeta")
+	// Another tenant's backup is, to a tenant's token, as missing as one
+	// that does not exist; a missing backup is a 404.
+	other := ts.createTenant(t, "zeta")
 	for _, role := range api.TenantRoles {
-		ts.mustCall(t, http.StatusForbidden, ts.token(t, acmeLike.Slug, role), "POST", restore, nil)
+		ts.mustCall(t, http.StatusNotFound, ts.token(t, other.Slug, role), "POST", restore, nil)
 	}
 	expectError(t, ts.call(t, ts.admin, "POST", "/v1/backups/bkp_00000000000000000000/restore", nil), http.StatusNotFound, "", "bkp_00000000000000000000")
 	expectError(t, ts.call(t, ts.admin, "POST", restore+"?dry_run=perhaps", nil), http.StatusBadRequest, "dry_run", "perhaps")

@@ -10,10 +10,12 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
 )
 
@@ -84,7 +86,11 @@ func newEnvironment(ctx context.Context, tx store.Tx, tenant string, body []byte
 	if err := checkEnvironmentSpec(spec); err != nil {
 		return api.Environment{}, err
 	}
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
+	if b := spec.RestoreFromBackup; b != nil && !backupIDPattern.MatchString(*b) {
+		return api.Environment{}, errInvalid("restore_from_backup", "restore_from_backup: %s is not a backup id; backup ids look like bkp_0123456789abcdef0123", shortQuote(*b))
+	}
+	t, err := loadTenant(ctx, tx, tenant)
+	if err != nil {
 		return api.Environment{}, err
 	}
 	if _, err := tx.Get(ctx, tenant, store.KindEnvironment, spec.Name); err == nil {
@@ -94,14 +100,109 @@ func newEnvironment(ctx context.Context, tx store.Tx, tenant string, body []byte
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return api.Environment{}, err
 	}
-	return api.Environment{EnvironmentSpec: spec, TenantID: tenant, ID: tenant + "/" + spec.Name, Status: api.StatusActive}, nil
+	e := api.Environment{EnvironmentSpec: spec, TenantID: tenant, ID: tenant + "/" + spec.Name, Status: api.StatusProvisioning}
+	e.Database = &api.Database{Isolation: tenantdata.PlacementFor(t.Isolation, e.Type)}
+	return e, nil
 }
 
+// createEnvironment creates an environment with its data store, seeded
+// from restore_from_backup when it is set. The store is made before the
+// environment is recorded; if that fails, the environment is recorded
+// failed, with the reason, and tenancyd retries until it is active. A seed
+// that cannot be restored creates nothing. ?dry_run=true answers the
+// environment as it would be, with its database.
 func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return createIn(s, w, r, p, creation[api.Environment]{
-		kind: store.KindEnvironment, check: newEnvironment,
-		key:    func(e api.Environment) string { return e.Name },
-		detail: func(e api.Environment) string { return "type " + e.Type },
+	tenant := r.PathValue("tenant")
+	dry, err := dryRunParam(r)
+	if err != nil {
+		return err
+	}
+	if dry {
+		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
+			e, err := newEnvironment(ctx, tx, tenant, body)
+			if err != nil {
+				return nil, err
+			}
+			if e.RestoreFromBackup != nil {
+				if _, err := s.restoreSeed(ctx, tx, p, *e.RestoreFromBackup, tenant, e.Name); err != nil {
+					return nil, err
+				}
+			}
+			e.Database = s.location(tenantdata.Ref{Tenant: tenant, Environment: e.Name, Placement: e.Database.Isolation})
+			return e, nil
+		})
+	}
+	var ref tenantdata.Ref
+	var seed *restoreSource
+	var provErr error
+	return s.writeData(w, r, p, dataWrite{
+		locks: []string{lockTenant(tenant)},
+		prepare: func(ctx context.Context, tx store.Tx, body []byte) (func(context.Context) error, error) {
+			e, err := newEnvironment(ctx, tx, tenant, body)
+			if err != nil {
+				return nil, err
+			}
+			ref = tenantdata.Ref{Tenant: tenant, Environment: e.Name, Placement: e.Database.Isolation}
+			if e.RestoreFromBackup != nil {
+				if seed, err = s.restoreSeed(ctx, tx, p, *e.RestoreFromBackup, tenant, e.Name); err != nil {
+					return nil, err
+				}
+			}
+			return func(ctx context.Context) error {
+				if provErr = s.provisionStore(ctx, ref); provErr != nil {
+					if seed != nil {
+						// A seeded environment is made whole or not at all.
+						return provErr
+					}
+					return nil // Recorded as failed, and retried.
+				}
+				if seed == nil || seed.dump == nil {
+					return nil
+				}
+				if err := s.data.Load(ctx, ref, seed.dump, false); err != nil {
+					_ = s.data.Drop(ctx, ref)
+					return fmt.Errorf("restoring backup %s into environment %q: %w", *e.RestoreFromBackup, e.Name, err)
+				}
+				return nil
+			}, nil
+		},
+		commit: func(ctx context.Context, tx store.Tx, body []byte, workErr error) (int, any, error) {
+			if workErr != nil {
+				return 0, nil, dataError(tenant, ref.Environment, workErr)
+			}
+			e, err := newEnvironment(ctx, tx, tenant, body)
+			if err != nil {
+				return 0, nil, err
+			}
+			detail := "type " + e.Type
+			if provErr != nil {
+				e.Status, e.StatusReason, e.Database = api.StatusFailed, statusReason(provErr), nil
+				detail += "; provisioning its data store failed, and is retried: " + e.StatusReason
+				s.log.WarnContext(ctx, "provisioning a data store", "store", ref.String(), "error", provErr)
+			} else {
+				e.Status, e.Database = api.StatusActive, s.location(ref)
+				detail += "; data store " + ref.Placement
+			}
+			if seed != nil && provErr == nil {
+				tables := "no data"
+				if seed.dump != nil {
+					tables = tablesLine(seed.dump.Summary())
+				}
+				detail += fmt.Sprintf("; restored from backup %s, environment %q of tenant %q (%s)", seed.backup.ID, seed.env, seed.backup.Tenant, tables)
+				if err := s.putRestoredSchema(ctx, tx, p, tenant, e.Name, seed); err != nil {
+					return 0, nil, err
+				}
+			}
+			created, err := createObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, e.Name, e)
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "environment.create", kind: store.KindEnvironment,
+				key: e.Name, after: created.Revision, detail: detail}); err != nil {
+				return 0, nil, err
+			}
+			return http.StatusCreated, created, nil
+		},
 	})
 }
 
@@ -142,7 +243,9 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request, _ *pri
 // patchEnvironment applies a JSON merge patch (RFC 7396) to an environment;
 // a patch of settings changes only the keys it names (null removes one). The
 // name is fixed. Changing the type needs tenant_admin: the type decides who
-// may promote into the environment, so a tenant_user must not lower it.
+// may promote into the environment, so a tenant_user must not lower it. A
+// type that puts the environment elsewhere (hybrid isolation: production
+// dedicated, the others shared) moves its data store first.
 func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug := r.PathValue("tenant")
 	name, err := environmentName(r)
@@ -153,48 +256,89 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		cur, err := loadEnvironment(ctx, tx, slug, name)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("environment %q", name)); err != nil {
-			return 0, nil, err
-		}
-		next, err := applyMergePatch(cur.EnvironmentSpec, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		switch {
-		case next.Name != cur.Name:
-			return 0, nil, errInvalid("name", "name is immutable: environment %q cannot become %q; create a new environment instead",
-				cur.Name, next.Name)
-		case next.Type != cur.Type && !p.atLeast(api.RoleTenantAdmin):
-			return 0, nil, errForbidden("type", "changing the type of environment %q from %s to %s needs role tenant_admin; the token %q has role %s",
-				name, cur.Type, next.Type, p.Name, p.Role)
-		}
-		if err := checkEnvironmentSpec(next); err != nil {
-			return 0, nil, err
-		}
-		if reflect.DeepEqual(next, cur.EnvironmentSpec) {
-			// Nothing changes: no new revision, so nobody sees drift that is not there.
-			return http.StatusOK, cur, nil
-		}
-		if err := checkNotProduction(ctx, tx, p, slug, name, "settings"); err != nil {
-			return 0, nil, err
-		}
-		before := cur.Revision
-		cur.EnvironmentSpec = next
-		e, err := putObject[api.Environment](ctx, tx, slug, store.KindEnvironment, name, cur)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.update", kind: store.KindEnvironment, key: name,
-			before: before, after: e.Revision, detail: environmentChanges(body)}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, e, nil
+	var mv *storeMove
+	return s.writeData(w, r, p, dataWrite{
+		locks: []string{lockTenant(slug)},
+		prepare: func(ctx context.Context, tx store.Tx, body []byte) (func(context.Context) error, error) {
+			cur, next, t, err := s.nextEnvironment(ctx, tx, p, slug, name, ifMatch, body)
+			if err != nil || next == nil {
+				return nil, err
+			}
+			e := *next
+			if mv = s.moveFor(t, cur, e.Type); mv == nil {
+				return nil, nil
+			}
+			return mv.run, nil
+		},
+		commit: func(ctx context.Context, tx store.Tx, body []byte, workErr error) (int, any, error) {
+			cur, next, _, err := s.nextEnvironment(ctx, tx, p, slug, name, ifMatch, body)
+			if err != nil {
+				return 0, nil, err
+			}
+			if next == nil {
+				// Nothing changes: no new revision, so nobody sees drift that is not there.
+				return http.StatusOK, cur, nil
+			}
+			if mv != nil {
+				if err := s.recordMove(ctx, tx, p, mv, workErr, cur.Revision, next); err != nil {
+					return errorAnswer(ctx, err)
+				}
+			}
+			e, err := putObject[api.Environment](ctx, tx, slug, store.KindEnvironment, name, *next)
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.update", kind: store.KindEnvironment, key: name,
+				before: cur.Revision, after: e.Revision, detail: environmentChanges(body)}); err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, e, nil
+		},
+		after: func(ctx context.Context) { s.afterMove(ctx, mv) },
 	})
+}
+
+// nextEnvironment checks a patch of an environment and returns the
+// environment as it is, and as it would be (nil when nothing changes).
+func (s *Server) nextEnvironment(ctx context.Context, tx store.Tx, p *principal, slug, name string, ifMatch precondition, body []byte) (api.Environment, *api.Environment, api.Tenant, error) {
+	t, err := loadTenant(ctx, tx, slug)
+	if err != nil {
+		return api.Environment{}, nil, t, err
+	}
+	cur, err := loadEnvironment(ctx, tx, slug, name)
+	if err != nil {
+		return cur, nil, t, err
+	}
+	if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("environment %q", name)); err != nil {
+		return cur, nil, t, err
+	}
+	next, err := applyMergePatch(cur.EnvironmentSpec, body)
+	if err != nil {
+		return cur, nil, t, err
+	}
+	switch {
+	case next.Name != cur.Name:
+		return cur, nil, t, errInvalid("name", "name is immutable: environment %q cannot become %q; create a new environment instead",
+			cur.Name, next.Name)
+	case !reflect.DeepEqual(next.RestoreFromBackup, cur.RestoreFromBackup):
+		return cur, nil, t, errInvalid("restore_from_backup", "restore_from_backup is used only when an environment is created; to restore a backup into environment %q, use POST /v1/backups/{id}/restore with target_environment %q",
+			name, name)
+	case next.Type != cur.Type && !p.atLeast(api.RoleTenantAdmin):
+		return cur, nil, t, errForbidden("type", "changing the type of environment %q from %s to %s needs role tenant_admin; the token %q has role %s",
+			name, cur.Type, next.Type, p.Name, p.Role)
+	}
+	if err := checkEnvironmentSpec(next); err != nil {
+		return cur, nil, t, err
+	}
+	if reflect.DeepEqual(next, cur.EnvironmentSpec) {
+		return cur, nil, t, nil
+	}
+	if err := checkNotProduction(ctx, tx, p, slug, name, "settings"); err != nil {
+		return cur, nil, t, err
+	}
+	e := cur
+	e.EnvironmentSpec = next
+	return cur, &e, t, nil
 }
 
 // environmentChanges says for the audit log which fields and settings keys
@@ -214,9 +358,12 @@ func environmentChanges(patch []byte) string {
 	return strings.Replace(detail, "settings", strings.Join(keys, ", "), 1)
 }
 
-// deleteEnvironment deletes an environment and, in the same transaction,
-// what belongs to it: its quota, the role bindings scoped to it and its entry
-// in every feature flag, each with an audit event of its own.
+// deleteEnvironment decommissions an environment: a final backup of its
+// records and of every table and row of its data store, kept for the
+// tenant's data_retention_days, then, in the same transaction, the
+// environment and what belongs to it (its quota and schema, the role
+// bindings scoped to it and its entry in every feature flag), each with an
+// audit event of its own. The store is dropped once that is committed.
 func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug := r.PathValue("tenant")
 	name, err := environmentName(r)
@@ -227,39 +374,100 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		e, err := loadEnvironment(ctx, tx, slug, name)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, e.Revision, fmt.Sprintf("environment %q", name)); err != nil {
-			return 0, nil, err
-		}
-		why := fmt.Sprintf("environment %q deleted", name)
-		if err := s.removeQuota(ctx, tx, p, slug, name, why); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return 0, nil, err
-		}
-		bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
-		if err != nil {
-			return 0, nil, err
-		}
-		for _, b := range bindings {
-			if b.Environment != nil && *b.Environment == name {
-				if err := s.removeBinding(ctx, tx, p, b, why); err != nil {
-					return 0, nil, err
+	var dumps map[string]*tenantdata.Dump
+	var ref tenantdata.Ref
+	var rev int64
+	return s.writeData(w, r, p, dataWrite{
+		locks: []string{lockTenant(slug)},
+		prepare: func(ctx context.Context, tx store.Tx, _ []byte) (func(context.Context) error, error) {
+			t, err := loadTenant(ctx, tx, slug)
+			if err != nil {
+				return nil, err
+			}
+			e, err := loadEnvironment(ctx, tx, slug, name)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkRevision(ifMatch, e.Revision, fmt.Sprintf("environment %q", name)); err != nil {
+				return nil, err
+			}
+			ref, rev = storeRef(t, e), e.Revision
+			return func(ctx context.Context) error {
+				dumps, err = s.dumpStores(ctx, t, []api.Environment{e})
+				return err
+			}, nil
+		},
+		commit: func(ctx context.Context, tx store.Tx, _ []byte, workErr error) (int, any, error) {
+			if workErr != nil {
+				return 0, nil, fmt.Errorf("the final backup of environment %q could not be taken, so it is not deleted: %w", name, workErr)
+			}
+			t, err := loadTenant(ctx, tx, slug)
+			if err != nil {
+				return 0, nil, err
+			}
+			e, err := loadEnvironment(ctx, tx, slug, name)
+			if err != nil {
+				return 0, nil, err
+			}
+			if e.Revision != rev {
+				return 0, nil, changedDuringBackup("environment", name, rev, e.Revision)
+			}
+			records, err := environmentRecords(ctx, tx, slug, name)
+			if err != nil {
+				return 0, nil, err
+			}
+			b, err := s.newBackup(api.BackupFinal, slug, name, *t.DataRetentionDays, records, dumps)
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := tx.PutBackup(ctx, b); err != nil {
+				return 0, nil, err
+			}
+			why := fmt.Sprintf("environment %q deleted", name)
+			if err := s.removeQuota(ctx, tx, p, slug, name, why); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return 0, nil, err
+			}
+			if err := tx.Delete(ctx, slug, api.KindSchema, name, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return 0, nil, err
+			}
+			bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
+			if err != nil {
+				return 0, nil, err
+			}
+			for _, b := range bindings {
+				if b.Environment != nil && *b.Environment == name {
+					if err := s.removeBinding(ctx, tx, p, b, why); err != nil {
+						return 0, nil, err
+					}
 				}
 			}
-		}
-		if err := s.removeEnvironmentFromFlags(ctx, tx, p, slug, name); err != nil {
-			return 0, nil, err
-		}
-		if err := tx.Delete(ctx, slug, store.KindEnvironment, name, e.Revision); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.delete", kind: store.KindEnvironment, key: name,
-			before: e.Revision, detail: "type " + e.Type}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, nil
+			if err := s.removeEnvironmentFromFlags(ctx, tx, p, slug, name); err != nil {
+				return 0, nil, err
+			}
+			if err := tx.Delete(ctx, slug, store.KindEnvironment, name, e.Revision); err != nil {
+				return 0, nil, err
+			}
+			if err := s.scheduleDrop(ctx, tx, ref, why); err != nil {
+				return 0, nil, err
+			}
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.delete", kind: store.KindEnvironment, key: name,
+				before: e.Revision, detail: fmt.Sprintf("type %s; final backup %s (%s) kept until %s", e.Type, b.ID,
+					storesLine(backupView(b).Stores), b.RetainUntil.Format(time.RFC3339))}); err != nil {
+				return 0, nil, err
+			}
+			return http.StatusNoContent, nil, nil
+		},
+		after: func(ctx context.Context) {
+			if err := s.runDrops(ctx, ref); err != nil {
+				s.log.WarnContext(ctx, "dropping a data store; retried later", "store", ref.String(), "error", err)
+			}
+		},
 	})
+}
+
+// changedDuringBackup refuses a decommission whose object changed while its
+// final backup was taken: the backup would miss the change.
+func changedDuringBackup(what, name string, was, is int64) error {
+	return newError(http.StatusPreconditionFailed, api.CodePreconditionFailed, "",
+		"%s %q changed (revision %d, now %d) while its final backup was taken, and is not deleted; retry the deletion", what, name, was, is)
 }

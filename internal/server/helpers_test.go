@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 // testServer is a tenancyd over a fresh SQLite file, served by httptest.
@@ -37,6 +38,9 @@ func newTestServer(t testing.TB, cfg ...func(*Config)) *testServer {
 	for _, f := range cfg {
 		f(&c)
 	}
+	if c.Data == nil {
+		c.Data = testPlane(t)
+	}
 	s, err := New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +48,21 @@ func newTestServer(t testing.TB, cfg ...func(*Config)) *testServer {
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: hs, srv: s, store: st, admin: admin}
+}
+
+// testPlane is a tenant data plane of SQLite files in a directory of the test.
+func testPlane(t testing.TB) tenantdata.Plane {
+	t.Helper()
+	p, err := tenantdata.OpenSQLite(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// withData makes a server use a data plane, as replicas share one.
+func withData(p tenantdata.Plane) func(*Config) {
+	return func(c *Config) { c.Data = p }
 }
 
 // response is an answer as a test sees it.

@@ -55,8 +55,10 @@ var resourceTypes = map[string]struct {
 	"audit-events":    {api.AuditEvent{}, nil, true},
 	"tokens":          {api.Token{}, api.TokenRequest{}, true},
 	"self":            {api.TokenInfo{}, nil, false},
-	"backups":         {api.Backup{}, nil, true},
-	"restore":         {api.Tenant{}, nil, false},
+	"backups":         {api.Backup{}, api.BackupRequest{}, true},
+	"restore":         {api.RestoreResult{}, api.RestoreRequest{}, false},
+	"schema":          {api.Schema{}, api.SchemaSpec{}, false},
+	"credentials":     {api.Credentials{}, api.CredentialsRequest{}, false},
 	"regions":         {api.Region{}, nil, true},
 }
 
@@ -64,7 +66,13 @@ var resourceTypes = map[string]struct {
 // the server validates with, keyed by "Type.field".
 var schemaEnums = map[string][]string{
 	"TenantSpec.isolation":     api.Isolations,
-	"Tenant.status":            {api.StatusProvisioning, api.StatusActive},
+	"Tenant.status":            api.Statuses,
+	"Environment.status":       api.Statuses,
+	"Database.engine":          api.Engines,
+	"Database.isolation":       api.Placements,
+	"StoreSummary.engine":      api.Engines,
+	"Backup.kind":              api.BackupKinds,
+	"SchemaDrift.kind":         api.DriftKinds,
 	"Tenant.provisioning_step": api.ProvisioningSteps,
 	"EnvironmentSpec.type":     api.EnvironmentTypes,
 	"RoleBindingSpec.role":     api.TenantRoles,
@@ -86,7 +94,8 @@ var errorCodes = []string{
 
 var objectKinds = []string{
 	api.KindTenant, api.KindEnvironment, api.KindUser, api.KindRoleBinding, api.KindQuota,
-	api.KindFeatureFlag, api.KindIntegration, api.KindPromotion, api.KindToken, api.KindBackup,
+	api.KindFeatureFlag, api.KindIntegration, api.KindPromotion, api.KindToken,
+	api.KindSchema, api.KindCredentials, api.KindBackup,
 }
 
 // errorResponses are the errors every operation may answer, by status.
@@ -305,7 +314,7 @@ func (r *schemaReflector) successes(method, path, last, resource string, isList 
 var listFilters = map[string][]any{
 	"/v1/tenants": {
 		queryParam("label", "key=value: only tenants with this label; repeat for several (all must match).", jsonObject{"type": "string"}),
-		queryParam("status", "Only tenants in this state.", jsonObject{"type": "string", "enum": []any{api.StatusProvisioning, api.StatusActive}}),
+		queryParam("status", "Only tenants in this state.", jsonObject{"type": "string", "enum": toAny(api.Statuses)}),
 		queryParam("region", "Only tenants in this region.", jsonObject{"type": "string"}),
 	},
 	"/v1/tenants/{tenant}/audit-events": {

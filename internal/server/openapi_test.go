@@ -424,7 +424,7 @@ func TestOpenAPISchemasDescribeRealAnswers(t *testing.T) {
 	check("BackupList", ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/backups", nil).body)
 	var backups api.List[api.Backup]
 	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/backups", nil).json(t, &backups)
-	check("Tenant", ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/backups/"+backups.Items[0].ID+"/restore", nil).body)
+	check("RestoreResult", ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/backups/"+backups.Items[0].ID+"/restore", nil).body)
 
 	// And a schema catches what it must: an unknown field, a missing one, a wrong type.
 	if len(matchSchema(schemas, map[string]any{"$ref": "#/components/schemas/Backup"},

@@ -145,6 +145,10 @@ func (w *world) buildTenant(t testing.TB, slug string) *worldTenant {
 		wt.keys["promotions:into-staging"], _ = p["id"].(string)
 		wt.keys["promotion-links:staging"] = api.EnvStaging
 	}
+	if w.has("POST /v1/tenants/{tenant}/backups") && wt.keys["environments"] != "" {
+		b := worldMust(t, ts, "POST", base+"/backups", map[string]any{"environment": "staging"})
+		wt.keys["backups"], _ = b["id"].(string)
+	}
 	// Environment quotas come after the promotions, so that the two
 	// environments' quotas differ and promoting quotas changes something.
 	if w.has("PUT /v1/tenants/{tenant}/environments/{env}/quota") && wt.keys["environments"] != "" {
@@ -170,11 +174,11 @@ func (w *world) buildTenant(t testing.TB, slug string) *worldTenant {
 // key is the key of an existing object for the path parameter that follows
 // the segment collection, or a plausible one when the world has none.
 func (w *world) key(wt *worldTenant, collection string) string {
-	if collection == "backups" {
-		return w.backupID
-	}
 	if k := wt.keys[collection]; k != "" {
 		return k
+	}
+	if collection == "backups" {
+		return w.backupID
 	}
 	return "plausible-id"
 }
@@ -604,7 +608,12 @@ var conventions = []struct {
 	{"PUT|DELETE", regexp.MustCompile(`^/v1/tenants/\{tenant\}/environments/\{[^}]+\}/quota$`), []access{tenantAdmin}},
 	{"POST", regexp.MustCompile(`^/v1/tenants/\{tenant\}/promotions$`), []access{tenantUser}},
 	{"POST", regexp.MustCompile(`^/v1/tenants/\{tenant\}/promotions/\{[^}]+\}/rollback$`), []access{tenantUser, tenantAdmin}},
+	// Restore decides itself: a tenant admin restores its own tenant's
+	// backups, a platform admin any backup into any tenant.
+	{"POST", regexp.MustCompile(`^/v1/backups/\{id\}/restore$`), []access{authenticated}},
 	{"GET|POST|PUT|PATCH|DELETE", regexp.MustCompile(`^/v1/backups(/.*)?$`), []access{platformAdmin}},
+	{"GET", regexp.MustCompile(`^/v1/tenants/\{tenant\}/backups(/\{[^}]+\})?$`), []access{tenantViewer}},
+	{"POST|DELETE", regexp.MustCompile(`^/v1/tenants/\{tenant\}/backups(/\{[^}]+\})?$`), []access{tenantAdmin}},
 }
 
 func TestRouteAccessFollowsConventions(t *testing.T) {

@@ -39,6 +39,9 @@ func serveStore(t testing.TB, st store.Store, cfg ...func(*Config)) *testServer 
 	for _, f := range cfg {
 		f(&c)
 	}
+	if c.Data == nil {
+		c.Data = testPlane(t)
+	}
 	s, err := New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +55,9 @@ func serveStore(t testing.TB, st store.Store, cfg ...func(*Config)) *testServer 
 // HTTP server, on one database.
 func replicaPair(t *testing.T, url string) [2]*testServer {
 	t.Helper()
-	a := serveStore(t, openStore(t, url))
-	b := serveStore(t, openStore(t, url))
+	data := withData(testPlane(t))
+	a := serveStore(t, openStore(t, url), data)
+	b := serveStore(t, openStore(t, url), data)
 	return [2]*testServer{a, b}
 }
 
@@ -220,7 +224,8 @@ func TestReplicasProvisionOnce(t *testing.T) {
 			clock := newStepClock()
 			db := url(t)
 			cfg := func(c *Config) { c.Now, c.ProvisioningDelay = clock.Now, 8*time.Second }
-			rs := [2]*testServer{serveStore(t, openStore(t, db), cfg), serveStore(t, openStore(t, db), cfg)}
+			data := withData(testPlane(t))
+			rs := [2]*testServer{serveStore(t, openStore(t, db), cfg, data), serveStore(t, openStore(t, db), cfg, data)}
 			for _, slug := range []string{"acme", "bravo", "charlie"} {
 				rs[0].mustCall(t, http.StatusCreated, rs[0].admin, "POST", "/v1/tenants",
 					map[string]any{"slug": slug, "display_name": slug, "region": "eu-west"})

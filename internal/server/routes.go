@@ -143,8 +143,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, p *principal, lo
 	if !printable(key) {
 		return errBadRequest(api.HeaderIdempotencyKey, "Idempotency-Key holds control characters or invalid UTF-8: %s; use printable text such as a UUID", shortQuote(key))
 	}
-	digest := sha256.Sum256([]byte(r.Method + " " + r.URL.RequestURI() + "\n" + string(body)))
-	hash := hex.EncodeToString(digest[:])
+	hash := requestHash(r, body)
 
 	var status int
 	var answer []byte
@@ -196,6 +195,13 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, p *principal, lo
 	setETag(w, answer)
 	writeRaw(w, status, answer)
 	return nil
+}
+
+// requestHash is what tells a retry of a request (the same hash) from
+// another request under the same Idempotency-Key.
+func requestHash(r *http.Request, body []byte) string {
+	digest := sha256.Sum256([]byte(r.Method + " " + r.URL.RequestURI() + "\n" + string(body)))
+	return hex.EncodeToString(digest[:])
 }
 
 // dryRunParam reads ?dry_run=, which asks a POST only to be checked.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 // Config configures a Server. Only Store is required.
@@ -43,8 +44,9 @@ type Config struct {
 	// IdempotencyTTL is how long the answer to a write with an
 	// Idempotency-Key is kept for replays; 24 hours when 0.
 	IdempotencyTTL time.Duration
-	// SecretKey encrypts write-only secrets at rest (AES-256-GCM, 32 bytes,
-	// see ParseSecretKey); nil stores them unencrypted.
+	// SecretKey encrypts write-only secrets and backups at rest
+	// (AES-256-GCM, 32 bytes, see ParseSecretKey); nil stores them
+	// unencrypted.
 	SecretKey []byte
 	// DefaultRequestsPerMinute is the api_requests_per_minute of a tenant
 	// whose quota sets none; 0 leaves such tenants unlimited.
@@ -52,6 +54,12 @@ type Config struct {
 	// MaxTenantConcurrency caps one tenant's requests in progress on this
 	// replica; 0 is no cap.
 	MaxTenantConcurrency int
+	// Data is where tenant environments keep their data (required).
+	Data tenantdata.Plane
+	// DataInterval is how often tenancyd retries what failed in the data
+	// plane (provisioning, drops) and expires credentials; 10s
+	// when 0.
+	DataInterval time.Duration
 }
 
 // Server serves the tenancyd API.
@@ -72,6 +80,8 @@ type Server struct {
 	// defaultRequestsPerMinute and maxTenantConcurrency: see Config.
 	defaultRequestsPerMinute int64
 	maxTenantConcurrency     int
+	data                     tenantdata.Plane
+	dataInterval             time.Duration
 }
 
 // New builds a Server; call Handler to serve it and Run for its background
@@ -90,6 +100,14 @@ func New(cfg Config) (*Server, error) {
 
 		defaultRequestsPerMinute: max(cfg.DefaultRequestsPerMinute, 0),
 		maxTenantConcurrency:     max(cfg.MaxTenantConcurrency, 0),
+		data:                     cfg.Data,
+		dataInterval:             cfg.DataInterval,
+	}
+	if s.data == nil {
+		return nil, errors.New("server: Config.Data is required: the tenant data plane (tenantdata.OpenSQLite or tenantdata.OpenPostgres)")
+	}
+	if s.dataInterval <= 0 {
+		s.dataInterval = 10 * time.Second
 	}
 	if s.idempotencyTTL <= 0 {
 		s.idempotencyTTL = 24 * time.Hour
@@ -163,12 +181,13 @@ func printable(s string) bool {
 }
 
 // Run does the server's background work (advancing tenant provisioning,
-// flushing usage counts, expiring idempotency records and backups) until
-// ctx ends.
+// flushing usage counts, expiring idempotency records and backups,
+// retrying and expiring in the data plane) until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	go s.usageLoop(ctx)
 	go s.idempotencyLoop(ctx)
 	go s.backupExpiryLoop(ctx)
+	go s.dataLoop(ctx)
 	s.provisionLoop(ctx)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
 )
 
@@ -215,6 +216,15 @@ func checkDomainFree(ctx context.Context, tx store.Tx, domain *string, self stri
 }
 
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if s.provisioningDelay <= 0 {
+		// Provisioned at once: resource allocation, the one step with work
+		// before the tenant has environments, happens now.
+		if err := s.data.Ping(r.Context()); err != nil {
+			s.log.ErrorContext(r.Context(), "the tenant data plane", "error", err)
+			return newError(http.StatusServiceUnavailable, api.CodeInternal, "",
+				"the tenant data plane is unavailable, so no tenant can be provisioned now; the server log says why: retry later")
+		}
+	}
 	return s.mutate(w, r, p, []string{lockPlatform}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
 		var spec api.TenantSpec
 		if err := decodeStrict(body, &spec); err != nil {
@@ -280,8 +290,8 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p *principa
 		labels[k] = v
 	}
 	status, region := q.Get("status"), q.Get("region")
-	if status != "" && !slices.Contains([]string{api.StatusProvisioning, api.StatusActive}, status) {
-		return errBadRequest("status", "status must be %q or %q; got %q", api.StatusProvisioning, api.StatusActive, status)
+	if status != "" && !slices.Contains(api.Statuses, status) {
+		return errBadRequest("status", "status must be one of %s; got %q", strings.Join(api.Statuses, ", "), status)
 	}
 	keep := func(o store.Object) (bool, error) {
 		if !p.canSee(o.Tenant) {
@@ -339,61 +349,121 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p *principa
 	return nil
 }
 
-// patchTenant applies a JSON merge patch (RFC 7396) to a tenant.
+// patchTenant applies a JSON merge patch (RFC 7396) to a tenant. When its
+// isolation (or an earlier change that did not finish) calls for an
+// environment's data store to be elsewhere, the data moves first, checked
+// by row counts and checksums; if a move fails, the tenant keeps its
+// isolation, the environments moved so far stay moved (each says where it
+// is), and the same change, applied again, moves the rest.
 func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug := r.PathValue("tenant")
 	ifMatch, err := parseIfMatch(r)
 	if err != nil {
 		return err
 	}
-	return s.mutate(w, r, p, []string{lockPlatform, lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		cur, err := loadTenant(ctx, tx, slug)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
-			return 0, nil, err
-		}
-		next, err := applyMergePatch(cur.TenantSpec, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		// Defaults first, so that a field patched to null is compared as the
-		// value it falls back to.
-		if err := s.checkTenantSpec(&next); err != nil {
-			return 0, nil, err
-		}
-		switch {
-		case next.Slug != cur.Slug:
-			return 0, nil, errInvalid("slug", "slug is immutable: %q cannot become %q; create a new tenant instead", cur.Slug, next.Slug)
-		case next.Region != cur.Region:
-			return 0, nil, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
-		case next.Isolation != cur.Isolation && p.Role != api.RolePlatformAdmin:
-			return 0, nil, errForbidden("isolation", "changing isolation needs a platform_admin token")
-		case !sameDomain(next.Domain, cur.Domain) && p.Role != api.RolePlatformAdmin:
-			// Refused before the domain is looked up, so that the answer
-			// says nothing about whether another tenant uses it.
-			return 0, nil, errForbidden("domain", "setting, changing or removing domain needs a platform_admin token: "+
-				"a domain is unique on the platform and routes its traffic to the tenant; ask a platform admin to change it")
-		}
-		if err := checkDomainFree(ctx, tx, next.Domain, slug); err != nil {
-			return 0, nil, err
-		}
-		cur.TenantSpec = next
-		o, err := tenantObject(cur)
-		if err != nil {
-			return 0, nil, err
-		}
-		if o, err = tx.Put(ctx, o, cur.Revision); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.update", kind: store.KindTenant, key: slug,
-			before: cur.Revision, after: o.Revision, detail: changedFields(body)}); err != nil {
-			return 0, nil, err
-		}
-		t, err := tenantFromObject(o)
-		return http.StatusOK, t, err
+	var moves []*storeMove
+	revs := map[string]int64{}
+	return s.writeData(w, r, p, dataWrite{
+		locks: []string{lockPlatform, lockTenant(slug)},
+		prepare: func(ctx context.Context, tx store.Tx, body []byte) (func(context.Context) error, error) {
+			cur, next, err := s.nextTenant(ctx, tx, p, slug, ifMatch, body)
+			if err != nil {
+				return nil, err
+			}
+			envs, err := allObjects[api.Environment](ctx, tx, slug, store.KindEnvironment)
+			if err != nil {
+				return nil, err
+			}
+			after := cur
+			after.TenantSpec = next
+			for _, e := range envs {
+				if m := s.moveFor(after, e, e.Type); m != nil {
+					moves = append(moves, m)
+					revs[e.Name] = e.Revision
+				}
+			}
+			if len(moves) == 0 {
+				return nil, nil
+			}
+			return func(ctx context.Context) error { return runMoves(ctx, moves) }, nil
+		},
+		commit: func(ctx context.Context, tx store.Tx, body []byte, workErr error) (int, any, error) {
+			var moveErr error
+			for _, m := range moves {
+				if !m.done && m.err == nil {
+					continue // Not tried: an earlier move failed.
+				}
+				e, err := loadEnvironment(ctx, tx, slug, m.env)
+				if err != nil {
+					return 0, nil, err
+				}
+				if err := s.recordMove(ctx, tx, p, m, workErr, revs[m.env], &e); err != nil {
+					moveErr = err
+					continue
+				}
+				if _, err := putObject[api.Environment](ctx, tx, slug, store.KindEnvironment, m.env, e); err != nil {
+					return 0, nil, err
+				}
+			}
+			if moveErr != nil {
+				return errorAnswer(ctx, moveErr)
+			}
+			cur, next, err := s.nextTenant(ctx, tx, p, slug, ifMatch, body)
+			if err != nil {
+				return 0, nil, err
+			}
+			cur.TenantSpec = next
+			o, err := tenantObject(cur)
+			if err != nil {
+				return 0, nil, err
+			}
+			if o, err = tx.Put(ctx, o, cur.Revision); err != nil {
+				return 0, nil, err
+			}
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.update", kind: store.KindTenant, key: slug,
+				before: cur.Revision, after: o.Revision, detail: changedFields(body)}); err != nil {
+				return 0, nil, err
+			}
+			t, err := tenantFromObject(o)
+			return http.StatusOK, t, err
+		},
+		after: func(ctx context.Context) { s.afterMove(ctx, moves...) },
 	})
+}
+
+// nextTenant checks a patch of a tenant and returns the tenant as it is
+// and its spec as it would be.
+func (s *Server) nextTenant(ctx context.Context, tx store.Tx, p *principal, slug string, ifMatch precondition, body []byte) (api.Tenant, api.TenantSpec, error) {
+	cur, err := loadTenant(ctx, tx, slug)
+	if err != nil {
+		return cur, api.TenantSpec{}, err
+	}
+	if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
+		return cur, api.TenantSpec{}, err
+	}
+	next, err := applyMergePatch(cur.TenantSpec, body)
+	if err != nil {
+		return cur, next, err
+	}
+	// Defaults first, so that a field patched to null is compared as the
+	// value it falls back to.
+	if err := s.checkTenantSpec(&next); err != nil {
+		return cur, next, err
+	}
+	switch {
+	case next.Slug != cur.Slug:
+		return cur, next, errInvalid("slug", "slug is immutable: %q cannot become %q; create a new tenant instead", cur.Slug, next.Slug)
+	case next.Region != cur.Region:
+		return cur, next, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
+	case next.Isolation != cur.Isolation && p.Role != api.RolePlatformAdmin:
+		return cur, next, errForbidden("isolation", "changing isolation needs a platform_admin token")
+	case !sameDomain(next.Domain, cur.Domain) && p.Role != api.RolePlatformAdmin:
+		// Refused before the domain is looked up, so that the answer
+		// says nothing about whether another tenant uses it.
+		return cur, next, errForbidden("domain", "setting, changing or removing domain needs a platform_admin token: "+
+			"a domain is unique on the platform and routes its traffic to the tenant; ask a platform admin to change it")
+	}
+	return cur, next, checkDomainFree(ctx, tx, next.Domain, slug)
 }
 
 // keepErr applies a list filter to an object that was read with err.
@@ -437,56 +507,110 @@ func changedFields(patch []byte) string {
 	return "changed: " + strings.Join(keys, ", ")
 }
 
-// deleteTenant decommissions a tenant: a final backup of everything it owns,
-// kept for its data_retention_days, then deletion.
+// deleteTenant decommissions a tenant: a final backup of everything it
+// owns, its records and every table and row of its environments' data
+// stores, kept for its data_retention_days; then deletion, and the stores
+// are dropped.
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug := r.PathValue("tenant")
 	ifMatch, err := parseIfMatch(r)
 	if err != nil {
 		return err
 	}
-	return s.mutate(w, r, p, []string{lockPlatform, lockTenant(slug)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		t, err := loadTenant(ctx, tx, slug)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, t.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
-			return 0, nil, err
-		}
-		if t.DeletionProtection != nil && *t.DeletionProtection {
-			return 0, nil, errConflict("deletion_protection",
-				"tenant %q has deletion_protection enabled; set deletion_protection = false and apply before destroying it", slug)
-		}
-		objs, err := tx.Export(ctx, slug)
-		if err != nil {
-			return 0, nil, err
-		}
-		data, err := json.Marshal(objs)
-		if err != nil {
-			return 0, nil, err
-		}
-		now := s.now().UTC()
-		b := store.BackupRecord{
-			ID: newID("bkp"), Tenant: slug, TakenAt: now, Data: data,
-			RetainUntil: now.AddDate(0, 0, int(*t.DataRetentionDays)),
-		}
-		if err := tx.PutBackup(ctx, b); err != nil {
-			return 0, nil, err
-		}
-		if err := tx.DeleteTenant(ctx, slug); err != nil {
-			return 0, nil, err
-		}
-		// Its tokens die with it, so a tenant re-created under the same slug
-		// does not inherit them.
-		if err := tx.RevokeTenantTokens(ctx, slug, now); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.delete", kind: store.KindTenant, key: slug,
-			before: t.Revision, detail: "final backup " + b.ID + " kept until " + b.RetainUntil.Format(time.RFC3339)}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, api.TenantDeletion{Slug: slug, Backup: api.Backup{
-			ID: b.ID, Tenant: slug, TakenAt: b.TakenAt, RetainUntil: b.RetainUntil,
-		}}, nil
+	var dumps map[string]*tenantdata.Dump
+	var refs []tenantdata.Ref
+	revs := map[string]int64{}
+	return s.writeData(w, r, p, dataWrite{
+		locks: []string{lockPlatform, lockTenant(slug)},
+		prepare: func(ctx context.Context, tx store.Tx, _ []byte) (func(context.Context) error, error) {
+			t, envs, err := s.deletableTenant(ctx, tx, slug, ifMatch)
+			if err != nil {
+				return nil, err
+			}
+			revs[slug] = t.Revision
+			for _, e := range envs {
+				revs[e.Name+"/"] = e.Revision
+			}
+			return func(ctx context.Context) error {
+				dumps, err = s.dumpStores(ctx, t, envs)
+				return err
+			}, nil
+		},
+		commit: func(ctx context.Context, tx store.Tx, _ []byte, workErr error) (int, any, error) {
+			if workErr != nil {
+				return 0, nil, fmt.Errorf("the final backup of tenant %q could not be taken, so it is not deleted: %w", slug, workErr)
+			}
+			t, envs, err := s.deletableTenant(ctx, tx, slug, ifMatch)
+			if err != nil {
+				return 0, nil, err
+			}
+			if t.Revision != revs[slug] || len(envs)+1 != len(revs) {
+				return 0, nil, changedDuringBackup("tenant", slug, revs[slug], t.Revision)
+			}
+			for _, e := range envs {
+				if e.Revision != revs[e.Name+"/"] {
+					return 0, nil, changedDuringBackup("environment", e.Name, revs[e.Name+"/"], e.Revision)
+				}
+			}
+			objs, err := exportTenant(ctx, tx, slug)
+			if err != nil {
+				return 0, nil, err
+			}
+			b, err := s.newBackup(api.BackupFinal, slug, "", *t.DataRetentionDays, objs, dumps)
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := tx.PutBackup(ctx, b); err != nil {
+				return 0, nil, err
+			}
+			if err := tx.DeleteTenant(ctx, slug); err != nil {
+				return 0, nil, err
+			}
+			// Its tokens die with it, so a tenant re-created under the same slug
+			// does not inherit them.
+			if err := tx.RevokeTenantTokens(ctx, slug, s.now().UTC()); err != nil {
+				return 0, nil, err
+			}
+			refs = refs[:0]
+			for _, e := range envs {
+				if e.Database == nil {
+					continue
+				}
+				ref := storeRef(t, e)
+				refs = append(refs, ref)
+				if err := s.scheduleDrop(ctx, tx, ref, fmt.Sprintf("tenant %q deleted", slug)); err != nil {
+					return 0, nil, err
+				}
+			}
+			v := backupView(b)
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.delete", kind: store.KindTenant, key: slug,
+				before: t.Revision, detail: fmt.Sprintf("final backup %s (%d records, %s) kept until %s", b.ID, v.Records,
+					storesLine(v.Stores), b.RetainUntil.Format(time.RFC3339))}); err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, api.TenantDeletion{Slug: slug, Backup: v}, nil
+		},
+		after: func(ctx context.Context) {
+			if err := s.runDrops(ctx, refs...); len(refs) > 0 && err != nil {
+				s.log.WarnContext(ctx, "dropping the data stores of a deleted tenant; retried later", "tenant", slug, "error", err)
+			}
+		},
 	})
+}
+
+// deletableTenant loads a tenant that may be deleted now, and its environments.
+func (s *Server) deletableTenant(ctx context.Context, tx store.Tx, slug string, ifMatch precondition) (api.Tenant, []api.Environment, error) {
+	t, err := loadTenant(ctx, tx, slug)
+	if err != nil {
+		return t, nil, err
+	}
+	if err := checkRevision(ifMatch, t.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
+		return t, nil, err
+	}
+	if t.DeletionProtection != nil && *t.DeletionProtection {
+		return t, nil, errConflict("deletion_protection",
+			"tenant %q has deletion_protection enabled; set deletion_protection = false and apply before destroying it", slug)
+	}
+	envs, err := allObjects[api.Environment](ctx, tx, slug, store.KindEnvironment)
+	return t, envs, err
 }

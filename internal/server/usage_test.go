@@ -110,7 +110,7 @@ func TestUsageFlushesAddUpAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	ts.createTenant(t, "acme")
-	replica, err := New(Config{Store: ts.store})
+	replica, err := New(Config{Store: ts.store, Data: ts.srv.data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestRateLimitFollowsOtherReplicas(t *testing.T) {
 	viewer := ts.token(t, "acme", api.RoleTenantViewer)
 	ts.mustCall(t, http.StatusOK, viewer, "GET", "/v1/tenants/acme", nil)
 
-	replica, err := New(Config{Store: ts.store, Now: clock.now})
+	replica, err := New(Config{Store: ts.store, Now: clock.now, Data: ts.srv.data})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store/pgtest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 // rbUser creates a user through the API with the platform-admin token.
@@ -209,7 +210,12 @@ func rbReplica(t testing.TB, dsn string) *testServer {
 	if _, err := Bootstrap(t.Context(), st, admin); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Store: st})
+	data, err := tenantdata.Open(t.Context(), dsn, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = data.Close() })
+	srv, err := New(Config{Store: st, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

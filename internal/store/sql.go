@@ -709,25 +709,37 @@ func (t *sqlTx) PutIdempotency(ctx context.Context, r IdempotencyRecord) error {
 	return nil
 }
 
-const backupColumns = "id, tenant, taken_at, retain_until, data"
+const backupColumns = "id, tenant, environment, kind, taken_at, retain_until, size_bytes, checksum, summary, data"
 
-func scanBackup(r row) (BackupRecord, error) {
+func scanBackup(r row, payload bool) (BackupRecord, error) {
 	var b BackupRecord
-	var data []byte
-	if err := r.Scan(&b.ID, &b.Tenant, timeCol{&b.TakenAt}, timeCol{&b.RetainUntil}, &data); err != nil {
+	var data, summary []byte
+	dest := []any{&b.ID, &b.Tenant, &b.Environment, &b.Kind, timeCol{&b.TakenAt}, timeCol{&b.RetainUntil},
+		&b.SizeBytes, &b.Checksum, &summary, &data}
+	if payload {
+		dest = append(dest, &b.Payload)
+	}
+	if err := r.Scan(dest...); err != nil {
 		return BackupRecord{}, err
 	}
-	b.Data = data
+	b.Data, b.Summary = data, summary
 	return b, nil
 }
 
-// PutBackup stores a backup; a zero TakenAt means now.
+// PutBackup stores a backup; a zero TakenAt means now, a nil Summary {}.
 func (t *sqlTx) PutBackup(ctx context.Context, b BackupRecord) error {
-	if !json.Valid(b.Data) {
-		return fmt.Errorf("store: put backup %s: data is not valid JSON", b.ID)
+	if b.Summary == nil {
+		b.Summary = json.RawMessage(`{}`)
 	}
-	n, err := t.exec(ctx, "INSERT INTO backups ("+backupColumns+") VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-		b.ID, b.Tenant, t.d.timeArg(orNow(b.TakenAt)), t.d.timeArg(normTime(b.RetainUntil)), string(b.Data))
+	if b.Kind == "" {
+		b.Kind = api.BackupFinal
+	}
+	if !json.Valid(b.Data) || !json.Valid(b.Summary) {
+		return fmt.Errorf("store: put backup %s: data or summary is not valid JSON", b.ID)
+	}
+	n, err := t.exec(ctx, "INSERT INTO backups ("+backupColumns+", payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+		b.ID, b.Tenant, b.Environment, b.Kind, t.d.timeArg(orNow(b.TakenAt)), t.d.timeArg(normTime(b.RetainUntil)),
+		b.SizeBytes, b.Checksum, string(b.Summary), string(b.Data), b.Payload)
 	if err != nil {
 		return fmt.Errorf("store: put backup %s: %w", b.ID, err)
 	}
@@ -738,7 +750,7 @@ func (t *sqlTx) PutBackup(ctx context.Context, b BackupRecord) error {
 }
 
 func (t *sqlTx) Backup(ctx context.Context, id string) (BackupRecord, error) {
-	b, err := scanBackup(t.queryRow(ctx, "SELECT "+backupColumns+" FROM backups WHERE id = ?", id))
+	b, err := scanBackup(t.queryRow(ctx, "SELECT "+backupColumns+", payload FROM backups WHERE id = ?", id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return BackupRecord{}, fmt.Errorf("store: backup %s: %w", id, ErrNotFound)
 	}
@@ -751,8 +763,8 @@ func (t *sqlTx) Backup(ctx context.Context, id string) (BackupRecord, error) {
 // ExpiredBackups lists backups retained until before a time, without their
 // data, which may be large and is not needed to delete them.
 func (t *sqlTx) ExpiredBackups(ctx context.Context, before time.Time, limit int) ([]BackupRecord, error) {
-	backups, err := scanAll(scanBackup)(t.query(ctx,
-		"SELECT id, tenant, taken_at, retain_until, 'null' FROM backups WHERE retain_until < ? ORDER BY retain_until, id LIMIT ?",
+	backups, err := scanAll(func(r row) (BackupRecord, error) { return scanBackup(r, false) })(t.query(ctx,
+		"SELECT "+strings.Replace(backupColumns, ", data", ", 'null'", 1)+" FROM backups WHERE retain_until < ? ORDER BY retain_until, id LIMIT ?",
 		t.d.timeArg(normTime(before)), limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: list expired backups: %w", err)
@@ -803,7 +815,7 @@ func (t *sqlTx) ListBackups(ctx context.Context, tenant string) ([]BackupRecord,
 		args = append(args, tenant)
 	}
 	query += " ORDER BY taken_at, id"
-	backups, err := scanAll(scanBackup)(t.query(ctx, query, args...))
+	backups, err := scanAll(func(r row) (BackupRecord, error) { return scanBackup(r, false) })(t.query(ctx, query, args...))
 	if err != nil {
 		return nil, fmt.Errorf("store: list backups of tenant %q: %w", tenant, err)
 	}

@@ -107,13 +107,24 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 }
 
-// BackupRecord is a decommissioned tenant's final export.
+// BackupRecord is a backup of a tenant, or of one of its environments
+// (Environment not ""). Payload is what the backup holds, as the server
+// encoded it; Summary, what a list shows of it without reading the
+// payload. Backups from before payloads existed hold the tenant's objects
+// in Data, and no payload.
 type BackupRecord struct {
 	ID          string
 	Tenant      string
+	Environment string
+	Kind        string
 	TakenAt     time.Time
 	RetainUntil time.Time
+	SizeBytes   int64
+	Checksum    string
+	Summary     json.RawMessage
 	Data        json.RawMessage
+	// Payload is read by Backup only; ListBackups leaves it nil.
+	Payload []byte
 }
 
 // RateBucket is a tenant's token bucket for api_requests_per_minute, shared
@@ -184,6 +195,8 @@ type Tx interface {
 
 	PutBackup(ctx context.Context, b BackupRecord) error
 	Backup(ctx context.Context, id string) (BackupRecord, error)
+	// ListBackups lists a tenant's backups ("" for every tenant's), oldest
+	// first, without their payloads.
 	ListBackups(ctx context.Context, tenant string) ([]BackupRecord, error)
 	// ExpiredBackups lists up to limit backups retained until before a time,
 	// soonest expired first, without their data.

@@ -332,32 +332,42 @@ func ident(parts ...string) string {
 	return full[:n] + "_" + hex.EncodeToString(sum[:8])
 }
 
-// Move moves a store from one placement to another: it provisions the
-// target, copies every definition and row into it, and checks that every
-// table arrived with the same rows (counts and checksums) before dropping
-// the source. Where both placements are one physical store (SQLite), there
-// is nothing to move. It returns the dump it moved (nil when nothing moved).
-func Move(ctx context.Context, p Plane, from Ref, to string) (*Dump, error) {
+// Copy copies a store into another placement: it provisions the target,
+// replaces whatever it held with every definition and row of the source,
+// and checks that every table arrived with the same rows (counts and
+// checksums). The source is left as it is. Where both placements are one
+// physical store (SQLite), there is nothing to copy, and Copy returns nil.
+func Copy(ctx context.Context, p Plane, from Ref, to string) (*Dump, error) {
 	target := from.In(to)
 	if from.Placement == to || SamePlace(p.Location(from), p.Location(target)) {
 		return nil, nil
 	}
 	if err := p.Provision(ctx, target); err != nil {
-		return nil, fmt.Errorf("moving %s to %s: %w", from, to, err)
+		return nil, fmt.Errorf("copying %s to %s: %w", from, to, err)
 	}
 	d, err := p.Dump(ctx, from)
 	if err != nil {
-		return nil, fmt.Errorf("moving %s to %s: %w", from, to, err)
+		return nil, fmt.Errorf("copying %s to %s: %w", from, to, err)
 	}
 	if err := p.Load(ctx, target, d, true); err != nil {
-		return nil, fmt.Errorf("moving %s to %s: %w", from, to, err)
+		return nil, fmt.Errorf("copying %s to %s: %w", from, to, err)
 	}
 	got, err := p.Dump(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("moving %s to %s: checking the copy: %w", from, to, err)
+		return nil, fmt.Errorf("copying %s to %s: checking the copy: %w", from, to, err)
 	}
 	if err := SameData(d, got); err != nil {
-		return nil, fmt.Errorf("moving %s to %s: the copy differs from the source, which is kept: %w", from, to, err)
+		return nil, fmt.Errorf("copying %s to %s: the copy differs from the source, which is kept: %w", from, to, err)
+	}
+	return d, nil
+}
+
+// Move is Copy, then dropping the source. It returns the dump it moved
+// (nil when there was nothing to move).
+func Move(ctx context.Context, p Plane, from Ref, to string) (*Dump, error) {
+	d, err := Copy(ctx, p, from, to)
+	if err != nil || d == nil {
+		return d, err
 	}
 	if err := p.Drop(ctx, from); err != nil {
 		return nil, fmt.Errorf("moving %s to %s: the data is copied, but dropping the source failed: %w", from, to, err)

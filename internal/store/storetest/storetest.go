@@ -938,6 +938,9 @@ func testBackups(t *testing.T, s store.Store) {
 	norm := func(b store.BackupRecord) store.BackupRecord {
 		b.TakenAt = b.TakenAt.Truncate(time.Microsecond)
 		b.RetainUntil = b.RetainUntil.Truncate(time.Microsecond)
+		if b.Kind == "" {
+			b.Kind = api.BackupFinal
+		}
 		return b
 	}
 	same := func(what string, got, want store.BackupRecord) {
@@ -945,7 +948,14 @@ func testBackups(t *testing.T, s store.Store) {
 		if !sameJSON(t, got.Data, want.Data) {
 			t.Errorf("%s: Data = %s, want %s", what, got.Data, want.Data)
 		}
-		got.Data, want.Data = nil, nil
+		wantSummary := want.Summary
+		if wantSummary == nil {
+			wantSummary = json.RawMessage(`{}`)
+		}
+		if !sameJSON(t, got.Summary, wantSummary) {
+			t.Errorf("%s: Summary = %s, want %s", what, got.Summary, wantSummary)
+		}
+		got.Data, want.Data, got.Summary, want.Summary = nil, nil, nil, nil
 		if !reflect.DeepEqual(got, norm(want)) {
 			t.Errorf("%s:\n got %+v\nwant %+v", what, got, norm(want))
 		}
@@ -1026,6 +1036,33 @@ func testBackups(t *testing.T, s store.Store) {
 	if got := expired(t0.Add(time.Microsecond), 10); len(got) != 0 {
 		t.Errorf("after DeleteBackup, expired %v", got)
 	}
+	// A backup of an environment, with a payload that only Backup reads.
+	payload := append([]byte{0x1f, 0x8b, 0x00, 0xff}, bytes.Repeat([]byte("data"), 1000)...)
+	env := store.BackupRecord{
+		ID: "b5", Tenant: "globex", Environment: "staging", Kind: api.BackupOnDemand, TakenAt: t0, RetainUntil: t0.Add(time.Hour),
+		SizeBytes: int64(len(payload)), Checksum: "abc123", Summary: json.RawMessage(`{"stores":[{"environment":"staging"}]}`),
+		Data: json.RawMessage(`[]`), Payload: payload,
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutBackup(ctx, env) })
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.Backup(ctx, "b5")
+		noErr(t, "Backup with a payload", err)
+		same("Backup with a payload", got, env)
+		list, err := tx.ListBackups(ctx, "globex")
+		noErr(t, "ListBackups", err)
+		if len(list) != 1 || list[0].ID != "b5" || list[0].Payload != nil || list[0].SizeBytes != int64(len(payload)) {
+			t.Errorf("ListBackups(globex) = %+v; want b5 without its payload", list)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteBackup(ctx, "b5") })
+	err = s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error { return tx.DeleteBackup(ctx, "b5") })
+	wantErr(t, "DeleteBackup of a deleted backup", err, store.ErrNotFound)
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Backup(ctx, "b5")
+		wantErr(t, "Backup after DeleteBackup", err, store.ErrNotFound)
+		return nil
+	})
 }
 
 // counter reads the counter object's value.
