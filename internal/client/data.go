@@ -76,8 +76,9 @@ func (c *Client) CreateCredentials(ctx context.Context, tenant, environment stri
 }
 
 // RevokeCredentials drops a login that CreateCredentials minted, before it
-// expires, and ends its open sessions. Revoking one that is already gone
-// (expired and removed, or revoked) succeeds.
+// expires, and ends its open sessions. A login that is gone already
+// (expired and removed, or revoked) is ErrNotFound: for a caller that
+// closes credentials, as good as revoked.
 func (c *Client) RevokeCredentials(ctx context.Context, tenant, environment, username string) error {
 	_, err := Delete[json.RawMessage](ctx, c, credentialsPath(tenant, environment, username), 0)
 	return err

@@ -572,6 +572,15 @@ type restorePlan struct {
 
 // planRestore runs every check of a restore and says what it would do.
 func (s *Server) planRestore(ctx context.Context, tx store.Tx, p *principal, id string, req api.RestoreRequest) (*restorePlan, error) {
+	if req.TargetTenant != "" {
+		if err := validate.Slug(req.TargetTenant); err != nil {
+			return nil, invalidField("target_tenant", err)
+		}
+	}
+	if req.TargetTenant != "" && p.Role != api.RolePlatformAdmin && req.TargetTenant != p.Tenant {
+		// Another tenant does not exist for a tenant's token.
+		return nil, errTenantNotFound(req.TargetTenant)
+	}
 	b, payload, err := s.loadRestorable(ctx, tx, p, id, "")
 	if err != nil {
 		return nil, err
@@ -580,17 +589,10 @@ func (s *Server) planRestore(ctx context.Context, tx store.Tx, p *principal, id 
 	if plan.target == "" {
 		plan.target = b.Tenant
 	}
-	if err := validate.Slug(plan.target); err != nil {
-		return nil, invalidField("target_environment", err)
-	}
 	if req.TargetEnvironment != "" {
 		if err := validate.Name(req.TargetEnvironment); err != nil {
 			return nil, invalidField("target_environment", err)
 		}
-	}
-	if plan.target != b.Tenant && p.Role != api.RolePlatformAdmin {
-		// Another tenant does not exist for a tenant's token.
-		return nil, errTenantNotFound(plan.target)
 	}
 	_, err = tx.Get(ctx, plan.target, store.KindTenant, plan.target)
 	switch {

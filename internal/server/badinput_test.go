@@ -59,6 +59,10 @@ var wrongTypes = map[string]map[string]any{
 	"integrations":  {"config": 5},
 	"promotions":    {"include": "settings"},
 	"tokens":        {"ttl_seconds": "soon"},
+	"schema":        {"migrations": "CREATE TABLE x (id int)"},
+	"credentials":   {"ttl_seconds": "soon"},
+	"backups":       {"retain_days": "forever"},
+	"restore":       {"replace": "yes"},
 }
 
 // badCase is one bad request and what its answer must name.
@@ -115,6 +119,10 @@ func escapeSegment(v string) string {
 	return url.PathEscape(v)
 }
 
+// subResources are the objects that hang off another by a fixed name, and
+// take a body like any object, unlike actions.
+var subResources = []string{"quota", "schema", "credentials"}
+
 // collectionOf is the collection a route's path is about, and whether the
 // route is an action on an object (such as .../rollback) rather than the
 // object itself.
@@ -124,7 +132,7 @@ func collectionOf(path string) (collection string, action bool) {
 	if strings.HasPrefix(last, "{") {
 		return segs[len(segs)-2], false
 	}
-	if len(segs) > 2 && strings.HasPrefix(segs[len(segs)-2], "{") && segs[len(segs)-1] != "quota" {
+	if len(segs) > 2 && strings.HasPrefix(segs[len(segs)-2], "{") && !slices.Contains(subResources, last) {
 		return last, true
 	}
 	return last, false

@@ -145,6 +145,11 @@ func (w *world) buildTenant(t testing.TB, slug string) *worldTenant {
 		wt.keys["promotions:into-staging"], _ = p["id"].(string)
 		wt.keys["promotion-links:staging"] = api.EnvStaging
 	}
+	if w.has("PUT /v1/tenants/{tenant}/environments/{env}/schema") && wt.keys["environments"] != "" {
+		worldMust(t, ts, "PUT", base+"/environments/staging/schema", map[string]any{
+			"migrations": map[string]string{"1": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'of " + slug + "')"},
+		})
+	}
 	if w.has("POST /v1/tenants/{tenant}/backups") && wt.keys["environments"] != "" {
 		b := worldMust(t, ts, "POST", base+"/backups", map[string]any{"environment": "staging"})
 		wt.keys["backups"], _ = b["id"].(string)
@@ -251,6 +256,15 @@ func (w *world) bodyFor(method, path string, wt *worldTenant) any {
 		return map[string]any{"source_environment": "staging", "target_environment": "production"}
 	case collection == "tokens" && create:
 		return api.TokenRequest{Name: "intruder", Tenant: wt.slug, Role: api.RoleTenantViewer}
+	case collection == "schema":
+		return map[string]any{"migrations": map[string]string{
+			"1": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'of " + wt.slug + "')",
+			"2": "CREATE TABLE intruder (id INTEGER)",
+		}}
+	case collection == "credentials" && method == http.MethodPost:
+		return map[string]any{"ttl_seconds": 600}
+	case collection == "backups" && create:
+		return map[string]any{"environment": "staging", "retain_days": 3}
 	}
 	return nil
 }
@@ -393,6 +407,25 @@ var handlerRules = []handlerRule{
 			return "/v1/tenants/" + wt.slug + "/promotion-links/" + wt.keys["promotion-links:staging"]
 		},
 		minRole: api.RoleTenantUser, deniedStatus: http.StatusForbidden,
+	},
+	{
+		// The world's backups key is an on-demand backup of the tenant's
+		// staging, which holds data: an admitted restore is refused 409.
+		pattern: "POST /v1/backups/{id}/restore", name: "restore one's tenant's backup into it",
+		minRole: api.RoleTenantAdmin, deniedStatus: http.StatusForbidden,
+	},
+	{
+		pattern: "POST /v1/backups/{id}/restore", name: "bring a deleted tenant back",
+		path: func(w *world, _ *worldTenant) string { return "/v1/backups/" + w.backupID + "/restore" },
+		// A deleted tenant's backup does not exist for a tenant's token.
+		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusNotFound,
+	},
+	{
+		pattern: "POST /v1/backups/{id}/restore", name: "restore into another tenant",
+		body: func(w *world, wt *worldTenant) any {
+			return api.RestoreRequest{TargetTenant: otherTenant(w, wt).slug, TargetEnvironment: "production", Replace: true}
+		},
+		minRole: api.RolePlatformAdmin, deniedStatus: http.StatusNotFound,
 	},
 	{
 		pattern: "POST /v1/tenants/{tenant}/role-bindings", name: "grant tenant_admin",
@@ -606,6 +639,8 @@ var conventions = []struct {
 	{"POST|PATCH|DELETE", regexp.MustCompile(`^/v1/tenants/\{tenant\}/feature-flags(/\{[^}]+\})?$`), []access{tenantUser}},
 	{"PUT|DELETE", regexp.MustCompile(`^/v1/tenants/\{tenant\}/quota$`), []access{platformAdmin}},
 	{"PUT|DELETE", regexp.MustCompile(`^/v1/tenants/\{tenant\}/environments/\{[^}]+\}/quota$`), []access{tenantAdmin}},
+	{"PUT", regexp.MustCompile(`^/v1/tenants/\{tenant\}/environments/\{[^}]+\}/schema$`), []access{tenantAdmin}},
+	{"POST|DELETE", regexp.MustCompile(`^/v1/tenants/\{tenant\}/environments/\{[^}]+\}/credentials(/\{[^}]+\})?$`), []access{tenantAdmin}},
 	{"POST", regexp.MustCompile(`^/v1/tenants/\{tenant\}/promotions$`), []access{tenantUser}},
 	{"POST", regexp.MustCompile(`^/v1/tenants/\{tenant\}/promotions/\{[^}]+\}/rollback$`), []access{tenantUser, tenantAdmin}},
 	// Restore decides itself: a tenant admin restores its own tenant's

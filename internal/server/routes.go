@@ -50,6 +50,8 @@ func (s *Server) routeTable() []route {
 		s.promotionRoutes(),
 		s.usageRoutes(),
 		s.backupRoutes(),
+		s.schemaRoutes(),
+		s.credentialsRoutes(),
 		s.openapiRoutes(),
 		s.dashboardRoutes(),
 	)

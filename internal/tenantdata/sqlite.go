@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -692,8 +693,20 @@ func (s *SQLite) MintCredentials(_ context.Context, ref Ref, ttl time.Duration) 
 	}, nil
 }
 
-// RevokeCredentials has nothing to drop on SQLite.
-func (s *SQLite) RevokeCredentials(context.Context, Ref, string) error { return nil }
+// sqliteLogin is what MintCredentials names its (nominal) logins.
+var sqliteLogin = regexp.MustCompile(`^sqlite_[0-9a-f]{16}$`)
+
+// RevokeCredentials has nothing to drop on SQLite; a name MintCredentials
+// could not have made is ErrNoSuchLogin.
+func (s *SQLite) RevokeCredentials(_ context.Context, ref Ref, username string) error {
+	if !sqliteLogin.MatchString(username) {
+		return fmt.Errorf("%q: %w", username, ErrNoSuchLogin)
+	}
+	if ok, err := s.Exists(context.Background(), ref); err != nil || !ok {
+		return errors.Join(err, fmt.Errorf("%s: %w", ref, ErrNotFound))
+	}
+	return nil
+}
 
 // ExpireCredentials has nothing to expire on SQLite.
 func (s *SQLite) ExpireCredentials(context.Context) (int, error) { return 0, nil }
