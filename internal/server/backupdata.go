@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
@@ -42,6 +43,9 @@ type backupSummary struct {
 	Records   int64              `json:"records"`
 	Encrypted bool               `json:"encrypted"`
 	Stores    []api.StoreSummary `json:"stores"`
+	// TenantCreatedAt tells the life of the slug the backup is of: a tenant
+	// made later under the same slug does not see it.
+	TenantCreatedAt time.Time `json:"tenant_created_at"`
 }
 
 // sealedPayloadPrefix marks a payload sealed with the secret key.
@@ -52,7 +56,8 @@ var sealedPayloadPrefix = []byte("tenancy-sealed-v1:")
 const maxBackupBytes = 512 << 20
 
 // newBackup encodes a backup record: its payload, checksum, size and summary.
-func (s *Server) newBackup(kind string, tenant, env string, retainDays int64, records []store.Object, stores map[string]*tenantdata.Dump) (store.BackupRecord, error) {
+func (s *Server) newBackup(kind string, t api.Tenant, env string, retainDays int64, records []store.Object, stores map[string]*tenantdata.Dump) (store.BackupRecord, error) {
+	tenant := t.Slug
 	if stores == nil {
 		stores = map[string]*tenantdata.Dump{}
 	}
@@ -81,7 +86,8 @@ func (s *Server) newBackup(kind string, tenant, env string, retainDays int64, re
 			len(stored), maxBackupBytes)
 	}
 	sum := sha256.Sum256(stored)
-	summary := backupSummary{Records: int64(len(payload.Records)), Encrypted: s.secrets.aead != nil, Stores: storeSummaries(stores)}
+	summary := backupSummary{Records: int64(len(payload.Records)), Encrypted: s.secrets.aead != nil, Stores: storeSummaries(stores),
+		TenantCreatedAt: t.CreatedAt}
 	summaryJSON, err := json.Marshal(summary)
 	if err != nil {
 		return store.BackupRecord{}, err
@@ -145,6 +151,13 @@ func (s *Server) openBackup(b store.BackupRecord) (*backupPayload, error) {
 		}
 	}
 	return &p, nil
+}
+
+// ofTenant reports whether a backup is of the tenant t, in its present
+// life: not of an earlier tenant under the same slug.
+func ofTenant(b store.BackupRecord, t api.Tenant) bool {
+	var sum backupSummary
+	return b.Tenant == t.Slug && json.Unmarshal(b.Summary, &sum) == nil && sum.TenantCreatedAt.Equal(t.CreatedAt)
 }
 
 // backupView is a backup as the API shows it.

@@ -175,7 +175,7 @@ func tenantBackups(ctx context.Context, tx store.Tx, slug string) ([]store.Backu
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(all, func(b store.BackupRecord) bool { return b.TakenAt.Before(t.CreatedAt) }), nil
+	return slices.DeleteFunc(all, func(b store.BackupRecord) bool { return !ofTenant(b, t) }), nil
 }
 
 func (s *Server) listTenantBackups(w http.ResponseWriter, r *http.Request, _ *principal) error {
@@ -357,7 +357,7 @@ func (s *Server) createBackup(w http.ResponseWriter, r *http.Request, p *princip
 			if err != nil {
 				return 0, nil, err
 			}
-			b, err := s.newBackup(api.BackupOnDemand, slug, bt.env, bt.retainDays, records, dumps)
+			b, err := s.newBackup(api.BackupOnDemand, bt.tenant, bt.env, bt.retainDays, records, dumps)
 			if err != nil {
 				return 0, nil, err
 			}
@@ -811,7 +811,8 @@ func (plan *restorePlan) undo(ctx context.Context, s *Server, done []*restorePai
 // "dry_run": true) runs every check and lists what would be restored.
 // Recreated objects start at revision 1: a revision counts the writes of
 // one life of an object, and an If-Match from before the deletion must not
-// match by accident. Tokens are not restored; deletion revoked them.
+// match by accident; their times are kept, so the tenant keeps seeing its
+// own backups. Tokens are not restored; deletion revoked them.
 func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
 	dry, err := restoreDryRun(r)
@@ -837,8 +838,7 @@ func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request, p *princi
 				return nil, err
 			}
 			if plan.tenant != nil {
-				now := s.now().UTC()
-				plan.tenant.Meta = api.Meta{Revision: 1, CreatedAt: now, UpdatedAt: now}
+				plan.tenant.Revision = 1
 			}
 			return plan.result(true), nil
 		})
@@ -916,7 +916,8 @@ func (s *Server) commitRecreate(ctx context.Context, tx store.Tx, p *principal, 
 			}
 			data = obj.Data
 		}
-		created, err := tx.Create(ctx, store.Object{Tenant: o.Tenant, Kind: o.Kind, Key: o.Key, Data: data})
+		created, err := tx.Create(ctx, store.Object{Tenant: o.Tenant, Kind: o.Kind, Key: o.Key, Data: data,
+			CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt})
 		if err != nil {
 			return 0, nil, err
 		}

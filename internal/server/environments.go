@@ -416,7 +416,7 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 			if err != nil {
 				return 0, nil, err
 			}
-			b, err := s.newBackup(api.BackupFinal, slug, name, *t.DataRetentionDays, records, dumps)
+			b, err := s.newBackup(api.BackupFinal, t, name, *t.DataRetentionDays, records, dumps)
 			if err != nil {
 				return 0, nil, err
 			}

@@ -556,7 +556,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p *princip
 			if err != nil {
 				return 0, nil, err
 			}
-			b, err := s.newBackup(api.BackupFinal, slug, "", *t.DataRetentionDays, objs, dumps)
+			b, err := s.newBackup(api.BackupFinal, t, "", *t.DataRetentionDays, objs, dumps)
 			if err != nil {
 				return 0, nil, err
 			}

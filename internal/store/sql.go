@@ -394,11 +394,15 @@ func (t *sqlTx) Create(ctx context.Context, o Object) (Object, error) {
 	if !json.Valid(o.Data) {
 		return Object{}, fmt.Errorf("store: create %s: data is not valid JSON", name)
 	}
-	at := t.d.timeArg(now())
+	at := now()
+	createdAt, updatedAt := at, at
+	if !o.CreatedAt.IsZero() {
+		createdAt, updatedAt = normTime(o.CreatedAt), orNow(o.UpdatedAt)
+	}
 	created, err := scanObject(t.queryRow(ctx,
 		"INSERT INTO objects ("+objectColumns+") VALUES (?, ?, ?, 1, ?, ?, ?)"+
 			" ON CONFLICT (tenant, kind, key) DO NOTHING RETURNING "+objectColumns,
-		o.Tenant, o.Kind, o.Key, string(o.Data), at, at))
+		o.Tenant, o.Kind, o.Key, string(o.Data), t.d.timeArg(createdAt), t.d.timeArg(updatedAt)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Object{}, fmt.Errorf("store: create %s: %w", name, ErrExists)
 	}

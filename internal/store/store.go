@@ -160,6 +160,8 @@ type Tx interface {
 	List(ctx context.Context, q ListQuery) ([]Object, error)
 	Count(ctx context.Context, tenant, kind string) (int, error)
 	// Create stores a new object at revision 1 and returns it as stored.
+	// Its times are now, unless it has a CreatedAt (an object restored
+	// from a backup keeps its times).
 	Create(ctx context.Context, o Object) (Object, error)
 	// Put replaces an object's data if its revision is still expectRevision
 	// and returns it as stored, at the next revision.

@@ -207,6 +207,16 @@ func testCreateGetPutDelete(t *testing.T, s store.Store) {
 	})
 	wantErr(t, "Create on a taken key", err, store.ErrExists)
 
+	// An object restored from a backup keeps its times.
+	was := time.Date(2024, 2, 3, 4, 5, 6, 7000, time.UTC)
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		o, err := tx.Create(ctx, store.Object{Tenant: "restored", Kind: kind, Key: key, Data: json.RawMessage(`{}`), CreatedAt: was, UpdatedAt: was.Add(time.Hour)})
+		if err == nil && (o.Revision != 1 || !o.CreatedAt.Equal(was) || !o.UpdatedAt.Equal(was.Add(time.Hour))) {
+			t.Errorf("Create with times: %+v; want revision 1 created at %v, updated an hour later", o, was)
+		}
+		return err
+	})
+
 	// The same key in another tenant or of another kind is another object.
 	create(t, s, "globex", kind, key, `{}`)
 	create(t, s, tenant, store.KindFeatureFlag, key, `{}`)
