@@ -228,11 +228,14 @@ const (
 	ScopeSettings     = "settings"
 	ScopeFeatureFlags = "feature_flags"
 	ScopeQuotas       = "quotas"
+	ScopeSchema       = "schema"
 )
 
 // PromotionScopes lists every scope a promotion can carry; whatever the
-// scopes, a promotion's change lines are sorted as strings.
-var PromotionScopes = []string{ScopeSettings, ScopeFeatureFlags, ScopeQuotas}
+// scopes, a promotion's change lines are sorted as strings, but for those
+// of the schema scope, which go in version order (schema.2 before
+// schema.10).
+var PromotionScopes = []string{ScopeSettings, ScopeFeatureFlags, ScopeQuotas, ScopeSchema}
 
 // PromotionRequest asks to promote (or, with DryRun, to preview promoting)
 // the source environment's configuration to the target. An empty Include

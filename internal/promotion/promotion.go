@@ -12,7 +12,10 @@
 //     (enabled, rollout_percentage) equals the source's entry, and a flag
 //     without a source entry loses its target entry;
 //   - quotas: the target's environment quota limits equal the source's (a
-//     source without a quota removes the target's).
+//     source without a quota removes the target's);
+//   - schema: the migrations the source has applied and the target has not
+//     are applied to the target, in version order (see SchemaLine); the
+//     server does this part, as it runs in the data plane.
 //
 // # The change lines
 //
@@ -34,7 +37,8 @@
 // not set, a flag with no entry for the environment (a new entry gives two
 // lines, enabled and rollout_percentage), or a quota limit not set
 // (unlimited). Lines are sorted as strings, byte by byte, so the same
-// difference always gives the same list.
+// difference always gives the same list, but for the schema scope's lines,
+// which go in version order (see SortLines).
 package promotion
 
 import (
@@ -186,7 +190,7 @@ func Diff(source, target Env, scopes []string) Result {
 			r.Backward.Quota = &QuotaPatch{Limits: cloneQuota(target.Quota)}
 		}
 	}
-	slices.Sort(r.Changes)
+	SortLines(r.Changes)
 	return r
 }
 
@@ -230,7 +234,7 @@ func Changes(env Env, p Patch) []string {
 	if p.Quota != nil {
 		lines = append(lines, quotaLines(env.Quota, next.Quota)...)
 	}
-	slices.Sort(lines)
+	SortLines(lines)
 	return lines
 }
 

@@ -162,7 +162,8 @@ func TestScopes(t *testing.T) {
 		{[]string{}, api.PromotionScopes, ""},
 		{[]string{"quotas", "settings", "quotas"}, []string{"settings", "quotas"}, ""},
 		{[]string{"feature_flags"}, []string{"feature_flags"}, ""},
-		{[]string{"settings", "users"}, nil, `"users" is not a promotion scope; use "settings", "feature_flags", "quotas"`},
+		{[]string{"settings", "users"}, nil, `"users" is not a promotion scope; use "settings", "feature_flags", "quotas", "schema"`},
+		{[]string{"schema", "settings"}, []string{"settings", "schema"}, ""},
 	} {
 		got, err := Scopes(tc.in)
 		if tc.wantErr != "" {

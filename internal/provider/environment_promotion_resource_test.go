@@ -294,6 +294,7 @@ func TestAccEnvironmentPromotion_firstPromotion(t *testing.T) {
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("promoted_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`))),
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("include"), knownvalue.SetExact([]knownvalue.Check{
 						knownvalue.StringExact("settings"), knownvalue.StringExact("feature_flags"), knownvalue.StringExact("quotas"),
+						knownvalue.StringExact("schema"),
 					})),
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("rollback_on_destroy"), knownvalue.Bool(false)),
 				},
@@ -859,7 +860,7 @@ resource "tenancy_environment_promotion" "production" {
 			{
 				Config:      srv.Config(fmt.Sprintf(base, "staging", `  include = ["settings", "users"]`)),
 				PlanOnly:    true,
-				ExpectError: wrapped("include", `value must be one of: ["settings" "feature_flags" "quotas"], got: "users"`),
+				ExpectError: wrapped("include", `value must be one of: ["settings" "feature_flags" "quotas" "schema"], got: "users"`),
 			},
 			{
 				Config:      srv.Config(fmt.Sprintf(base, "staging", `  include = []`)),

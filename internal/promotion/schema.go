@@ -1,0 +1,63 @@
+package promotion
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+)
+
+// The schema scope carries migrations: those the source has applied and
+// the target has not are applied to the target, in version order, one
+// change line each:
+//
+//	schema.3: pending -> applied
+//
+// Migrations are never unapplied, so a rollback leaves them be.
+
+// schemaPrefix starts every change line of the schema scope.
+const schemaPrefix = api.ScopeSchema + "."
+
+// SchemaLine is the change line of a migration that a promotion applies.
+func SchemaLine(version int64) string {
+	return line(schemaPrefix+strconv.FormatInt(version, 10), "pending", "applied")
+}
+
+// SortLines sorts change lines as strings, byte by byte, except that the
+// schema scope's lines go in version order (schema.2 before schema.10),
+// the order their migrations apply in.
+func SortLines(lines []string) {
+	slices.SortFunc(lines, compareLines)
+}
+
+func compareLines(a, b string) int {
+	va, okA := schemaVersion(a)
+	vb, okB := schemaVersion(b)
+	if okA && okB {
+		return cmp.Or(cmp.Compare(va, vb), strings.Compare(a, b))
+	}
+	return strings.Compare(a, b)
+}
+
+// schemaVersion reads the version of a schema change line.
+func schemaVersion(l string) (int64, bool) {
+	rest, ok := strings.CutPrefix(l, schemaPrefix)
+	if !ok {
+		return 0, false
+	}
+	v, _, _ := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil
+}
+
+// SchemaLines lists, in version order, the change lines of the versions a
+// promotion applies.
+func SchemaLines(versions []int64) []string {
+	out := make([]string, 0, len(versions))
+	for _, v := range slices.Sorted(slices.Values(versions)) {
+		out = append(out, SchemaLine(v))
+	}
+	return out
+}
