@@ -296,12 +296,14 @@ type preparedPromotion struct {
 	result promotion.Result
 	// staleLink is a link of the target that may be replaced (see linkOf).
 	staleLink *api.PromotionLink
+	// schema is what the schema scope applies (see promotion_schema.go).
+	schema *schemaPromotion
 }
 
 // preparePromotion runs every check of a promotion and computes its changes;
 // the dry run and the promotion share it, so a dry run fails exactly when
 // the promotion would.
-func preparePromotion(ctx context.Context, tx store.Tx, p *principal, tenant string, body []byte) (*preparedPromotion, error) {
+func (s *Server) preparePromotion(ctx context.Context, tx store.Tx, p *principal, tenant string, body []byte) (*preparedPromotion, error) {
 	var req api.PromotionRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return nil, err
@@ -333,6 +335,13 @@ func preparePromotion(ctx context.Context, tx store.Tx, p *principal, tenant str
 		return nil, err
 	}
 	pp := &preparedPromotion{req: req, scopes: scopes, scene: sc, result: promotion.Diff(sc.env(source), sc.env(target), scopes)}
+	if slices.Contains(scopes, api.ScopeSchema) {
+		if pp.schema, err = s.planSchemaPromotion(ctx, tx, p, tenant, source, target); err != nil {
+			return nil, err
+		}
+		pp.result.Changes = append(pp.result.Changes, pp.schema.lines...)
+		promotion.SortLines(pp.result.Changes)
+	}
 	what := fmt.Sprintf("promoting %q to %q", source.Name, target.Name)
 	if err := sc.checkQuotaPatch(p, pp.result.Forward.Quota, what); err != nil {
 		return nil, err
@@ -360,7 +369,7 @@ func sortedCopy(lines []string) []string {
 	if out == nil {
 		out = []string{}
 	}
-	slices.Sort(out)
+	promotion.SortLines(out)
 	return out
 }
 
@@ -397,7 +406,7 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 	if probe.DryRun || dryQuery {
 		var out api.Promotion
 		err := s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
-			pp, err := preparePromotion(ctx, tx, p, tenant, body)
+			pp, err := s.preparePromotion(ctx, tx, p, tenant, body)
 			if err != nil {
 				return err
 			}
@@ -415,10 +424,21 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
+	// The schema scope's migrations run first, outside the transaction.
+	r, err = s.promoteSchemaFirst(r, p, tenant, func(ctx context.Context, tx store.Tx) (*schemaPromotion, string, error) {
+		pp, err := s.preparePromotion(ctx, tx, p, tenant, body)
+		if err != nil {
+			return nil, "", err
+		}
+		return pp.schema, pp.req.SourceEnvironment, nil
+	})
+	if err != nil {
+		return err
+	}
 	// mutate reads the body again, for its idempotency record.
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		pp, err := preparePromotion(ctx, tx, p, tenant, body)
+		pp, err := s.preparePromotion(ctx, tx, p, tenant, body)
 		if err != nil {
 			return 0, nil, err
 		}
