@@ -340,7 +340,8 @@ func (s *Server) setUpEnvironment(ctx context.Context, tenant, name string) erro
 		} else {
 			e.Status, e.StatusReason, e.Database = api.StatusActive, "", s.location(ref)
 		}
-		if e.Status == before.Status && e.StatusReason == before.StatusReason && (provErr != nil || before.Database != nil) {
+		sameFailure := provErr != nil && e.StatusReason == before.StatusReason && before.Status == api.StatusFailed
+		if sameFailure || (e.Status == before.Status && before.Database != nil && e.StatusReason == before.StatusReason) {
 			return nil // Nothing new to record.
 		}
 		next, err := putObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, e)

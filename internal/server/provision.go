@@ -100,12 +100,18 @@ func (s *Server) stepWork(ctx context.Context, slug, step string) error {
 func (s *Server) advance(ctx context.Context, slug string) error {
 	var t api.Tenant
 	err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		t, err = loadTenant(ctx, tx, slug)
+		o, err := tx.Get(ctx, slug, store.KindTenant, slug)
+		if err != nil {
+			return err
+		}
+		t, err = tenantFromObject(o)
 		return err
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // Deleted meanwhile.
+	}
 	if err != nil || (t.Status != api.StatusProvisioning && t.Status != api.StatusFailed) {
-		return nil
+		return err
 	}
 	steps := api.ProvisioningSteps
 	from := slices.Index(steps, t.ProvisioningStep)

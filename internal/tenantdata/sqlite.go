@@ -548,7 +548,7 @@ func decodeSQLiteRow(line string, n int) ([]any, error) {
 			err = fmt.Errorf("unknown tag %q", tag)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: value %d of a row: %v", ErrCorrupt, i, err)
+			return nil, fmt.Errorf("%w: value %d of a row: %w", ErrCorrupt, i, err)
 		}
 	}
 	return vals, nil

@@ -82,8 +82,6 @@ func migrations(sqls ...string) []tenantdata.Migration {
 	return out
 }
 
-var suffix int64
-
 // newRef is a store of a tenant unique to the test.
 func newRef(t *testing.T, env string) tenantdata.Ref {
 	t.Helper()
