@@ -61,3 +61,20 @@ func SchemaLines(versions []int64) []string {
 	}
 	return out
 }
+
+// WithSchemaLines adds to lines computed here (by Diff, which knows no
+// schema) the schema lines of a server's preview, in their place: the
+// schema scope's state lives in the data plane, which only the server reads.
+func WithSchemaLines(lines, preview []string) []string {
+	out := slices.Clone(lines)
+	if out == nil {
+		out = []string{}
+	}
+	for _, l := range preview {
+		if strings.HasPrefix(l, schemaPrefix) {
+			out = append(out, l)
+		}
+	}
+	SortLines(out)
+	return out
+}

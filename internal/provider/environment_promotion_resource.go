@@ -599,7 +599,9 @@ func (p promotionPreview) lines(planned sourcePlan) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return promotion.Diff(planned.apply(promotion.FromAPI(p.Source)), promotion.FromAPI(p.Target), scopes).Changes, nil
+	local := promotion.Diff(planned.apply(promotion.FromAPI(p.Source)), promotion.FromAPI(p.Target), scopes).Changes
+	// The schema scope's lines come from the server, which reads the data stores.
+	return promotion.WithSchemaLines(local, p.Changes), nil
 }
 
 // setPromotionPreview keeps what a dry run compared; nil forgets it.
