@@ -216,6 +216,11 @@ func (r *schemaReflector) operation(method, path string, acc access, errRef json
 		}
 	case http.MethodPut:
 		params = append(params, openapiDryRunParam, headerParam("If-Match", "The ETag (revision) the write requires; 412 when stale."))
+		if resource == "schema" {
+			params = append(params, queryParam(api.MigrationTimeoutParam,
+				"How long each migration may run before it is cancelled, a duration from 1s to 1h such as 90s; default 5m.",
+				jsonObject{"type": "string"}))
+		}
 	case http.MethodPatch, http.MethodDelete:
 		// Tokens have no revisions to match.
 		if resource != "tokens" {
