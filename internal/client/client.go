@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -519,40 +520,65 @@ func (c *Client) do(ctx context.Context, r request, out any) (bool, error) {
 		req.Header.Set("If-Match", strconv.Quote(strconv.FormatInt(r.ifMatch, 10)))
 	}
 
+	// A 2xx answer whose body is cut short or is not JSON (a proxy in the
+	// way, a dropped connection) is retried like a 5xx: a retried write
+	// carries the same Idempotency-Key, so the server answers it from its
+	// record rather than writing twice.
+	for bodyRetries := 0; ; bodyRetries++ {
+		found, retry, err := c.attempt(ctx, req, r, out)
+		if !retry || bodyRetries >= c.http.RetryMax {
+			return found, err
+		}
+		tflog.Debug(ctx, "tenancy API answer unreadable, retrying", map[string]any{"error": err.Error()})
+		wait := c.http.Backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, bodyRetries, nil)
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("%s %s: %w (after %v)", r.method, r.path, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// attempt sends req (with its own retries) and decodes a successful answer
+// into out. It reports whether there was an answer to decode, and whether
+// the call may be retried because the body of a 2xx answer was unreadable.
+func (c *Client) attempt(ctx context.Context, req *retryablehttp.Request, r request, out any) (found, retry bool, err error) {
 	resp, err := c.http.Do(req)
 	n := int(attempts(ctx))
 	if err != nil {
 		if resp != nil {
 			_ = resp.Body.Close()
 		}
-		return false, fmt.Errorf("%s %s: %w%s", r.method, r.path, err, afterAttempts(n))
+		return false, false, fmt.Errorf("%s %s: %w%s", r.method, r.path, err, afterAttempts(n))
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-		return false, c.redirectError(r, resp, n)
+		return false, false, c.redirectError(r, resp, n)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return false, c.outOfReach(r, c.apiError(r, resp, n))
+		return false, false, c.outOfReach(r, c.apiError(r, resp, n))
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return false, fmt.Errorf("%s %s: reading the %d answer: %w", r.method, r.path, resp.StatusCode, err)
+		return false, true, fmt.Errorf("%s %s: reading the %d answer: %w", r.method, r.path, resp.StatusCode, err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		if r.emptyOK {
-			return false, nil
+			return false, false, nil
 		}
-		return false, fmt.Errorf("%s %s: the server answered %d with no body where the object was expected: %w; "+
+		return false, false, fmt.Errorf("%s %s: the server answered %d with no body where the object was expected: %w; "+
 			"check that endpoint points at tenancyd and not at a proxy that drops bodies", r.method, r.path, resp.StatusCode, ErrEmptyAnswer)
 	}
+	// A retry decodes afresh, not on top of what a bad answer left.
+	reflect.ValueOf(out).Elem().SetZero()
 	if err := json.Unmarshal(data, out); err != nil {
-		return false, fmt.Errorf("%s %s: the %d answer is not the JSON expected: %w", r.method, r.path, resp.StatusCode, err)
+		return false, true, fmt.Errorf("%s %s: the %d answer is not the JSON expected: %w", r.method, r.path, resp.StatusCode, err)
 	}
 	if err := r.checkIdentity(data); err != nil {
-		return false, err
+		return false, false, err
 	}
-	return true, nil
+	return true, false, nil
 }
 
 // checkIdentity refuses an answer that is about another object than the

@@ -103,6 +103,67 @@ func TestRetryAfterDroppedConnection(t *testing.T) {
 	}
 }
 
+// TestRetryAfterUnreadableAnswer: a 2xx answer whose body is cut short or
+// is not JSON (a proxy in the way) is retried with the same
+// Idempotency-Key, so the server can answer from its record; a body that
+// stays unreadable is an error after the retries, naming the call.
+func TestRetryAfterUnreadableAnswer(t *testing.T) {
+	bad := map[string]func(w http.ResponseWriter){
+		"truncated": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "200")
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"slug":"ac`)
+		},
+		"html": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, "<html><body>Welcome</body></html>")
+		},
+		"wrong shape": func(w http.ResponseWriter) {
+			writeJSON(w, http.StatusCreated, map[string]any{"slug": 42, "labels": map[string]string{"stale": "yes"}})
+		},
+	}
+	for name, answer := range bad {
+		t.Run(name, func(t *testing.T) {
+			var calls atomic.Int32
+			var mu sync.Mutex
+			keys := map[string]bool{}
+			c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				keys[r.Header.Get(api.HeaderIdempotencyKey)] = true
+				mu.Unlock()
+				if calls.Add(1) <= 2 {
+					answer(w)
+					return
+				}
+				writeJSON(w, http.StatusCreated, api.Tenant{TenantSpec: api.TenantSpec{Slug: "acme"}})
+			}))
+			got, err := c.CreateTenant(t.Context(), api.TenantSpec{Slug: "acme"})
+			if err != nil {
+				t.Fatalf("CreateTenant: %v", err)
+			}
+			if got.Slug != "acme" || len(got.Labels) != 0 || calls.Load() != 3 || len(keys) != 1 {
+				t.Errorf("got %+v after %d calls with %d idempotency keys; want acme, no labels, after 3 calls with one key",
+					got, calls.Load(), len(keys))
+			}
+		})
+	}
+	t.Run("always", func(t *testing.T) {
+		var calls atomic.Int32
+		c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			calls.Add(1)
+			bad["html"](w)
+		}))
+		_, err := c.GetTenant(t.Context(), "acme")
+		if err == nil || !strings.Contains(err.Error(), "GET /v1/tenants/acme") || !strings.Contains(err.Error(), "not the JSON expected") {
+			t.Errorf("error %v; want one naming the call and the unreadable answer", err)
+		}
+		if calls.Load() != 3 {
+			t.Errorf("%d calls; want 3 (MaxRetries 2)", calls.Load())
+		}
+	})
+}
+
 func TestRetriedStatusesGiveTheLastAPIError(t *testing.T) {
 	for _, status := range []int{429, 500, 502, 503, 504} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
