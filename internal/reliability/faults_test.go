@@ -34,7 +34,7 @@ func TestFaultsFleetConverges(t *testing.T) {
 	}
 	t.Cleanup(proxy.Close)
 	proxy.Enable(false) // terraform init talks to no API, but be sure.
-	f := newFleet(t, srv, proxy.URL, srv.Token, "faulty", customers)
+	f := newFleet(t, proxy.URL, srv.Token, "faulty", customers)
 	proxy.Enable(true)
 	ctx := t.Context()
 

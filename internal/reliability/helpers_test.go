@@ -35,16 +35,26 @@ func needTerraform(t *testing.T) {
 // fleet is examples/fleet laid out in a directory of its own with the
 // provider served in this process, for n customers.
 type fleet struct {
-	tf   *acctest.Terraform
-	vars []string
-	n    int
+	tf     *acctest.Terraform
+	vars   []string
+	n      int
+	prefix string
+}
+
+// tenants are the slugs of the fleet's customers.
+func (f *fleet) tenants() []string {
+	out := make([]string, f.n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%02d", f.prefix, i)
+	}
+	return out
 }
 
 // newFleet prepares examples/fleet for n customers whose slugs start with
 // prefix, its provider talking to endpoint with token. These are set in an
 // override file rather than in the environment, which the provider, served
 // in this process, would share with every other test.
-func newFleet(t *testing.T, srv *acctest.Server, endpoint, token, prefix string, n int) *fleet {
+func newFleet(t *testing.T, endpoint, token, prefix string, n int) *fleet {
 	t.Helper()
 	root := t.TempDir()
 	for _, dir := range []string{"fleet", filepath.Join("modules", "customer")} {
@@ -58,14 +68,14 @@ func newFleet(t *testing.T, srv *acctest.Server, endpoint, token, prefix string,
 	if err := os.WriteFile(filepath.Join(root, "fleet", "provider_override.tf"), []byte(override), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tf := srv.Terraform(t, filepath.Join(root, "fleet"), providerserver.NewProtocol6(provider.New("test")()))
+	tf := (&acctest.Server{}).Terraform(t, filepath.Join(root, "fleet"), providerserver.NewProtocol6(provider.New("test")()))
 	regions := []string{"us-east", "us-west", "eu-west", "eu-central", "ap-southeast"}
 	var entries []string
 	for i := range n {
 		entries = append(entries, fmt.Sprintf(`"%s-%02d" = { name = "Customer %d", region = %q, plan = %q, admin = "admin@%s-%02d.example.com" }`,
 			prefix, i, i, regions[i%len(regions)], []string{"starter", "pro", "enterprise"}[i%3], prefix, i))
 	}
-	f := &fleet{tf: tf, n: n, vars: []string{"customers={" + strings.Join(entries, ", ") + "}", "deletion_protection=false"}}
+	f := &fleet{tf: tf, n: n, prefix: prefix, vars: []string{"customers={" + strings.Join(entries, ", ") + "}", "deletion_protection=false"}}
 	if err := tf.Init(t.Context()); err != nil {
 		t.Fatalf("terraform init: %v", err)
 	}
@@ -89,18 +99,23 @@ func expected(n int) map[string]int64 {
 	return per
 }
 
-// countObjects counts the objects of each kind of expected across every
-// tenant, straight from the store.
-func countObjects(t *testing.T, st store.Store, kinds map[string]int64) map[string]int64 {
+// countObjects counts the objects of each kind of expected, straight from
+// the store: those of the given tenants, or of every tenant if none is given.
+func countObjects(t *testing.T, st store.Store, kinds map[string]int64, tenants ...string) map[string]int64 {
 	t.Helper()
+	if len(tenants) == 0 {
+		tenants = []string{""}
+	}
 	got := map[string]int64{}
 	err := st.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		for kind := range kinds {
-			n, err := tx.Count(ctx, "", kind)
-			if err != nil {
-				return err
+			for _, tenant := range tenants {
+				n, err := tx.Count(ctx, tenant, kind)
+				if err != nil {
+					return err
+				}
+				got[kind] += int64(n)
 			}
-			got[kind] = int64(n)
 		}
 		return nil
 	})
