@@ -12,10 +12,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/reliability"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store/pgtest"
 )
 
@@ -303,8 +305,10 @@ func badProblem(c badCase, r response) string {
 // answer: a 4xx, a JSON error with a code and a message, the field where
 // one is expected; and at the end, that the store did not change at all.
 // Failures are grouped by what went wrong, with a few examples each.
-func runBadInput(t *testing.T, ts *testServer) {
+func runBadInput(t *testing.T, ts *testServer, database string) {
 	t.Helper()
+	fig := reliability.Record(t, "hostile input",
+		"malformed, oversized, deep, unknown-field and invalid requests to every route on "+database+"; each must be a 4xx JSON error naming the field, and write nothing")
 	w := buildWorld(t, ts, "acme", "bravo")
 	cases := badCases(t, w, w.tenants["acme"])
 	before := storeSnapshot(t, ts.store)
@@ -315,12 +319,18 @@ func runBadInput(t *testing.T, ts *testServer) {
 	}
 	var mu sync.Mutex
 	byProblem := map[string][]failure{}
+	var serverErrors, dropped atomic.Int64
 	work := make(chan badCase)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for c := range work {
 				r, err := ts.sendRaw(t.Context(), c)
+				if err != nil {
+					dropped.Add(1) // A handler that panics drops the connection.
+				} else if r.status >= 500 {
+					serverErrors.Add(1)
+				}
 				problem := badProblem(c, r)
 				if err != nil {
 					problem = "transport error: " + err.Error()
@@ -349,9 +359,16 @@ func runBadInput(t *testing.T, ts *testServer) {
 		}
 		t.Errorf("%d bad requests: %s; for example:%s", len(list), problem, b.String())
 	}
+	wrote := int64(0)
 	if after := storeSnapshot(t, ts.store); after != before {
+		wrote = 1
 		t.Errorf("bad requests wrote to the store:\n%s", snapshotDiff(before, after))
 	}
+	fig.Set("hostile requests", int64(len(cases)))
+	fig.Set("answered wrongly", int64(failures), "= 0")
+	fig.Set("5xx answers", serverErrors.Load(), "= 0")
+	fig.Set("connections dropped (panics)", dropped.Load(), "= 0")
+	fig.Set("stores changed by them", wrote, "= 0")
 	t.Logf("bad input: %d requests over %d routes, %d answered wrongly", len(cases), len(ts.srv.routeTable()), failures)
 }
 
@@ -390,7 +407,7 @@ func TestDeepJSONIsRefusedQuickly(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	runBadInput(t, newTestServer(t, func(c *Config) { c.MaxBodyBytes = badMaxBody }))
+	runBadInput(t, newTestServer(t, func(c *Config) { c.MaxBodyBytes = badMaxBody }), "SQLite")
 }
 
 // TestBadInputPostgres runs the same on PostgreSQL, which refuses some
@@ -398,5 +415,5 @@ func TestBadInput(t *testing.T) {
 func TestBadInputPostgres(t *testing.T) {
 	t.Parallel()
 	st := openStore(t, pgtest.URL(t))
-	runBadInput(t, serveStore(t, st, func(c *Config) { c.MaxBodyBytes = badMaxBody }))
+	runBadInput(t, serveStore(t, st, func(c *Config) { c.MaxBodyBytes = badMaxBody }), "PostgreSQL")
 }

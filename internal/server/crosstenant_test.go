@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/reliability"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 )
 
@@ -153,6 +154,16 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 	}
 	replace = append(replace, `\"ghost\"`, `\"bravo\"`, `"ghost"`, `"bravo"`, "/ghost", "/bravo")
 	before := storeSnapshot(t, ts.store)
+	attempts := 0
+	fig := reliability.Record(t, "cross-tenant",
+		"every method on every route about another tenant, with every role's token, plus ids, bodies and lists; each answer compared with a missing tenant's")
+	// leaks counts the answers that told alpha something about bravo.
+	leaks, serverErrors := 0, 0
+	defer func() {
+		fig.Set("cross-tenant attempts", int64(attempts))
+		fig.Set("cross-tenant successes (answers unlike a missing tenant's)", int64(leaks), "= 0")
+		fig.Set("5xx answers", int64(serverErrors), "= 0")
+	}()
 
 	var paths []string
 	for _, rt := range ts.srv.routeTable() {
@@ -161,7 +172,6 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 			paths = append(paths, path)
 		}
 	}
-	attempts := 0
 	for _, path := range paths {
 		for _, method := range probeMethods {
 			for _, role := range tenantRolesAscending {
@@ -170,6 +180,9 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 				got := ts.call(t, token, method, w.fill(path, bravo, nil), w.bodyFor(method, path, bravo))
 				want := ts.call(t, token, method, w.fill(path, ghost, nil), w.bodyFor(method, path, ghost))
 				attempts++
+				if got.status >= 500 {
+					serverErrors++
+				}
 				what := fmt.Sprintf("%s %s as %s of alpha", method, w.fill(path, bravo, nil), role)
 				// A platform_admin route refuses every tenant token with 403,
 				// whichever tenant it names: that tells nothing either.
@@ -178,10 +191,12 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 				})
 				if strings.Contains(path, "{tenant}") && got.status != http.StatusNotFound && (!platformOnly || got.status != http.StatusForbidden) {
 					t.Errorf("%s: %d, want 404: %s", what, got.status, got.body)
+					leaks++
 					continue
 				}
 				if g, m := comparable(got, nil), comparable(want, replace); g != m {
 					t.Errorf("%s: answers unlike a missing tenant's\n got: %s\nwant: %s", what, g, m)
+					leaks++
 				}
 
 				// Alpha's path naming bravo's objects by their generated ids.
@@ -209,6 +224,7 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 				if g, m := comparable(got, nil), comparable(want, replace); g != m {
 					t.Errorf("%s %s as %s of alpha: bravo's object answers unlike a missing one\n got: %s\nwant: %s",
 						method, w.fill(path, alpha, override), role, g, m)
+					leaks++
 				}
 			}
 		}
@@ -224,6 +240,7 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 			want := ts.call(t, alpha.tokens[api.RoleTenantAdmin], "POST", "/v1/tenants/alpha/role-bindings", body(ghost.keys["users"]))
 			attempts++
 			if got.status < 400 || comparable(got, nil) != comparable(want, replace) {
+				leaks++
 				t.Errorf("a role binding in alpha for bravo's user answers unlike one for a missing user\n got: %s\nwant: %s",
 					comparable(got, nil), comparable(want, replace))
 			}
@@ -234,6 +251,7 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 		want := ts.call(t, alpha.tokens[role], "POST", "/v1/tokens", api.TokenRequest{Name: "x", Tenant: "ghost", Role: api.RoleTenantViewer})
 		attempts++
 		if got.status != http.StatusNotFound || comparable(got, nil) != comparable(want, replace) {
+			leaks++
 			t.Errorf("minting a token of bravo as %s of alpha answers unlike a missing tenant\n got: %s\nwant: %s",
 				role, comparable(got, nil), comparable(want, replace))
 		}
@@ -250,6 +268,7 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 				slugs[i] = tn.Slug
 			}
 			if !slices.Equal(slugs, []string{"alpha"}) || list.NextPageToken != "" {
+				leaks++
 				// A next page that turns out empty still says that tenants
 				// the token cannot see exist after alpha.
 				t.Errorf("GET /v1/tenants%s as %s of alpha: items %v, next_page_token %q; want alpha alone and no next page",
@@ -278,6 +297,7 @@ func TestCrossTenantLooksLikeAMissingTenant(t *testing.T) {
 	}
 
 	if after := storeSnapshot(t, ts.store); after != before {
+		leaks++
 		t.Errorf("the store changed:\n%s", snapshotDiff(before, after))
 	}
 	for _, role := range tenantRolesAscending {
