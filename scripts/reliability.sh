@@ -23,9 +23,9 @@ TF_ACC_TERRAFORM_PATH="$(scripts/terraform-path.sh)"
 export TF_ACC_TERRAFORM_PATH
 
 status=0
-echo "== reliability tests (long versions), cross-tenant and hostile-input suites"
+echo "== reliability tests (long versions), RBAC matrix, cross-tenant and hostile-input suites"
 scripts/with-postgres.sh "$GO" test ./internal/faultinject/... ./internal/reliability/... ./internal/server \
-	-run 'Test(Proxy|Faults|Crash|Replicas|Secrets|CrossTenant|BadInput)' -count=1 -v -timeout 60m || status=$?
+	-run 'Test(Proxy|Faults|Crash|Replicas|Secrets|CrossTenant|BadInput|RBACMatrix)' -count=1 -v -timeout 60m || status=$?
 
 for t in $FUZZ_TARGETS; do
 	pkg=${t%%:*} name=${t#*:}

@@ -86,6 +86,7 @@ func crashRun(t *testing.T, database string) {
 	if firstApply != nil {
 		t.Logf("the apply during the kills failed (a re-apply must converge): %v", firstApply)
 	}
+	fig.Set("applies during the kills that failed", map[bool]int64{true: 1, false: 0}[firstApply != nil])
 	fig.Set("kills (SIGKILL)", int64(kills), reliability.Pick(">= 3", ">= 20"))
 	fig.Set("writes acknowledged", int64(len(ack.users)+len(ack.labels)), ">= 1")
 	fig.Set("writes unanswered or failed", ack.failed)

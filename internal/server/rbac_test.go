@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/reliability"
 )
 
 // The tests in this file, crosstenant_test.go and badinput_test.go walk the
@@ -525,10 +526,17 @@ func (c matrixCase) check(t *testing.T, w *world, wt *worldTenant) {
 func TestRBACMatrix(t *testing.T) {
 	t.Parallel()
 	probe := newTestServer(t)
-	var cases atomic.Int64
+	fig := reliability.Record(t, "authorization",
+		"every route as every role of its tenant and without a token, each admitted or refused as the route's rule says")
+	var cases, wrongRoutes atomic.Int64
 	for _, rt := range probe.srv.routeTable() {
 		t.Run(strings.ReplaceAll(rt.pattern, "/", "_"), func(t *testing.T) {
 			t.Parallel()
+			t.Cleanup(func() {
+				if t.Failed() {
+					wrongRoutes.Add(1)
+				}
+			})
 			ts := newTestServer(t)
 			w := buildWorld(t, ts, "acme")
 			wt := w.tenants["acme"]
@@ -580,6 +588,9 @@ func TestRBACMatrix(t *testing.T) {
 	t.Cleanup(func() {
 		t.Logf("RBAC matrix: %d route x role x verb cases over %d routes (%d handler rules)",
 			cases.Load(), len(probe.srv.routeTable()), len(handlerRules))
+		fig.Set("route x role cases", cases.Load())
+		fig.Set("routes", int64(len(probe.srv.routeTable())))
+		fig.Set("routes with a wrong decision", wrongRoutes.Load(), "= 0")
 	})
 }
 

@@ -25,6 +25,7 @@ var areas = []struct{ name, title, intro string }{
 	{"faults", "Faults on the network", "A faulty network between the provider and tenancyd: Shopify's toxiproxy, in the test's process, for connection faults (resets before a request arrives, latency), in front of an `httputil.ReverseProxy` for faults that need HTTP (5xx and dropped connections after tenancyd committed, 429 with `Retry-After`, truncated and wrong bodies), drawn at set rates from a seeded source."},
 	{"crashes", "Crashes", "The real `tenancyd` binary killed with SIGKILL while clients write and Terraform applies, restarted on the same database each time."},
 	{"replicas", "Replicas", "Three `tenancyd` processes on one PostgreSQL database behind a round-robin proxy."},
+	{"authorization", "Authorization", "The RBAC matrix over the whole route table (`internal/server`)."},
 	{"cross-tenant", "Cross-tenant attempts", "A token of one tenant at another tenant's data, over the whole route table (`internal/server`)."},
 	{"hostile input", "Hostile input", "Requests an attacker or a broken client would send, over the whole route table (`internal/server`)."},
 	{"secrets", "Secrets", "Every token and secret a run used, looked for in everything it wrote."},
@@ -105,7 +106,7 @@ func render(reports []reliability.Report) string {
 	for _, a := range orderedAreas(reports) {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n", a.title, a.intro)
 		for _, r := range inArea(reports, a.name) {
-			fmt.Fprintf(&b, "\n### `%s`\n\n%s.\n%s in %s (%s version).\n\n", r.Test, capitalize(r.Tried), result(r), seconds(r.Seconds), r.Mode)
+			fmt.Fprintf(&b, "\n### `%s`\n\nTried: %s.\n\nResult: %s in %s (%s version).\n\n", r.Test, r.Tried, result(r), seconds(r.Seconds), r.Mode)
 			b.WriteString("| figure | value | required |\n| --- | ---: | --- |\n")
 			for _, f := range r.Figures {
 				want := f.Want
