@@ -533,7 +533,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (bool, error) {
 		wait := c.http.Backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, bodyRetries, nil)
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("%s %s: %w (after %v)", r.method, r.path, ctx.Err(), err)
+			return false, fmt.Errorf("%s %s: %w (after %w)", r.method, r.path, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,7 +50,7 @@ func binary(t *testing.T, pkg, name string) string {
 	b := v.(*buildResult)
 	b.once.Do(func() {
 		b.path = filepath.Join(binDir, name)
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", b.path, pkg)
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = "../.."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out)

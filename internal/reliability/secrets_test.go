@@ -110,7 +110,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"tenancyd output (debug)":            []byte(d.output()),
 		"Terraform CLI output":               tf.out.Bytes(),
 		"terraform.tfstate and backup":       stateFiles,
-		"terraform show -json (plan, state)": []byte(tf.shown.String()),
+		"terraform show -json (plan, state)": tf.shown.Bytes(),
 	}
 	for i, p := range plans {
 		artifacts[fmt.Sprintf("plan file %d (bytes)", i+1)] = p
