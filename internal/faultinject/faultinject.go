@@ -75,6 +75,9 @@ type Counts struct {
 	// HTTP proxy and those reset before they did.
 	Requests int64
 	Faults   map[Kind]int64
+	// ServerErrors counts the 5xx answers the server itself gave (not the
+	// injected ones): a server that holds up gives none.
+	ServerErrors int64
 }
 
 // Faulted is the number of requests that failed by a fault: every kind but
@@ -98,7 +101,7 @@ func (c Counts) Rate() float64 {
 }
 
 func (c Counts) String() string {
-	s := fmt.Sprintf("%d requests, %d faulted (%.1f%%):", c.Requests, c.Faulted(), 100*c.Rate())
+	s := fmt.Sprintf("%d requests, %d faulted (%.1f%%), %d 5xx from the server:", c.Requests, c.Faulted(), 100*c.Rate(), c.ServerErrors)
 	for _, k := range slices.Sorted(maps.Keys(c.Faults)) {
 		s += fmt.Sprintf(" %s=%d", k, c.Faults[k])
 	}
@@ -113,6 +116,7 @@ type dice struct {
 	requests int64
 	faults   map[Kind]int64
 	enabled  bool
+	server5x int64
 }
 
 func newDice(seed uint64, rates Rates) *dice {
@@ -168,7 +172,7 @@ func (d *dice) duration(lo, hi int64) int64 {
 func (d *dice) counts() Counts {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Counts{Requests: d.requests, Faults: maps.Clone(d.faults)}
+	return Counts{Requests: d.requests, Faults: maps.Clone(d.faults), ServerErrors: d.server5x}
 }
 
 func (d *dice) enable(on bool) {

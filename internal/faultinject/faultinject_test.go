@@ -124,3 +124,28 @@ func TestProxyRates(t *testing.T) {
 	}
 	t.Log(a)
 }
+
+// TestProxyCountsServerErrors tells the server's own 5xx from injected ones.
+func TestProxyCountsServerErrors(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(backend.Close)
+	p, err := New(backend.URL, 1, Rates{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	for _, path := range []string{"/", "/broken", "/"} {
+		resp, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	if c := p.Counts(); c.ServerErrors != 1 || c.Requests != 3 || c.Faulted() != 0 {
+		t.Errorf("counts %v; want 3 requests, none faulted, one 5xx from the server", c)
+	}
+}

@@ -57,6 +57,14 @@ func New(target string, seed uint64, rates Rates) (*Proxy, error) {
 		},
 		Transport: transport,
 		ErrorLog:  log.New(io.Discard, "", 0),
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode >= 500 {
+				d.mu.Lock()
+				d.server5x++
+				d.mu.Unlock()
+			}
+			return nil
+		},
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

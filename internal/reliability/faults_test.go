@@ -88,6 +88,10 @@ func TestFaultsFleetConverges(t *testing.T) {
 	counts := proxy.Counts()
 	t.Logf("faults: %v", counts)
 	fig.Set("requests", counts.Requests)
+	fig.Set("5xx from tenancyd itself", counts.ServerErrors, "= 0")
+	if counts.ServerErrors != 0 {
+		t.Errorf("tenancyd answered %d requests with a 5xx of its own", counts.ServerErrors)
+	}
 	fig.Set("faulted requests", counts.Faulted())
 	fig.Set("faulted per mille", int64(1000*counts.Rate()), ">= 200")
 	for _, k := range []faultinject.Kind{
