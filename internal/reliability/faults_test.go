@@ -26,6 +26,7 @@ func TestFaultsFleetConverges(t *testing.T) {
 	fig := reliability.Record(t, "faults",
 		"examples/fleet applied, planned and destroyed through toxiproxy and an HTTP fault proxy faulting >= 20% of requests")
 	fig.Set("customers", int64(customers))
+	fig.Set("seed", faultSeed)
 
 	srv := acctest.Start(t, acctest.WithProvisioningDelay(0))
 	proxy, err := faultinject.New(srv.URL, faultSeed, faultinject.DefaultRates())
