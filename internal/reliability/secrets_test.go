@@ -40,8 +40,14 @@ var tokenPattern = regexp.MustCompile(`tny_[A-Za-z0-9_-]{20,}`)
 func TestSecretsNeverLeak(t *testing.T) {
 	needTerraform(t)
 	t.Parallel()
+	ephemerals := providerEphemeralResources(t)
+	opened := "the provider's ephemeral resources (" + strings.Join(ephemerals, ", ") + ")"
+	if len(ephemerals) == 0 {
+		opened = "no ephemeral resource (the provider has none yet)"
+	}
 	fig := reliability.Record(t, "secrets",
-		"every resource type, a write-only secret rotated, a second token, ephemeral resources: logs, plan files and states scanned")
+		"every resource type and data sources, a write-only secret rotated, a second token, "+opened+
+			"; Terraform at TRACE and tenancyd at debug; logs, plan files, plan and state JSON and state files scanned")
 	ctx := t.Context()
 
 	d := startTenancyd(t, "sqlite://"+filepath.Join(t.TempDir(), "tenancy.db"), "--log-level", "debug")
@@ -69,7 +75,6 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	ephemerals := providerEphemeralResources(t)
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(secretsConfig(ephemerals)), 0o600); err != nil {
 		t.Fatal(err)
 	}
