@@ -67,7 +67,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			f.Add(uint8(i), []byte(seed))
 		}
 	}
-	s, err := New(Config{})
+	s, err := New(Config{Data: testPlane(f)})
 	if err != nil {
 		f.Fatal(err)
 	}
