@@ -113,8 +113,14 @@ func (s *Server) promoteSchemaFirst(r *http.Request, p *principal, tenant string
 		sp, source, err = prepare(ctx, tx)
 		return err
 	})
-	if err != nil || sp == nil || len(sp.migrations) == 0 {
-		return r, err
+	if err != nil {
+		// The write reports it, after its idempotency check: the retry of a
+		// promotion that went through gets its first answer, not the error
+		// (such as its own link's 409) that its success now causes.
+		return r, nil
+	}
+	if sp == nil || len(sp.migrations) == 0 {
+		return r, nil
 	}
 	done, workErr := s.data.Migrate(context.WithoutCancel(r.Context()), sp.target, sp.migrations, api.DefaultMigrationTime)
 	var versions []int64

@@ -461,6 +461,26 @@ func TestPromotionIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestPromotionIdempotencyKeyLinked retries a promotion that created its
+// link, as a client does when the first answer was lost: the retry gets the
+// first answer, not the 409 that the link it created would now cause.
+func TestPromotionIdempotencyKeyLinked(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	acmeScene(t, ts)
+	req := promote("staging", "production", false)
+	req.Link = true
+	var a, b api.Promotion
+	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", req, api.HeaderIdempotencyKey, "k1").json(t, &a)
+	r := ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", req, api.HeaderIdempotencyKey, "k1")
+	r.json(t, &b)
+	if a.ID != b.ID || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry answered %s (replayed %q); want the first answer %s", b.ID, r.header.Get("Idempotent-Replayed"), a.ID)
+	}
+	// Another key is another request: the link refuses it.
+	ts.mustCall(t, http.StatusConflict, ts.admin, "POST", "/v1/tenants/acme/promotions", req, api.HeaderIdempotencyKey, "k2")
+}
+
 func TestPromotionHistory(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
