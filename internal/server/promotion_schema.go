@@ -109,18 +109,17 @@ func (s *Server) promoteSchemaFirst(r *http.Request, p *principal, tenant string
 	var sp *schemaPromotion
 	var source string
 	err := s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
-		var err error
-		sp, source, err = prepare(ctx, tx)
-		return err
+		var refused error
+		if sp, source, refused = prepare(ctx, tx); refused != nil {
+			// The write reports it, after its idempotency check: the retry of
+			// a promotion that went through gets its first answer, not the
+			// error (such as its own link's 409) that its success now causes.
+			sp = nil
+		}
+		return nil
 	})
-	if err != nil {
-		// The write reports it, after its idempotency check: the retry of a
-		// promotion that went through gets its first answer, not the error
-		// (such as its own link's 409) that its success now causes.
-		return r, nil
-	}
-	if sp == nil || len(sp.migrations) == 0 {
-		return r, nil
+	if err != nil || sp == nil || len(sp.migrations) == 0 {
+		return r, err
 	}
 	done, workErr := s.data.Migrate(context.WithoutCancel(r.Context()), sp.target, sp.migrations, api.DefaultMigrationTime)
 	var versions []int64
