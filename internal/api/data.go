@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // StatusFailed is the state of a tenant or environment whose provisioning
 // failed; its status_reason says why. tenancyd keeps retrying, and the
@@ -31,6 +35,22 @@ const (
 // Placements lists both placements.
 var Placements = []string{PlacementShared, PlacementDedicated}
 
+// PlacementFor is where a tenant's isolation puts an environment of a
+// type: hybrid puts production in a database of its own and the others in
+// the shared one. The server places stores by it, and the provider plans
+// by it where an environment's database will be.
+func PlacementFor(isolation, envType string) string {
+	switch isolation {
+	case IsolationDedicated:
+		return PlacementDedicated
+	case IsolationHybrid:
+		if envType == EnvProduction {
+			return PlacementDedicated
+		}
+	}
+	return PlacementShared
+}
+
 // Database says where an environment's data store lives and how to reach
 // it, without any secret: credentials come from POST .../credentials.
 // Isolation is the store's placement, "shared" or "dedicated". On SQLite,
@@ -43,6 +63,14 @@ type Database struct {
 	Name      string `json:"name"`
 	Schema    string `json:"schema"`
 	Isolation string `json:"isolation"`
+}
+
+// MigrationChecksum is the SHA-256 (hex) of a migration's SQL, as a data
+// store's SchemaTable records it; the provider computes it at plan time to
+// tell a changed migration from an applied one.
+func MigrationChecksum(sql string) string {
+	sum := sha256.Sum256([]byte(sql))
+	return hex.EncodeToString(sum[:])
 }
 
 // SchemaTable is the table, inside every data store, that records the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,7 +106,7 @@ func (s *Server) expireBackups(ctx context.Context) (int, error) {
 }
 
 // backupIDPattern matches the ids newID("bkp") makes.
-var backupIDPattern = regexp.MustCompile(`^bkp_[0-9a-f]{1,64}$`)
+var backupIDPattern = validate.BackupIDRegexp
 
 // shortQuote quotes a value for a message, cut so that it cannot flood it.
 func shortQuote(v string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
 )
 
 // schemaRoutes serve an environment's schema: the migrations of its data
@@ -28,9 +28,8 @@ func (s *Server) schemaRoutes() []route {
 	}
 }
 
-// versionPattern is a migration version: a positive whole number without
-// leading zeros, of at most 18 digits (it fits an int64).
-var versionPattern = regexp.MustCompile(`^[1-9][0-9]{0,17}$`)
+// versionPattern is a migration version, as the provider checks it too.
+var versionPattern = validate.MigrationVersionRegexp
 
 // parseVersion reads a migration version.
 func parseVersion(v string) (int64, error) {

@@ -106,17 +106,7 @@ func (r Ref) In(placement string) Ref {
 // PlacementFor is where a tenant's isolation puts an environment of a
 // type: hybrid puts production in a database of its own and the others in
 // the shared one.
-func PlacementFor(isolation, envType string) string {
-	switch isolation {
-	case api.IsolationDedicated:
-		return api.PlacementDedicated
-	case api.IsolationHybrid:
-		if envType == api.EnvProduction {
-			return api.PlacementDedicated
-		}
-	}
-	return api.PlacementShared
-}
+func PlacementFor(isolation, envType string) string { return api.PlacementFor(isolation, envType) }
 
 // Migration is one migration to apply.
 type Migration struct {
@@ -126,10 +116,7 @@ type Migration struct {
 
 // Checksum is the SHA-256 (hex) of a migration's SQL, as the bookkeeping
 // table records it.
-func Checksum(sql string) string {
-	sum := sha256.Sum256([]byte(sql))
-	return hex.EncodeToString(sum[:])
-}
+func Checksum(sql string) string { return api.MigrationChecksum(sql) }
 
 // Applied is one row of a store's bookkeeping table.
 type Applied struct {

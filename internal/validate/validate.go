@@ -37,6 +37,11 @@ const (
 	// LabelKeyPattern matches a label key: 1 to 63 characters of a-z, 0-9,
 	// ".", "_" and "-", starting and ending with a letter or digit.
 	LabelKeyPattern = `^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`
+	// MigrationVersionPattern matches a migration version: a positive whole
+	// number without leading zeros, of at most 18 digits (it fits an int64).
+	MigrationVersionPattern = `^[1-9][0-9]{0,17}$`
+	// BackupIDPattern matches a backup's id, such as bkp_0123456789abcdef0123.
+	BackupIDPattern = `^bkp_[0-9a-f]{1,64}$`
 )
 
 // Compiled forms of the patterns above.
@@ -44,13 +49,17 @@ var (
 	SlugRegexp     = regexp.MustCompile(SlugPattern)
 	NameRegexp     = regexp.MustCompile(NamePattern)
 	LabelKeyRegexp = regexp.MustCompile(LabelKeyPattern)
+
+	MigrationVersionRegexp = regexp.MustCompile(MigrationVersionPattern)
+	BackupIDRegexp         = regexp.MustCompile(BackupIDPattern)
 )
 
 // Rules as users read them, used in error messages and in schema descriptions.
 const (
-	SlugRule     = `3 to 63 characters of a-z, 0-9 and "-", starting with a letter and ending with a letter or digit`
-	NameRule     = `1 to 63 characters of a-z, 0-9, "_" and "-", starting with a letter`
-	LabelKeyRule = `1 to 63 characters of a-z, 0-9, ".", "_" and "-", starting and ending with a letter or digit`
+	SlugRule             = `3 to 63 characters of a-z, 0-9 and "-", starting with a letter and ending with a letter or digit`
+	NameRule             = `1 to 63 characters of a-z, 0-9, "_" and "-", starting with a letter`
+	LabelKeyRule         = `1 to 63 characters of a-z, 0-9, ".", "_" and "-", starting and ending with a letter or digit`
+	MigrationVersionRule = `a positive whole number without leading zeros (such as 1, 2, 10), at most 18 digits`
 )
 
 // Limits of the free-form values.
