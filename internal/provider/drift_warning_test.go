@@ -22,6 +22,10 @@ type driftCase struct {
 	change func(ctx context.Context, ops *client.Client) error
 	// summary is how the warning names the object.
 	summary string
+	// adopted, when set, replaces config after the change: the change is one
+	// that Terraform cannot undo (a migration applied by hand), so the
+	// configuration takes it in, and the plan explains where it came from.
+	adopted string
 }
 
 func driftCases() map[string]driftCase {
@@ -119,8 +123,29 @@ resource "tenancy_integration" "alerts" {
 			change:  patch("/v1/tenants/acme/integrations/alerts", `{"config":{"channel":"#elsewhere"}}`),
 			summary: "was changed outside Terraform",
 		},
+		"tenancy_schema": {
+			config: env + fmt.Sprintf(schemaDriftConfig, ""),
+			change: func(ctx context.Context, ops *client.Client) error {
+				_, err := ops.SetSchema(ctx, "acme", "staging", api.SchemaSpec{Migrations: map[string]string{"1": createItems, "2": fillItems}}, 0, 0)
+				return err
+			},
+			summary: "Schema acme/staging was changed outside Terraform",
+			adopted: env + fmt.Sprintf(schemaDriftConfig, fmt.Sprintf("    \"2\" = %q\n", fillItems)),
+		},
 	}
 }
+
+// schemaDriftConfig is the schema of the drift case, with room for more
+// migrations.
+var schemaDriftConfig = `
+resource "tenancy_schema" "staging" {
+  tenant_id   = tenancy_tenant.acme.id
+  environment = tenancy_environment.staging.name
+  migrations = {
+    "1" = "` + createItems + `"
+%s  }
+}
+`
 
 // TestAccDriftWarning_everyResourceType changes each resource type's object
 // through the API as a token named "ops-bot" and expects the next plan to
@@ -135,7 +160,9 @@ func TestAccDriftWarning_everyResourceType(t *testing.T) {
 	}
 	cases := driftCases()
 	for _, typ := range resourceTypes(t) {
-		if _, ok := cases[typ]; !ok && typ != "tenancy_environment_promotion" {
+		// A promotion's drift is its preview; a backup never changes (one
+		// deleted by hand is taken again: TestAccBackup_lifecycle).
+		if _, ok := cases[typ]; !ok && typ != "tenancy_environment_promotion" && typ != "tenancy_backup" {
 			t.Errorf("resource type %s has no drift warning case", typ)
 		}
 	}
@@ -192,6 +219,11 @@ resource "tenancy_tenant" "acme" {
 			}
 			if err := tc.change(ctx, ops); err != nil {
 				t.Fatalf("change behind Terraform's back: %v", err)
+			}
+			if tc.adopted != "" {
+				if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(strings.Replace(cfg, tc.config, tc.adopted, 1)), 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 
 			diags, err := tf.PlanDiagnostics(ctx)

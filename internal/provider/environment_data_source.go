@@ -51,9 +51,31 @@ func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "The environment's configuration; null when it has none.",
 			},
-			"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `active`."},
+			"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `active`, or `failed` while its data store cannot be made (tenancyd retries)."},
+			"database": schema.SingleNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: databaseDescription,
+				Attributes:          databaseDataSourceAttributes(),
+			},
+			"restore_from_backup": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The backup the environment's data store was seeded from when it was created; null when none.",
+			},
 		},
 	}
+}
+
+// databaseDataSourceAttributes are database's attributes in the data source.
+func databaseDataSourceAttributes() map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for name, doc := range databaseAttributeDocs() {
+		if name == "port" {
+			out[name] = schema.Int64Attribute{Computed: true, MarkdownDescription: doc}
+			continue
+		}
+		out[name] = schema.StringAttribute{Computed: true, MarkdownDescription: doc}
+	}
+	return out
 }
 
 func (d *environmentDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {

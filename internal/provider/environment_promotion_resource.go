@@ -115,7 +115,9 @@ const changeLineFormat = "Each line is `<scope>.<name>[.<field>]: <before> -> <a
 	"`quotas.cpu_millicores: 2000 -> 4000` or `settings.log_level: \"debug\" -> \"info\"`. " +
 	"Settings values are double-quoted with backslash escapes; `(absent)` stands for a setting not set, a flag without an " +
 	"entry for the environment (a new entry gives two lines, `enabled` and `rollout_percentage`) or a quota limit not set " +
-	"(unlimited). The lines are sorted as strings."
+	"(unlimited). The `schema` scope gives one line per migration that the source has applied and the target has not, " +
+	"`schema.3: pending -> applied`, applied in version order (migrations are never un-applied, not even by a rollback). " +
+	"The lines are sorted as strings, except that schema lines go in version order (`schema.2` before `schema.10`)."
 
 func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{

@@ -3,6 +3,7 @@ package provider_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -91,6 +92,65 @@ resource "tenancy_environment_promotion" "production" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
+			},
+		},
+	})
+}
+
+// TestAccEnvironmentPromotion_schemaFromConfiguration manages staging's
+// schema with tenancy_schema and promotes it to production, the promotion's
+// triggers referencing the migrations (as examples/quickstart does): the
+// first apply applies staging's migrations and then production's, a
+// migration added to the configuration reaches both in one apply, with
+// exactly its line in last_changes, and the next plan is empty.
+func TestAccEnvironmentPromotion_schemaFromConfiguration(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := promotionTenant(t, srv)
+	for _, env := range []string{api.EnvStaging, api.EnvProduction} {
+		if _, err := srv.Client.CreateEnvironment(t.Context(), tenant, api.EnvironmentSpec{Name: env, Type: env}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(migrations ...string) string {
+		return srv.Config(strings.Replace(schemaConfig(tenant, "staging", "", migrations...), `"test"`, `"staging"`, 1) + fmt.Sprintf(`
+resource "tenancy_environment_promotion" "production" {
+  tenant_id          = %q
+  source_environment = "staging"
+  target_environment = "production"
+  include            = ["schema"]
+  triggers           = { schema = jsonencode(tenancy_schema.staging.migrations) }
+}
+`, tenant))
+	}
+	two := []string{"1", createItems, "2", fillItems}
+	three := append(slices.Clone(two), "3", createTags)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: config(two...),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact(
+						"schema.1: pending -> applied", "schema.2: pending -> applied")),
+				},
+				Check: resource.ComposeTestCheckFunc(appliedVersions(srv, tenant, "staging", "1", "2"), appliedVersions(srv, tenant, "production", "1", "2"),
+					expectRows(t, srv, tenant, "production", map[string]int64{"items": 3})),
+			},
+			{
+				Config: config(three...),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("tenancy_schema.staging", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact("schema.3: pending -> applied")),
+				},
+				Check: appliedVersions(srv, tenant, "production", "1", "2", "3"),
+			},
+			{
+				Config:           config(three...),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},
 	})

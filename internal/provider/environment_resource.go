@@ -7,7 +7,9 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -32,6 +34,7 @@ const environmentIDFormat = "tenant/environment"
 
 type environmentResource struct {
 	client *client.Client
+	data   *providerData
 }
 
 func newEnvironmentResource() resource.Resource { return &environmentResource{} }
@@ -45,6 +48,37 @@ type environmentModel struct {
 	Type     types.String `tfsdk:"type"`
 	Settings types.Map    `tfsdk:"settings"`
 	Status   types.String `tfsdk:"status"`
+	// Database is where the environment's data store lives, without secrets.
+	Database types.Object `tfsdk:"database"`
+	// RestoreFromBackup seeds the data store when the environment is created.
+	RestoreFromBackup types.String `tfsdk:"restore_from_backup"`
+}
+
+// databaseType is the type of database.
+var databaseType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"engine": types.StringType, "host": types.StringType, "port": types.Int64Type,
+	"name": types.StringType, "schema": types.StringType, "isolation": types.StringType,
+}}
+
+// databaseDescription documents database, for the resource and the data source.
+var databaseDescription = "Where the environment's data store lives, without secrets (mint credentials with the " +
+	"`tenancy_database_credentials` ephemeral resource): `engine` (" + quotedList(api.Engines) + "), `host`, `port`, " +
+	"`name` (the database, or on SQLite the path of the environment's file on tenancyd's host), `schema` (empty on SQLite, " +
+	"which has no schemas) and `isolation`, the store's placement: `shared` (a schema in the shared tenant-data database) or " +
+	"`dedicated` (a database of its own). It changes when the tenant's `isolation` changes (or, under `hybrid`, the " +
+	"environment's `type` to or from `production`): the platform moves the data, and the plan shows `database` as known " +
+	"after apply. Null while the store is not provisioned (`status` is `failed`)."
+
+// databaseAttributes are database's nested attributes, all computed.
+func databaseAttributeDocs() map[string]string {
+	return map[string]string{
+		"engine":    "`postgres` or `sqlite`.",
+		"host":      "The PostgreSQL server's host (or Unix socket directory); empty on SQLite.",
+		"port":      "The PostgreSQL server's port; 0 on SQLite.",
+		"name":      "The database's name; on SQLite, the path of the environment's file on tenancyd's host.",
+		"schema":    "The environment's schema; empty on SQLite.",
+		"isolation": "The store's placement: `shared` or `dedicated`.",
+	}
 }
 
 // settingsValidators check settings as the platform does, so that a bad key
@@ -97,27 +131,85 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Validators: settingsValidators(),
 			},
 			"status": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "Lifecycle state of the environment: `active` once its data store is made, or `failed` " +
+					"while making it fails (tenancyd retries).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"database": schema.SingleNestedAttribute{
 				Computed:            true,
-				MarkdownDescription: "Lifecycle state of the environment: `active`.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: databaseDescription,
+				Attributes:          databaseResourceAttributes(),
+			},
+			"restore_from_backup": schema.StringAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "The id of a backup to seed the new environment's data store from, such as " +
+					"`tenancy_backup.production_nightly.backup_id`: an environment backup, or a tenant backup that holds an " +
+					"environment of this name (a sandbox cloned from production's backup, for instance). It is used only when " +
+					"the environment is created. Setting it to **another** backup id replaces the environment, so that it is " +
+					"created again from that backup (its current data goes into its final backup first): with a nightly backup, " +
+					"a sandbox that follows last night's production. Removing it changes nothing. A tenant backup of another " +
+					"tenant needs a `platform_admin` token.",
+				Validators: []validator.String{stringvalidator.RegexMatches(validate.BackupIDRegexp, "must be a backup id, such as bkp_0123456789abcdef0123")},
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.UseStateForUnknown(),
+					stringplanmodifier.RequiresReplaceIfConfigured(),
+				},
 			},
 		},
 	}
 }
 
-func (r *environmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+// databaseResourceAttributes are database's attributes in the resource.
+func databaseResourceAttributes() map[string]schema.Attribute {
+	docs := databaseAttributeDocs()
+	out := map[string]schema.Attribute{}
+	for name, doc := range docs {
+		if name == "port" {
+			out[name] = schema.Int64Attribute{Computed: true, MarkdownDescription: doc}
+			continue
+		}
+		out[name] = schema.StringAttribute{Computed: true, MarkdownDescription: doc}
+	}
+	return out
 }
 
-// ModifyPlan changes nothing in the plan: it records the planned settings,
-// so that a promotion from this environment planned after it can preview
-// what the environment will be (see plannedSources).
-func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, _ *resource.ModifyPlanResponse) {
+func (r *environmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {
+		r.client = r.data.client
+	}
+}
+
+// ModifyPlan plans database: where the data store will be (see
+// planDatabase), and checks a new environment's restore_from_backup with
+// the platform's dry run. It records the planned settings, so that a
+// promotion from this environment planned after it can preview what the
+// environment will be (see plannedSources).
+func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.client == nil {
 		return
 	}
 	var plan environmentModel
-	if req.Plan.Get(ctx, &plan).HasError() || !fullyKnown(ctx, plan.TenantID) || !fullyKnown(ctx, plan.Name) || !fullyKnown(ctx, plan.Settings) {
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if req.State.Raw.IsNull() {
+		if known(plan.TenantID) && known(plan.Name) {
+			r.data.planCreate(formatID(plan.TenantID.ValueString(), plan.Name.ValueString()))
+		}
+		r.checkRestore(ctx, plan, &resp.Diagnostics)
+	} else {
+		var state environmentModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if db := r.planDatabase(ctx, plan, state); !db.Equal(plan.Database) {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("database"), db)...)
+		}
+	}
+	if !fullyKnown(ctx, plan.TenantID) || !fullyKnown(ctx, plan.Name) || !fullyKnown(ctx, plan.Settings) {
 		return
 	}
 	var settings map[string]string
@@ -125,6 +217,59 @@ func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.Modif
 		settings = stringsOf(plan.Settings)
 	}
 	plannedSourcesOf(r.client).planSettings(plan.TenantID.ValueString(), plan.Name.ValueString(), settings)
+}
+
+// planDatabase is the database an update leaves: the state's, unless the
+// store's placement changes (the tenant's isolation planned in this run,
+// or, under hybrid, a type to or from production), which moves the data to
+// a place known only after apply.
+func (r *environmentResource) planDatabase(ctx context.Context, plan, state environmentModel) types.Object {
+	if state.Database.IsNull() || plan.Type.IsUnknown() || !known(plan.TenantID) {
+		return state.Database
+	}
+	placed, ok := state.Database.Attributes()["isolation"].(types.String)
+	if !ok {
+		return state.Database
+	}
+	isolation, planned := r.data.plannedIsolation(plan.TenantID.ValueString())
+	if !planned && plan.Type.Equal(state.Type) {
+		return state.Database
+	}
+	if !planned {
+		t, err := r.client.GetTenant(ctx, plan.TenantID.ValueString())
+		if err != nil {
+			tflog.Warn(ctx, "cannot read the tenant's isolation to plan database", map[string]any{"error": err.Error()})
+			return types.ObjectUnknown(databaseType.AttrTypes)
+		}
+		isolation = t.Isolation
+	}
+	if isolation == "" || api.PlacementFor(isolation, plan.Type.ValueString()) != placed.ValueString() {
+		return types.ObjectUnknown(databaseType.AttrTypes)
+	}
+	return state.Database
+}
+
+// checkRestore asks the platform, at plan time, whether a new environment
+// can be seeded from restore_from_backup: the backup exists, the token may
+// restore it, and it holds an environment of this name.
+func (r *environmentResource) checkRestore(ctx context.Context, plan environmentModel, diags *diag.Diagnostics) {
+	if !known(plan.RestoreFromBackup) || !known(plan.TenantID) || !known(plan.Name) || plan.Type.IsUnknown() {
+		return
+	}
+	spec, d := plan.spec(ctx)
+	if diags.Append(d...); d.HasError() {
+		return
+	}
+	_, err := r.client.CheckEnvironment(ctx, plan.TenantID.ValueString(), spec)
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrNotFound) && r.data.createdInThisRun(plan.TenantID.ValueString(), ""):
+		// The tenant may be created in this very apply.
+		tflog.Debug(ctx, "environment dry run: the tenant does not exist yet", map[string]any{"error": err.Error()})
+	default:
+		addAPIError(diags, fmt.Sprintf("Cannot create environment %q of tenant %q from backup %s",
+			plan.Name.ValueString(), plan.TenantID.ValueString(), plan.RestoreFromBackup.ValueString()), err)
+	}
 }
 
 func (r *environmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -186,7 +331,19 @@ func (r *environmentResource) Update(ctx context.Context, req resource.UpdateReq
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
-	e, err := r.client.UpdateEnvironment(ctx, tenant, name, patch, rev)
+	if plan.Database.IsUnknown() && plan.Type.Equal(state.Type) {
+		// The tenant's new isolation moved the data earlier in this apply,
+		// which gave the environment a new revision: Terraform's own change.
+		rev = 0
+	}
+	var e *api.Environment
+	if string(patch) == "{}" {
+		// Only database is planned to change: the tenant's isolation moved
+		// the data in this apply. Read where it is now.
+		e, err = r.client.GetEnvironment(ctx, tenant, name)
+	} else {
+		e, err = r.client.UpdateEnvironment(ctx, tenant, name, patch, rev)
+	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot update environment %q of tenant %q", name, tenant), err)
 		return
@@ -233,6 +390,9 @@ func setEnvironmentState(ctx context.Context, state stateSetter, private private
 func (m *environmentModel) spec(ctx context.Context) (api.EnvironmentSpec, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	s := api.EnvironmentSpec{Name: m.Name.ValueString(), Type: m.Type.ValueString()}
+	if known(m.RestoreFromBackup) {
+		s.RestoreFromBackup = m.RestoreFromBackup.ValueStringPointer()
+	}
 	if !m.Settings.IsNull() && !m.Settings.IsUnknown() {
 		s.Settings = map[string]string{}
 		diags.Append(m.Settings.ElementsAs(ctx, &s.Settings, false)...)
@@ -249,9 +409,19 @@ func (m *environmentModel) fromAPI(ctx context.Context, e *api.Environment) diag
 	m.Name = types.StringValue(e.Name)
 	m.Type = types.StringValue(e.Type)
 	m.Status = types.StringValue(e.Status)
+	m.RestoreFromBackup = types.StringPointerValue(e.RestoreFromBackup)
 	m.Settings = types.MapNull(types.StringType)
 	if e.Settings != nil {
 		m.Settings, diags = types.MapValueFrom(ctx, types.StringType, e.Settings)
+	}
+	m.Database = types.ObjectNull(databaseType.AttrTypes)
+	if db := e.Database; db != nil {
+		var d diag.Diagnostics
+		m.Database, d = types.ObjectValue(databaseType.AttrTypes, map[string]attr.Value{
+			"engine": types.StringValue(db.Engine), "host": types.StringValue(db.Host), "port": types.Int64Value(db.Port),
+			"name": types.StringValue(db.Name), "schema": types.StringValue(db.Schema), "isolation": types.StringValue(db.Isolation),
+		})
+		diags.Append(d...)
 	}
 	return diags
 }

@@ -81,6 +81,8 @@ func TestAccEnvironment_lifecycle(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(tenant+"/staging")),
 					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("database").AtMapKey("engine"), knownvalue.StringExact(api.EngineSQLite)),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("restore_from_backup"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("settings"),
 						settingsExact(map[string]string{"log_level": "debug", "db.pool_size": "10"})),
 				},
@@ -102,7 +104,11 @@ func TestAccEnvironment_lifecycle(t *testing.T) {
     region    = "eu"
   }`)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionUpdate)},
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionUpdate),
+						// The store stays where it is: database is known in the plan.
+						plancheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("database").AtMapKey("isolation"), knownvalue.StringExact(api.PlacementShared)),
+					},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("type"), knownvalue.StringExact("sandbox")),
@@ -381,8 +387,204 @@ data "tenancy_environment" "test" {
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("type"), knownvalue.StringExact("staging")),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("status"), knownvalue.StringExact("active")),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("settings"), settingsExact(map[string]string{"log_level": "debug"})),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("database").AtMapKey("name"), knownvalue.StringRegexp(regexp.MustCompile("/"+tenant+`/staging\.db$`))),
 				},
 			},
 		},
+	})
+}
+
+// databaseOf reads an environment's database from state.
+func databaseOf(s *terraform.State, address string) (map[string]string, error) {
+	rs, ok := s.RootModule().Resources[address]
+	if !ok {
+		return nil, fmt.Errorf("%s is not in state", address)
+	}
+	out := map[string]string{}
+	for _, k := range []string{"engine", "host", "port", "name", "schema", "isolation"} {
+		out[k] = rs.Primary.Attributes["database."+k]
+	}
+	return out, nil
+}
+
+// TestAccEnvironment_isolationChangeMovesTheData changes a tenant's
+// isolation from shared to dedicated, then to hybrid, with two environments
+// holding rows: each plan shows the database of the environments whose
+// store moves as known after apply (and leaves the others' alone), each
+// apply moves the data with the same tables, row counts and checksums, and
+// the state's database says where each store is now.
+func TestAccEnvironment_isolationChangeMovesTheData(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, srv *acctest.Server) {
+		slug := acctest.RandomSlug("iso")
+		migrations := []string{"1", createItems, "2", fillItems, "3", createTags, "4", fillTags}
+		cfg := func(isolation string) string {
+			return srv.Config(tenantConfig(slug, "Isolated", fmt.Sprintf("  isolation = %q\n", isolation)) + `
+resource "tenancy_environment" "production" {
+  tenant_id = tenancy_tenant.test.id
+  name      = "production"
+  type      = "production"
+}
+
+resource "tenancy_environment" "staging" {
+  tenant_id = tenancy_tenant.test.id
+  name      = "staging"
+  type      = "staging"
+}
+` + strings.NewReplacer(`"test"`, `"production"`, `tenant_id   = "X"`, `tenant_id   = tenancy_tenant.test.id`,
+				`environment = "production"`, `environment = tenancy_environment.production.name`).Replace(schemaConfig("X", "production", "", migrations...)) +
+				strings.NewReplacer(`"test"`, `"staging"`, `tenant_id   = "X"`, `tenant_id   = tenancy_tenant.test.id`,
+					`environment = "staging"`, `environment = tenancy_environment.staging.name`).Replace(schemaConfig("X", "staging", "", migrations[:4]...)))
+		}
+		const prod, staging = "tenancy_environment.production", "tenancy_environment.staging"
+		var before tableFigures
+		var places []map[string]string
+		where := func(isolation string) resource.TestCheckFunc {
+			return func(s *terraform.State) error {
+				for _, addr := range []string{prod, staging} {
+					db, err := databaseOf(s, addr)
+					if err != nil {
+						return err
+					}
+					env := strings.TrimPrefix(addr, "tenancy_environment.")
+					want := api.PlacementFor(isolation, env)
+					if db["isolation"] != want {
+						return fmt.Errorf("%s: database.isolation %q, want %q", addr, db["isolation"], want)
+					}
+					e, err := srv.Client.GetEnvironment(context.Background(), slug, env)
+					if err != nil {
+						return err
+					}
+					if e.Database == nil || e.Database.Name != db["name"] || e.Database.Schema != db["schema"] || e.Database.Isolation != want {
+						return fmt.Errorf("%s: the state says %v, the platform %+v", addr, db, e.Database)
+					}
+					places = append(places, db)
+				}
+				after := backupFigures(t, srv, slug, "")
+				if before == nil {
+					before = after
+					return nil
+				}
+				t.Logf("isolation %s: tables before %s; after %s; production in %s, staging in %s", isolation, before, after,
+					places[len(places)-2]["name"], places[len(places)-1]["name"])
+				return sameFigures(before, after)
+			}
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testProviders,
+			CheckDestroy:             checkTenantsDestroyed(srv),
+			Steps: []resource.TestStep{
+				{
+					Config: cfg(api.IsolationShared),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(prod, tfjsonpath.New("database").AtMapKey("engine"), knownvalue.StringExact(srv.Data.Engine())),
+					},
+					Check: resource.ComposeTestCheckFunc(where(api.IsolationShared),
+						expectRows(t, srv, slug, "production", map[string]int64{"items": 3, "tags": 2})),
+				},
+				{
+					Config: cfg(api.IsolationDedicated),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(tenantAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue(prod, tfjsonpath.New("database")),
+						plancheck.ExpectUnknownValue(staging, tfjsonpath.New("database")),
+					}},
+					Check: resource.ComposeTestCheckFunc(where(api.IsolationDedicated),
+						expectRows(t, srv, slug, "production", map[string]int64{"items": 3, "tags": 2}),
+						expectRows(t, srv, slug, "staging", map[string]int64{"items": 3})),
+				},
+				{
+					// Hybrid: production stays dedicated, staging goes back to the shared database.
+					Config: cfg(api.IsolationHybrid),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(prod, plancheck.ResourceActionNoop),
+						plancheck.ExpectKnownValue(prod, tfjsonpath.New("database").AtMapKey("isolation"), knownvalue.StringExact(api.PlacementDedicated)),
+						plancheck.ExpectUnknownValue(staging, tfjsonpath.New("database")),
+					}},
+					Check: where(api.IsolationHybrid),
+				},
+				{
+					Config:           cfg(api.IsolationHybrid),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				},
+			},
+		})
+	})
+}
+
+// TestAccEnvironment_sandboxFromBackup clones production into a sandbox
+// through restore_from_backup: the sandbox starts with production's rows and
+// schema; the next day's backup (a trigger change) replaces the sandbox
+// with production as it is then; removing restore_from_backup from the
+// configuration changes nothing; and a backup that does not exist fails at
+// plan.
+func TestAccEnvironment_sandboxFromBackup(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, srv *acctest.Server) {
+		tenant := dataTenant(t, srv, "sandbox", "production")
+		seedSchema(t, srv, tenant, "production")
+		cfg := func(day, sandbox string) string {
+			return srv.Config(fmt.Sprintf(`
+resource "tenancy_backup" "nightly" {
+  tenant_id       = %[1]q
+  environment     = "production"
+  triggers        = { day = %[2]q }
+  keep_on_destroy = true
+}
+
+resource "tenancy_environment" "test" {
+  tenant_id = %[1]q
+  name      = "sandbox"
+  type      = "sandbox"
+%[3]s}
+`, tenant, day, sandbox))
+		}
+		const restore = "  restore_from_backup = tenancy_backup.nightly.backup_id\n"
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testProviders,
+			CheckDestroy:             checkEnvironmentsDestroyed(srv),
+			Steps: []resource.TestStep{
+				{
+					Config: cfg("2025-03-01", restore),
+					Check: resource.ComposeTestCheckFunc(
+						expectRows(t, srv, tenant, "sandbox", map[string]int64{"items": 3, "tags": 2}),
+						appliedVersions(srv, tenant, "sandbox", "1", "2", "3", "4"),
+						resource.TestCheckResourceAttrPair(environmentAddr, "restore_from_backup", "tenancy_backup.nightly", "backup_id"),
+						func(*terraform.State) error {
+							before, after := backupFigures(t, srv, tenant, "production"), backupFigures(t, srv, tenant, "sandbox")
+							t.Logf("sandbox from production's backup: production %s; sandbox %s", before, after)
+							return sameFigures(before, rekey(after, "production"))
+						}),
+				},
+				{
+					PreConfig: func() {
+						db := storeDB(t, srv, tenant, "production")
+						if _, err := db.ExecContext(context.Background(), "INSERT INTO items (id, name) VALUES (4, 'spring')"); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: cfg("2025-03-02", restore),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("tenancy_backup.nightly", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionDestroyBeforeCreate),
+					}},
+					Check: expectRows(t, srv, tenant, "sandbox", map[string]int64{"items": 4, "tags": 2}),
+				},
+				{
+					Config:           cfg("2025-03-02", ""),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				},
+				{
+					Config: cfg("2025-03-02", "") + fmt.Sprintf(`
+resource "tenancy_environment" "other" {
+  tenant_id           = %q
+  name                = "sandbox-two"
+  type                = "sandbox"
+  restore_from_backup = "bkp_00000000000000000000"
+}
+`, tenant),
+					PlanOnly:    true,
+					ExpectError: wrapped(`Cannot create environment "sandbox-two"`, `from backup bkp_00000000000000000000`, `bkp_00000000000000000000`),
+				},
+			},
+		})
 	})
 }

@@ -57,7 +57,16 @@ func (d *environmentsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 							Computed: true, ElementType: types.StringType,
 							MarkdownDescription: "The environment's configuration; null when it has none.",
 						},
-						"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `active`."},
+						"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `active`, or `failed` while its data store cannot be made (tenancyd retries)."},
+						"database": schema.SingleNestedAttribute{
+							Computed:            true,
+							MarkdownDescription: databaseDescription,
+							Attributes:          databaseDataSourceAttributes(),
+						},
+						"restore_from_backup": schema.StringAttribute{
+							Computed:            true,
+							MarkdownDescription: "The backup the environment's data store was seeded from when it was created; null when none.",
+						},
 					},
 				},
 			},

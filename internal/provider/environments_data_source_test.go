@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -27,16 +28,26 @@ func TestAccEnvironmentsDataSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Every store is a file of its own on SQLite, whatever its placement.
+	database := func(env string) knownvalue.Check {
+		return knownvalue.ObjectExact(map[string]knownvalue.Check{
+			"engine": knownvalue.StringExact(api.EngineSQLite), "host": knownvalue.StringExact(""), "port": knownvalue.Int64Exact(0),
+			"name":   knownvalue.StringRegexp(regexp.MustCompile("/" + tenant + "/" + env + `\.db$`)),
+			"schema": knownvalue.StringExact(""), "isolation": knownvalue.StringExact(api.PlacementShared),
+		})
+	}
 	production := knownvalue.ObjectExact(map[string]knownvalue.Check{
 		"id": knownvalue.StringExact(tenant + "/production"), "tenant_id": knownvalue.StringExact(tenant),
 		"name": knownvalue.StringExact("production"), "type": knownvalue.StringExact(api.EnvProduction),
 		"settings": knownvalue.MapExact(map[string]knownvalue.Check{"replicas": knownvalue.StringExact("3")}),
-		"status":   knownvalue.StringExact(api.StatusActive),
+		"status":   knownvalue.StringExact(api.StatusActive), "database": database("production"),
+		"restore_from_backup": knownvalue.Null(),
 	})
 	staging := knownvalue.ObjectExact(map[string]knownvalue.Check{
 		"id": knownvalue.StringExact(tenant + "/staging"), "tenant_id": knownvalue.StringExact(tenant),
 		"name": knownvalue.StringExact("staging"), "type": knownvalue.StringExact(api.EnvStaging),
-		"settings": knownvalue.Null(), "status": knownvalue.StringExact(api.StatusActive),
+		"settings": knownvalue.Null(), "status": knownvalue.StringExact(api.StatusActive), "database": database("staging"),
+		"restore_from_backup": knownvalue.Null(),
 	})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,

@@ -90,12 +90,43 @@ resource "tenancy_role_binding" "test" {
 `,
 			address: bindingAddr,
 		},
+		"tenancy_schema": {
+			config: tenantConfig(slug, "Generated", "") + generatedStaging + `
+resource "tenancy_schema" "test" {
+  tenant_id   = tenancy_tenant.test.id
+  environment = tenancy_environment.staging.name
+  migrations = {
+    "1" = "CREATE TABLE items (id INTEGER PRIMARY KEY)"
+    "2" = "INSERT INTO items VALUES (1), (2)"
+  }
+}
+`,
+			address: schemaAddr, id: slug + "/staging",
+		},
+		"tenancy_backup": {
+			config: tenantConfig(slug, "Generated", "") + generatedStaging + `
+resource "tenancy_backup" "test" {
+  tenant_id   = tenancy_tenant.test.id
+  environment = tenancy_environment.staging.name
+  retain_days = 3
+}
+`,
+			address: backupAddr,
+		},
 		"tenancy_environment_promotion": {
 			config:  tenantConfig(slug, "Generated", "") + promotionGeneratedConfig(),
 			address: promotionAddr, id: slug + "/staging/production",
 		},
 	}
 }
+
+const generatedStaging = `
+resource "tenancy_environment" "staging" {
+  tenant_id = tenancy_tenant.test.id
+  name      = "staging"
+  type      = "staging"
+}
+`
 
 const generatedUser = `
 resource "tenancy_user" "test" {

@@ -142,3 +142,14 @@ func readFailed(ctx context.Context, resp *resource.ReadResponse, what string, e
 	}
 	return true
 }
+
+// withCreateHint adds to a plan-time "not found" what to do when the
+// tenant or environment is in the configuration: refer to it, so that
+// Terraform creates it first (and the plan knows it is new).
+func withCreateHint(err error) error {
+	if !errors.Is(err, client.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w\n\nIf this configuration creates it, refer to it (tenant_id = tenancy_tenant.NAME.id, "+
+		"environment = tenancy_environment.NAME.name) so that Terraform creates it first", err)
+}

@@ -20,6 +20,7 @@ var idExamples = map[string]string{
 	"name":        "pagerduty",
 	"source":      "staging",
 	"target":      "production",
+	"backup_id":   "bkp_0123456789abcdef0123",
 }
 
 // parseID splits an import ID such as "acme/staging" by the first of formats

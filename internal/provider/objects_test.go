@@ -20,8 +20,9 @@ import (
 // tenantObjects counts, through the API, what the platform holds for a
 // tenant, by kind: the tenant itself, its environments, users, role
 // bindings, quotas (tenant-wide and per environment), feature flags,
-// integrations and promotion links. A tenant that does not exist counts
-// nothing.
+// integrations, promotion links, schemas (but those of promotion targets,
+// which their promotion makes) and backups taken on demand. A tenant that
+// does not exist counts nothing.
 func tenantObjects(ctx context.Context, srv *acctest.Server, tenant string) (map[string]int, error) {
 	c := srv.Client
 	counts := map[string]int{}
@@ -45,10 +46,28 @@ func tenantObjects(ctx context.Context, srv *acctest.Server, tenant string) (map
 		if scope == "" {
 			continue
 		}
-		if _, err := c.GetPromotionLink(ctx, tenant, scope); err == nil {
+		_, err := c.GetPromotionLink(ctx, tenant, scope)
+		switch {
+		case err == nil:
+			// A promotion target's schema is the promotion's doing.
 			counts["environment_promotion"]++
+			continue
+		case !errors.Is(err, client.ErrNotFound):
+			return nil, err
+		}
+		if _, err := c.GetSchema(ctx, tenant, scope); err == nil {
+			counts["schema"]++
 		} else if !errors.Is(err, client.ErrNotFound) {
 			return nil, err
+		}
+	}
+	backups, err := c.ListBackups(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range backups {
+		if b.Kind == api.BackupOnDemand {
+			counts["backup"]++
 		}
 	}
 	users, err := c.ListUsers(ctx, tenant, nil)

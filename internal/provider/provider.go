@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -31,9 +32,10 @@ import (
 )
 
 var (
-	_ provider.Provider                   = (*tenancyProvider)(nil)
-	_ provider.ProviderWithValidateConfig = (*tenancyProvider)(nil)
-	_ provider.ProviderWithFunctions      = (*tenancyProvider)(nil)
+	_ provider.Provider                       = (*tenancyProvider)(nil)
+	_ provider.ProviderWithValidateConfig     = (*tenancyProvider)(nil)
+	_ provider.ProviderWithFunctions          = (*tenancyProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*tenancyProvider)(nil)
 )
 
 // Environment variables that stand in for the provider's attributes.
@@ -259,6 +261,8 @@ func (p *tenancyProvider) Resources(_ context.Context) []func() resource.Resourc
 		newFeatureFlagResource,
 		newIntegrationResource,
 		newEnvironmentPromotionResource,
+		newSchemaResource,
+		newBackupResource,
 	}
 }
 
@@ -272,6 +276,12 @@ func (p *tenancyProvider) DataSources(_ context.Context) []func() datasource.Dat
 		newRoleBindingsDataSource,
 		newFeatureFlagsDataSource,
 		newTenantUsageDataSource,
+	}
+}
+
+func (p *tenancyProvider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{
+		newDatabaseCredentialsEphemeralResource,
 	}
 }
 

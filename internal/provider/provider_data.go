@@ -41,6 +41,58 @@ type providerData struct {
 	// reported are the plan-time problems already reported in this
 	// operation, so that the quotas of one tenant say it once.
 	reported map[string]bool
+	// isolations are the tenants whose isolation this operation plans to
+	// change, and to what, so that their environments plan where their data
+	// stores will be.
+	isolations map[string]string
+	// creating are the tenants ("acme") and environments ("acme/staging")
+	// this operation plans to create, so that a plan-time check of an object
+	// inside one does not take its absence for a mistake.
+	creating map[string]bool
+}
+
+// planCreate records that a tenant or environment (by its id) is planned
+// to be created.
+func (d *providerData) planCreate(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.creating == nil {
+		d.creating = map[string]bool{}
+	}
+	d.creating[id] = true
+}
+
+// createdInThisRun reports whether the tenant, or the environment of it
+// (env "" for none), is planned to be created in this operation.
+func (d *providerData) createdInThisRun(tenant, env string) bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.creating[tenant] || (env != "" && d.creating[formatID(tenant, env)])
+}
+
+// planIsolation records that a tenant's isolation is planned to change.
+func (d *providerData) planIsolation(tenant, isolation string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.isolations == nil {
+		d.isolations = map[string]string{}
+	}
+	d.isolations[tenant] = isolation
+}
+
+// plannedIsolation is the isolation planned for a tenant in this
+// operation, if it changes.
+func (d *providerData) plannedIsolation(tenant string) (string, bool) {
+	if d == nil {
+		return "", false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	iso, ok := d.isolations[tenant]
+	return iso, ok
 }
 
 // firstReport reports whether the problem key is new in this operation.

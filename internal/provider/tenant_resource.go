@@ -249,6 +249,7 @@ func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if r.data == nil || resp.Diagnostics.HasError() {
 		return
 	}
+	r.recordIsolation(ctx, req)
 	var planned, prior types.String
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("region"), &planned)...)
 	if !req.State.Raw.IsNull() {
@@ -267,6 +268,25 @@ func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 		resp.Diagnostics.AddAttributeError(path.Root("region"), "Region not offered",
 			fmt.Sprintf("Attribute region: %q is not a region this platform offers; use one of %s.",
 				planned.ValueString(), strings.Join(regions, ", ")))
+	}
+}
+
+// recordIsolation tells the tenant's environments, planned after it, that
+// its isolation changes, which moves their data stores (see
+// environmentResource.planDatabase), or that the tenant is new.
+func (r *tenantResource) recordIsolation(ctx context.Context, req resource.ModifyPlanRequest) {
+	var slug, planned, prior types.String
+	req.Plan.GetAttribute(ctx, path.Root("slug"), &slug)
+	if req.State.Raw.IsNull() {
+		if known(slug) {
+			r.data.planCreate(slug.ValueString())
+		}
+		return
+	}
+	req.Plan.GetAttribute(ctx, path.Root("isolation"), &planned)
+	req.State.GetAttribute(ctx, path.Root("isolation"), &prior)
+	if known(slug) && known(planned) && !planned.Equal(prior) {
+		r.data.planIsolation(slug.ValueString(), planned.ValueString())
 	}
 }
 

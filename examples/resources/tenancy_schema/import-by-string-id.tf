@@ -1,0 +1,4 @@
+import {
+  to = tenancy_schema.staging
+  id = "acme/staging"
+}
