@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: build the provider and tenancyd, start tenancyd on a fresh
-# SQLite file, apply examples/quickstart, check that the next plan is empty
+# SQLite file, apply examples/quickstart (with a schema promoted from
+# staging to production and a nightly backup), check that the next plan is empty
 # and reports no drift, change the tenant and a production flag behind
 # Terraform's back, show the drift (explained) and the promotion's preview in
 # `terraform plan`, repair it with `terraform apply`, check that the next plan
@@ -71,10 +72,19 @@ export TF_IN_AUTOMATION=1
 cp -r "$root/examples/quickstart" "$work/quickstart"
 cd "$work/quickstart"
 
-step "terraform apply: create the quickstart (tenant, environments, people, quotas, flag, promotion)"
+step "terraform apply: create the quickstart (tenant, environments, people, quotas, flag, schema, promotion, backup)"
 terraform apply -auto-approve -no-color >"$work/apply.txt" 2>&1 || { cat "$work/apply.txt"; exit 1; }
 grep -e 'Creation complete' -e 'Apply complete' "$work/apply.txt"
 terraform output -no-color tenant
+
+step "Tenant data: staging's migrations reached production through the promotion, and production is backed up"
+terraform output -no-color data
+curl -fsS "$TENANCY_ENDPOINT/v1/tenants/acme/environments/production/schema" -H "Authorization: Bearer $TENANCY_TOKEN" |
+  grep -q '"applied":\[{"version":"1",[^]]*{"version":"2",' || {
+  echo "expected production to have migrations 1 and 2 applied" >&2
+  exit 1
+}
+echo 'production has migrations 1 and 2 applied'
 
 step "terraform plan: nothing to change, and no drift reported for what the promotion wrote to production"
 terraform plan -detailed-exitcode -no-color >"$work/plan.txt" 2>&1 || {

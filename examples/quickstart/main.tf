@@ -1,6 +1,7 @@
 # The quickstart: one customer on the platform, with production, staging and
-# development, two people, quotas, a feature flag, and the promotion that
-# carries staging's configuration to production. `make demo` applies it
+# development, two people, quotas, a feature flag, the schema of staging's
+# data store, the promotion that carries staging's configuration and schema
+# to production, and a nightly backup of production. `make demo` applies it
 # against a local tenancyd; point TENANCY_ENDPOINT and TENANCY_TOKEN at your
 # own to use it there.
 
@@ -138,24 +139,61 @@ resource "tenancy_feature_flag" "new_billing" {
   }
 }
 
-# Production matches staging's settings and flags. `terraform plan` previews,
-# line by line in `changes`, what production is about to get; a change to
-# staging in this configuration reaches production in the same apply.
+# The tables of the application's data, in staging's data store: each
+# migration runs once, in version order; add a version to change them. The
+# promotion below applies them to production.
+resource "tenancy_schema" "staging" {
+  tenant_id   = tenancy_tenant.acme.id
+  environment = tenancy_environment.staging.name
+
+  migrations = {
+    "1" = "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount_cents INTEGER NOT NULL)"
+    "2" = "CREATE INDEX invoices_customer ON invoices (customer)"
+  }
+}
+
+# Production matches staging's settings, flags and schema. `terraform plan`
+# previews, line by line in `changes`, what production is about to get; a
+# change to staging in this configuration reaches production in the same
+# apply.
 resource "tenancy_environment_promotion" "production" {
   tenant_id          = tenancy_tenant.acme.id
   source_environment = tenancy_environment.staging.name
   target_environment = tenancy_environment.production.name
-  include            = ["settings", "feature_flags"]
+  include            = ["settings", "feature_flags", "schema"]
 
   triggers = {
     settings = jsonencode(tenancy_environment.staging.settings)
     flags    = jsonencode(tenancy_feature_flag.new_billing.environments)
+    schema   = jsonencode(tenancy_schema.staging.migrations)
   }
+}
+
+# A backup of production a day: the first apply of each day (run it from a
+# daily schedule) takes that day's, and the days before stay until their
+# retain_until.
+resource "tenancy_backup" "production_nightly" {
+  tenant_id       = tenancy_tenant.acme.id
+  environment     = tenancy_environment.production.name
+  retain_days     = 14
+  keep_on_destroy = true
+  triggers        = { day = formatdate("YYYY-MM-DD", plantimestamp()) }
+
+  # Production's schema comes from the promotion: back up after it.
+  depends_on = [tenancy_environment_promotion.production]
 }
 
 output "tenant" {
   value = {
     id     = tenancy_tenant.acme.id
     status = tenancy_tenant.acme.status
+  }
+}
+
+output "data" {
+  value = {
+    production_database = tenancy_environment.production.database
+    staging_migrations  = [for m in tenancy_schema.staging.applied : m.version]
+    nightly_backup      = tenancy_backup.production_nightly.backup_id
   }
 }

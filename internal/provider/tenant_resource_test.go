@@ -364,7 +364,7 @@ resource "tenancy_tenant" "test" {
 
 // quickstartSize is how many resources examples/quickstart manages, each an
 // object of the platform.
-const quickstartSize = 13
+const quickstartSize = 15
 
 // TestAccTenant_protectedDestroyFailsAtPlan runs terraform destroy on the
 // quickstart, whose tenant keeps the default deletion_protection: the plan

@@ -1,6 +1,7 @@
 # One customer on the platform: a tenant with production, staging and
 # development environments, an administrator, a tenant-wide quota split
-# between the environments, and feature flags.
+# between the environments, feature flags, the schema of every environment's
+# data store and a nightly backup.
 
 terraform {
   required_version = ">= 1.5"
@@ -89,4 +90,26 @@ resource "tenancy_environment_promotion" "staging_to_production" {
   triggers = {
     flags = jsonencode({ for key, flag in tenancy_feature_flag.this : key => flag.environments })
   }
+}
+
+# Every environment's data store gets the same migrations, in version order.
+resource "tenancy_schema" "this" {
+  for_each = var.environments
+
+  tenant_id   = tenancy_tenant.this.id
+  environment = tenancy_environment.this[each.key].name
+  migrations  = var.migrations
+}
+
+# A backup of the whole tenant a day, taken by the first apply of the day;
+# the days before stay until their retain_until.
+resource "tenancy_backup" "nightly" {
+  count = var.nightly_backup_retain_days > 0 ? 1 : 0
+
+  tenant_id       = tenancy_tenant.this.id
+  retain_days     = var.nightly_backup_retain_days
+  keep_on_destroy = true
+  triggers        = { day = formatdate("YYYY-MM-DD", plantimestamp()) }
+
+  depends_on = [tenancy_schema.this]
 }

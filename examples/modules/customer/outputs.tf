@@ -17,3 +17,13 @@ output "pending_promotion" {
   description = "What the last promotion from staging changed in production."
   value       = one(tenancy_environment_promotion.staging_to_production[*].changes)
 }
+
+output "databases" {
+  description = "Where each environment's data store lives, by name (no secrets)."
+  value       = { for name, env in tenancy_environment.this : name => env.database }
+}
+
+output "latest_backup_id" {
+  description = "The id of today's backup, for tenancy_environment.restore_from_backup; null without nightly backups."
+  value       = one(tenancy_backup.nightly[*].backup_id)
+}

@@ -105,3 +105,18 @@ variable "promote_staging_to_production" {
   type        = bool
   default     = true
 }
+
+variable "migrations" {
+  description = "Migrations of every environment's data store, from version to SQL; applied ones are immutable, so add versions."
+  type        = map(string)
+  default = {
+    "1" = "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount_cents INTEGER NOT NULL)"
+    "2" = "CREATE INDEX invoices_customer ON invoices (customer)"
+  }
+}
+
+variable "nightly_backup_retain_days" {
+  description = "Days each nightly backup of the tenant is kept; 0 takes none."
+  type        = number
+  default     = 7
+}
