@@ -384,7 +384,7 @@ resource "tenancy_backup" "test" {
 						if err := sameFigures(before, after); err != nil {
 							t.Fatalf("after the restore: %v", err)
 						}
-						t.Logf("round trip through a destroyed tenant: before %s; after %s", before, after)
+						t.Logf("%s: round trip through a destroyed tenant: before %s; after %s", srv.Data.Engine(), before, after)
 					},
 					Config: srv.Config(fmt.Sprintf(`
 import {
@@ -410,8 +410,10 @@ import {
 // the source's schema is gone from the state, and the target's imports with
 // every migration applied.
 func TestAccBackup_moveBetweenTenants(t *testing.T) {
-	t.Parallel()
-	srv := acctest.Start(t)
+	forEachEngine(t, testMoveBetweenTenants)
+}
+
+func testMoveBetweenTenants(t *testing.T, srv *acctest.Server) {
 	from := dataTenant(t, srv, "from", "staging")
 	to := dataTenant(t, srv, "to", "staging")
 	migrations := []string{"1", createItems, "2", fillItems, "3", createTags, "4", fillTags}
@@ -453,7 +455,7 @@ func TestAccBackup_moveBetweenTenants(t *testing.T) {
 						t.Fatalf("after the move: %v", err)
 					}
 					left := backupFigures(t, srv, from, "staging")
-					t.Logf("move between tenants: %s before; %s after; left in the source: %s", before, after, left)
+					t.Logf("%s: move between tenants: %s before; %s after; left in the source: %s", srv.Data.Engine(), before, after, left)
 					for k, tb := range left {
 						if tb.Rows != 0 || !strings.HasSuffix(k, api.SchemaTable) {
 							t.Fatalf("the source still holds %s with %d rows", k, tb.Rows)

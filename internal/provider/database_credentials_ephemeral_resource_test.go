@@ -141,9 +141,11 @@ func TestAccDatabaseCredentials(t *testing.T) {
 			}
 			db := openDSN(t, c["dsn"])
 			defer db.Close()
-			if n, err := rowCount(db, "items"); err == nil {
+			n, err := rowCount(db, "items")
+			if err == nil {
 				return fmt.Errorf("after close, login %s still reads items (%d rows)", c["username"], n)
 			}
+			t.Logf("after close, login %s is refused: %v", c["username"], err)
 			return nil
 		}
 		cfg := srv.Config(fmt.Sprintf(`
@@ -177,7 +179,7 @@ resource "tenancy_environment" "qa" {
 			t.Fatalf("logins opened %d, connected before close %d, refused after close %d; want every one both (at least 2: plan and apply)",
 				probe.opened, probe.checkedBefore, probe.checkedAfter)
 		}
-		t.Logf("%d logins minted; each connected and read 3 rows before close, and was refused (or recorded revoked) after", probe.opened)
+		t.Logf("%s: %d logins minted; each connected and read 3 rows before close, and was refused (or recorded revoked) after", srv.Data.Engine(), probe.opened)
 	})
 }
 

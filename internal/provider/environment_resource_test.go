@@ -464,7 +464,7 @@ resource "tenancy_environment" "staging" {
 					before = after
 					return nil
 				}
-				t.Logf("isolation %s: tables before %s; after %s; production in %s, staging in %s", isolation, before, after,
+				t.Logf("%s, isolation %s: tables before %s; after %s; production in %s, staging in %s", srv.Data.Engine(), isolation, before, after,
 					places[len(places)-2]["name"], places[len(places)-1]["name"])
 				return sameFigures(before, after)
 			}
@@ -550,7 +550,7 @@ resource "tenancy_environment" "test" {
 						resource.TestCheckResourceAttrPair(environmentAddr, "restore_from_backup", "tenancy_backup.nightly", "backup_id"),
 						func(*terraform.State) error {
 							before, after := backupFigures(t, srv, tenant, "production"), backupFigures(t, srv, tenant, "sandbox")
-							t.Logf("sandbox from production's backup: production %s; sandbox %s", before, after)
+							t.Logf("%s: sandbox from production's backup: production %s; sandbox %s", srv.Data.Engine(), before, after)
 							return sameFigures(before, rekey(after, "production"))
 						}),
 				},

@@ -189,10 +189,12 @@ func expectRows(t *testing.T, srv *acctest.Server, tenant, env string, want map[
 // TestAccSchema_lifecycle applies two migrations, then plans a third (the
 // plan lists it with its checksum, to run after the two applied ones),
 // applies it, imports the schema and plans clean; a timeouts change alone
-// applies nothing.
+// applies nothing. On SQLite and on PostgreSQL.
 func TestAccSchema_lifecycle(t *testing.T) {
-	t.Parallel()
-	srv := acctest.Start(t)
+	forEachEngine(t, func(t *testing.T, srv *acctest.Server) { testSchemaLifecycle(t, srv) })
+}
+
+func testSchemaLifecycle(t *testing.T, srv *acctest.Server) {
 	tenant := dataTenant(t, srv, "schema", "staging")
 	two := []string{"1", createItems, "2", fillItems}
 	three := append(slices.Clone(two), "10", createTags)
