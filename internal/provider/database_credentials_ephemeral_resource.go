@@ -72,7 +72,11 @@ func (r *databaseCredentialsEphemeralResource) Schema(_ context.Context, _ ephem
 			"On PostgreSQL the login is a role of the store's own group role, valid until `expires_at`: it reaches that " +
 			"environment's schema (or database) and nothing of any other tenant. On SQLite (tenancyd's embedded default) there are " +
 			"no logins: `dsn` is the path of the environment's database file on tenancyd's host, `password` is empty, and " +
-			"revoking is in name only.",
+			"revoking is in name only.\n\n" +
+			"Terraform opens ephemeral resources while it plans, too. For an environment that the same apply creates, the plan " +
+			"has no credentials to give (a warning says so, and `username`, `password`, `dsn` and `expires_at` are empty); the " +
+			"apply mints them once it has created the environment. Refer to the environment (`environment = " +
+			"tenancy_environment.NAME.name`) so that Terraform creates it first.",
 		Attributes: map[string]schema.Attribute{
 			"tenant_id": schema.StringAttribute{
 				Required:            true,
@@ -143,8 +147,19 @@ func (r *databaseCredentialsEphemeralResource) Open(ctx context.Context, req eph
 		return
 	}
 	c, err := r.data.client.CreateCredentials(ctx, tenant, env, ttl)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot mint credentials for environment %q of tenant %q", env, tenant), err)
+	switch {
+	case errors.Is(err, client.ErrNotFound) && r.data.createdInThisRun(tenant, env):
+		// Terraform opens ephemeral resources while it plans, when their
+		// configuration is known, and the environment is only planned yet:
+		// the apply opens them again once it exists.
+		resp.Diagnostics.AddWarning(fmt.Sprintf("No credentials for environment %q of tenant %q in this plan", env, tenant),
+			"The environment is created by this apply, so its data store does not exist yet: in this plan, username, "+
+				"password, dsn and expires_at are empty. The apply mints the credentials once it has created the environment.")
+		m.Username, m.Password, m.DSN, m.ExpiresAt = types.StringValue(""), types.StringValue(""), types.StringValue(""), types.StringValue("")
+		resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
+		return
+	case err != nil:
+		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot mint credentials for environment %q of tenant %q", env, tenant), withCreateHint(err))
 		return
 	}
 	login, err := json.Marshal(mintedLogin{Tenant: tenant, Environment: env, Username: c.Username})

@@ -36,7 +36,7 @@ var credentialsType = tftypes.Object{AttributeTypes: map[string]tftypes.Type{
 type credentialsProbe struct {
 	tfprotov6.ProviderServer
 	mu     sync.Mutex
-	open   map[string]string // of the login open now
+	open   map[string]map[string]string // the logins open now, by environment
 	before func(creds map[string]string) error
 	after  func(creds map[string]string) error
 	// opened, connected and refused count the logins and the checks passed.
@@ -70,7 +70,10 @@ func (p *credentialsProbe) OpenEphemeralResource(ctx context.Context, req *tfpro
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if creds["username"] != "" {
-		p.open = creds
+		if p.open == nil {
+			p.open = map[string]map[string]string{}
+		}
+		p.open[creds["environment"]] = creds
 		p.opened++
 		p.secrets = append(p.secrets, creds["dsn"])
 		if creds["password"] != "" {
@@ -81,9 +84,19 @@ func (p *credentialsProbe) OpenEphemeralResource(ctx context.Context, req *tfpro
 }
 
 func (p *credentialsProbe) CloseEphemeralResource(ctx context.Context, req *tfprotov6.CloseEphemeralResourceRequest) (*tfprotov6.CloseEphemeralResourceResponse, error) {
+	// Close carries only the private data Open left, the login as JSON.
+	var login struct {
+		Environment string `json:"environment"`
+	}
+	var private map[string][]byte
+	if json.Unmarshal(req.Private, &private) == nil {
+		for _, v := range private {
+			_ = json.Unmarshal(v, &login)
+		}
+	}
 	p.mu.Lock()
-	creds := p.open
-	p.open = nil
+	creds := p.open[login.Environment]
+	delete(p.open, login.Environment)
 	p.mu.Unlock()
 	if creds != nil {
 		p.record(p.before(creds), &p.checkedBefore)
@@ -106,10 +119,12 @@ func (p *credentialsProbe) record(err error, passed *int) {
 }
 
 // TestAccDatabaseCredentials mints credentials for an environment with rows
-// in it, during a plan and an apply. Right before Terraform closes them, the
-// DSN connects and reads the rows; right after, on PostgreSQL, the login is
-// refused (on SQLite, which has no logins, the platform's audit log records
-// the revocation). Neither the password nor the DSN reaches the state.
+// in it, during a plan and an apply, and for an environment the apply
+// creates (empty in the plan, minted in the apply). Right before Terraform
+// closes them, the DSN connects (and reads the rows); right after, on
+// PostgreSQL, the login is refused (on SQLite, which has no logins, the
+// platform's audit log records the revocation). Neither the password nor
+// the DSN reaches the state.
 func TestAccDatabaseCredentials(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, srv *acctest.Server) {
 		tenant := dataTenant(t, srv, "creds", "staging")
@@ -119,6 +134,11 @@ func TestAccDatabaseCredentials(t *testing.T) {
 		probe.before = func(c map[string]string) error {
 			db := openDSN(t, c["dsn"])
 			defer db.Close()
+			if c["environment"] == "qa" {
+				// Made in this apply: its store holds the bookkeeping table only.
+				_, err := rowCount(db, api.SchemaTable)
+				return err
+			}
 			n, err := rowCount(db, "items")
 			if err != nil {
 				return fmt.Errorf("before close, login %s cannot read items: %w", c["username"], err)
@@ -137,7 +157,7 @@ func TestAccDatabaseCredentials(t *testing.T) {
 		}
 		probe.after = func(c map[string]string) error {
 			if strings.HasPrefix(c["dsn"], "file:") {
-				return revokedInAudit(srv, tenant, c["username"])
+				return revokedInAudit(srv, tenant, c["environment"], c["username"])
 			}
 			db := openDSN(t, c["dsn"])
 			defer db.Close()
@@ -155,11 +175,18 @@ ephemeral "tenancy_database_credentials" "staging" {
   ttl         = "10m"
 }
 
-# Something to create, so that the apply opens the credentials too.
+# Something to create, so that the apply opens the credentials too; its
+# own credentials are empty in the plan (it does not exist yet) and minted
+# in the apply, once it does.
 resource "tenancy_environment" "qa" {
   tenant_id = %[1]q
   name      = "qa"
   type      = "development"
+}
+
+ephemeral "tenancy_database_credentials" "qa" {
+  tenant_id   = %[1]q
+  environment = tenancy_environment.qa.name
 }
 `, tenant))
 		resource.Test(t, resource.TestCase{
@@ -175,17 +202,18 @@ resource "tenancy_environment" "qa" {
 		if len(probe.errs) > 0 {
 			t.Fatal(probe.errs)
 		}
-		if probe.opened < 2 || probe.checkedBefore != probe.opened || probe.checkedAfter != probe.opened {
-			t.Fatalf("logins opened %d, connected before close %d, refused after close %d; want every one both (at least 2: plan and apply)",
+		if probe.opened < 3 || probe.checkedBefore != probe.opened || probe.checkedAfter != probe.opened {
+			t.Fatalf("logins opened %d, connected before close %d, refused after close %d; want every one both (at least 3: staging's in plan and apply, qa's in apply)",
 				probe.opened, probe.checkedBefore, probe.checkedAfter)
 		}
-		t.Logf("%s: %d logins minted; each connected and read 3 rows before close, and was refused (or recorded revoked) after", srv.Data.Engine(), probe.opened)
+		t.Logf("%s: %d logins minted over the test's plans and apply (qa's only once it existed); each connected before close (staging's read its 3 rows), and was refused (or recorded revoked) after",
+			srv.Data.Engine(), probe.opened)
 	})
 }
 
 // revokedInAudit checks the tenant's audit log for the revocation of a login.
-func revokedInAudit(srv *acctest.Server, tenant, username string) error {
-	events, err := srv.Client.ObjectHistory(context.Background(), tenant, api.KindCredentials, "staging/"+username, 10)
+func revokedInAudit(srv *acctest.Server, tenant, env, username string) error {
+	events, err := srv.Client.ObjectHistory(context.Background(), tenant, api.KindCredentials, env+"/"+username, 10)
 	if err != nil {
 		return err
 	}

@@ -290,6 +290,18 @@ resource "tenancy_environment_promotion" "flags" {
   depends_on         = [tenancy_feature_flag.billing]
 }
 
+resource "tenancy_schema" "staging" {
+  tenant_id   = tenancy_tenant.this.id
+  environment = tenancy_environment.staging.name
+  migrations  = { "1" = "CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount_cents INTEGER NOT NULL)" }
+}
+
+resource "tenancy_backup" "staging" {
+  tenant_id   = tenancy_tenant.this.id
+  environment = tenancy_environment.staging.name
+  depends_on  = [tenancy_schema.staging]
+}
+
 data "tenancy_tenant" "viewer" {
   provider = tenancy.viewer
   slug     = "secrets-viewer"
