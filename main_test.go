@@ -80,8 +80,8 @@ func TestAccLocalProviderAsDocumented(t *testing.T) {
 		copyFiles(t, filepath.Join("examples", dir), filepath.Join(root, "examples", dir))
 	}
 	quickstart := filepath.Join(root, "examples", "quickstart")
-	if out := run(quickstart, "plan", "-input=false"); !strings.Contains(out, "Plan: 13 to add") {
-		t.Errorf("the quickstart's plan without terraform init does not create its 13 resources:\n%s", out)
+	if out := run(quickstart, "plan", "-input=false"); !strings.Contains(out, "Plan: 15 to add") {
+		t.Errorf("the quickstart's plan without terraform init does not create its 15 resources:\n%s", out)
 	}
 	fleet := filepath.Join(root, "examples", "fleet")
 	run(fleet, "get")

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -198,14 +197,10 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() || !known(m.TenantID) || m.Environment.IsUnknown() {
 		return
 	}
+	summary := "The platform would not take a backup of " + backupWhat(m)
 	_, err := r.client.CheckBackup(ctx, m.TenantID.ValueString(), m.request())
-	switch {
-	case err == nil:
-	case errors.Is(err, client.ErrNotFound) && r.data.createdInThisRun(m.TenantID.ValueString(), m.Environment.ValueString()):
-		// The tenant or the environment is created in this very apply.
-		tflog.Debug(ctx, "backup dry run: not found yet", map[string]any{"error": err.Error()})
-	default:
-		addAPIError(&resp.Diagnostics, "The platform would not take a backup of "+backupWhat(m), withCreateHint(err))
+	if !planCheck(ctx, summary, err, r.data.createdInThisRun(m.TenantID.ValueString(), m.Environment.ValueString())) {
+		addAPIError(&resp.Diagnostics, summary, withCreateHint(err))
 	}
 }
 

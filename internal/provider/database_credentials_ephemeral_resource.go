@@ -148,7 +148,7 @@ func (r *databaseCredentialsEphemeralResource) Open(ctx context.Context, req eph
 	}
 	c, err := r.data.client.CreateCredentials(ctx, tenant, env, ttl)
 	switch {
-	case errors.Is(err, client.ErrNotFound) && r.data.createdInThisRun(tenant, env):
+	case (errors.Is(err, client.ErrNotFound) || errors.Is(err, client.ErrNoRoute)) && r.data.createdInThisRun(tenant, env):
 		// Terraform opens ephemeral resources while it plans, when their
 		// configuration is known, and the environment is only planned yet:
 		// the apply opens them again once it exists.

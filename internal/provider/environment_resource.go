@@ -260,15 +260,12 @@ func (r *environmentResource) checkRestore(ctx context.Context, plan environment
 	if diags.Append(d...); d.HasError() {
 		return
 	}
+	summary := fmt.Sprintf("Cannot create environment %q of tenant %q from backup %s",
+		plan.Name.ValueString(), plan.TenantID.ValueString(), plan.RestoreFromBackup.ValueString())
 	_, err := r.client.CheckEnvironment(ctx, plan.TenantID.ValueString(), spec)
-	switch {
-	case err == nil:
-	case errors.Is(err, client.ErrNotFound) && r.data.createdInThisRun(plan.TenantID.ValueString(), ""):
-		// The tenant may be created in this very apply.
-		tflog.Debug(ctx, "environment dry run: the tenant does not exist yet", map[string]any{"error": err.Error()})
-	default:
-		addAPIError(diags, fmt.Sprintf("Cannot create environment %q of tenant %q from backup %s",
-			plan.Name.ValueString(), plan.TenantID.ValueString(), plan.RestoreFromBackup.ValueString()), err)
+	// The tenant may be created in this very apply.
+	if !planCheck(ctx, summary, err, r.data.createdInThisRun(plan.TenantID.ValueString(), "")) {
+		addAPIError(diags, summary, err)
 	}
 }
 

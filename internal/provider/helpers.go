@@ -153,3 +153,28 @@ func withCreateHint(err error) error {
 	return fmt.Errorf("%w\n\nIf this configuration creates it, refer to it (tenant_id = tenancy_tenant.NAME.id, "+
 		"environment = tenancy_environment.NAME.name) so that Terraform creates it first", err)
 }
+
+// planCheck sorts the error of a plan-time dry run (a check the platform
+// makes of what the apply will ask): whether the plan may go on without it
+// (nil, or an answer that says nothing about the request), or must fail (an
+// answer that refuses it, which the caller reports). creating says the
+// tenant or environment is created in this run, so that its absence is
+// expected. A dry run only lets the plan say early what the apply would
+// say: when the platform cannot answer it (a network failure, a proxy's
+// garbled answer; Configure already checked the endpoint), the apply will.
+func planCheck(ctx context.Context, summary string, err error, creating bool) (goOn bool) {
+	switch {
+	case err == nil:
+		return true
+	case creating && (errors.Is(err, client.ErrNotFound) || errors.Is(err, client.ErrNoRoute)):
+		tflog.Debug(ctx, "dry run: created in this run", map[string]any{"error": err.Error()})
+		return true
+	case errors.Is(err, client.ErrInvalid), errors.Is(err, client.ErrConflict), errors.Is(err, client.ErrPermissionDenied),
+		errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrOutOfReach), errors.Is(err, client.ErrUnauthenticated),
+		errors.Is(err, client.ErrPreconditionFailed):
+		return false
+	default:
+		tflog.Warn(ctx, "the platform could not check this at plan time; the apply will", map[string]any{"check": summary, "error": err.Error()})
+		return true
+	}
+}

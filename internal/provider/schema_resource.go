@@ -235,18 +235,18 @@ func (r *schemaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	spec := api.SchemaSpec{Migrations: stringsOf(plan.Migrations)}
 	base, pending := prior, pendingVersions(spec.Migrations, prior)
 	if r.client != nil {
+		summary := "The platform refuses the migrations of " + schemaWhat(plan)
+		// An environment created in this very apply has a new, empty store.
+		creating := state == nil && r.data.createdInThisRun(plan.TenantID.ValueString(), plan.Environment.ValueString())
 		sc, err := r.client.CheckSchema(ctx, plan.TenantID.ValueString(), plan.Environment.ValueString(), spec, 0)
 		switch {
 		case err == nil:
 			base, pending = sc.Applied, sc.Pending
-		case state == nil && errors.Is(err, client.ErrNotFound) && r.data.createdInThisRun(plan.TenantID.ValueString(), plan.Environment.ValueString()):
-			// The environment (or its tenant) is created in this very
-			// apply: its new data store holds nothing yet.
-			tflog.Debug(ctx, "schema dry run: the environment does not exist yet", map[string]any{"id": plan.ID.ValueString(), "error": err.Error()})
-			base, pending = nil, pendingVersions(spec.Migrations, nil)
-		default:
-			addSchemaError(&resp.Diagnostics, "The platform refuses the migrations of "+schemaWhat(plan), withCreateHint(err))
+		case !planCheck(ctx, summary, err, creating):
+			addSchemaError(&resp.Diagnostics, summary, withCreateHint(err))
 			return
+		case creating:
+			base, pending = nil, pendingVersions(spec.Migrations, nil)
 		}
 	}
 	applied, diags := plannedApplied(ctx, base, pending, spec.Migrations)
