@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -133,7 +134,7 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"status": schema.StringAttribute{
 				Computed: true,
 				MarkdownDescription: "Lifecycle state of the environment: `active` once its data store is made, or `failed` " +
-					"while making it fails (tenancyd retries).",
+					"while making it fails (tenancyd retries). Creating an environment waits up to five minutes for it to be `active`.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"database": schema.SingleNestedAttribute{
@@ -285,8 +286,53 @@ func (r *environmentResource) Create(ctx context.Context, req resource.CreateReq
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot create environment %q in tenant %q", spec.Name, tenant), err)
 		return
 	}
-	tflog.Info(ctx, "environment created", map[string]any{"id": e.ID})
-	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, e)...)
+	tflog.Info(ctx, "environment created", map[string]any{"id": e.ID, "status": e.Status})
+	// The environment exists from here on: it goes into state even if its
+	// data store is not ready in time, so Terraform taints it instead of
+	// forgetting it.
+	active, waitErr := waitForEnvironment(ctx, r.client, e)
+	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, active)...)
+	if waitErr != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Environment %q of tenant %q did not become active", spec.Name, tenant),
+			fmt.Sprintf("The environment was created, but its data store is still %s after %s: %v (%s). tenancyd keeps retrying; "+
+				"the environment is kept in state as tainted, and the next apply replaces it.",
+				active.Status, environmentActiveTimeout, waitErr, orNone(active.StatusReason)))
+	}
+}
+
+// environmentActiveTimeout is how long creating an environment waits for
+// its data store: tenancyd retries a store it could not make.
+const environmentActiveTimeout = 5 * time.Minute
+
+// waitForEnvironment polls until an environment is active (its data store
+// made), returning the last environment seen either way.
+func waitForEnvironment(ctx context.Context, c *client.Client, e *api.Environment) (*api.Environment, error) {
+	ctx, cancel := context.WithTimeout(ctx, environmentActiveTimeout)
+	defer cancel()
+	delay := 200 * time.Millisecond
+	for e.Status != api.StatusActive {
+		select {
+		case <-ctx.Done():
+			return e, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+		next, err := c.GetEnvironment(ctx, e.TenantID, e.Name)
+		if err != nil {
+			return e, err
+		}
+		e = next
+		tflog.Debug(ctx, "waiting for the environment's data store", map[string]any{"id": e.ID, "status": e.Status, "reason": e.StatusReason})
+	}
+	return e, nil
+}
+
+// orNone is s, or "no reason given".
+func orNone(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
 }
 
 func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
