@@ -392,18 +392,6 @@ func restoredTenant(objs []store.Object) (api.Tenant, error) {
 	return api.Tenant{}, errors.New("the backup holds no tenant object")
 }
 
-// restoreDryRun reads ?dry_run, which must be true or false when present.
-func restoreDryRun(r *http.Request) (bool, error) {
-	switch v := r.URL.Query().Get("dry_run"); v {
-	case "", "false":
-		return false, nil
-	case "true":
-		return true, nil
-	default:
-		return false, errBadRequest("dry_run", "dry_run must be true or false; got %q", v)
-	}
-}
-
 // restoreSource is one environment of a backup, ready to restore.
 type restoreSource struct {
 	backup store.BackupRecord
@@ -814,7 +802,7 @@ func (plan *restorePlan) undo(ctx context.Context, s *Server, done []*restorePai
 // own backups. Tokens are not restored; deletion revoked them.
 func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
-	dry, err := restoreDryRun(r)
+	dry, err := dryRunParam(r)
 	if err != nil {
 		return err
 	}

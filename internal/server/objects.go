@@ -92,31 +92,6 @@ func putObject[T any, P document[T]](ctx context.Context, tx store.Tx, tenant, k
 	return fromObject[T, P](o)
 }
 
-// listPageOf answers a list request with one page of a tenant's objects of a
-// kind that keep passes (nil keeps all).
-func listPageOf[T any, P document[T]](ctx context.Context, tx store.Tx, tenant, kind, after string, size int, keep func(T) bool) (api.List[T], error) {
-	list := api.List[T]{Items: []T{}}
-	objs, next, err := listPage(ctx, tx, store.ListQuery{Tenant: tenant, Kind: kind, After: after}, size, func(o store.Object) (bool, error) {
-		if keep == nil {
-			return true, nil
-		}
-		v, err := fromObject[T, P](o)
-		return err == nil && keep(v), err
-	})
-	if err != nil {
-		return list, err
-	}
-	list.NextPageToken = next
-	for _, o := range objs {
-		v, err := fromObject[T, P](o)
-		if err != nil {
-			return list, err
-		}
-		list.Items = append(list.Items, v)
-	}
-	return list, nil
-}
-
 // view runs a read-only handler body and answers with what it returns; a
 // returned pointer to an object with api.Meta also sets the ETag.
 func (s *Server) view(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, tx store.Tx) (any, error)) error {
@@ -135,50 +110,4 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request, fn func(ctx contex
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// creation is how one kind of a tenant's objects is created by POST.
-type creation[T any] struct {
-	kind string
-	// check builds the object from the request body and runs every check
-	// of the create; the dry run (?dry_run=true) and the create share it.
-	check func(ctx context.Context, tx store.Tx, tenant string, body []byte) (T, error)
-	// key is the object's store key; detail is what its audit event says.
-	key, detail func(T) string
-	// answer is what the caller sees of the object; nil: the object itself.
-	answer func(T) any
-}
-
-// createIn creates an object of a tenant under the tenant's lock, with its
-// audit event, or only checks it on a dry run.
-func createIn[T any, P document[T]](s *Server, w http.ResponseWriter, r *http.Request, p *principal, c creation[T]) error {
-	tenant := r.PathValue("tenant")
-	answer := c.answer
-	if answer == nil {
-		answer = func(v T) any { return v }
-	}
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			v, err := c.check(ctx, tx, tenant, body)
-			return answer(v), err
-		})
-	}
-	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		v, err := c.check(ctx, tx, tenant, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if v, err = createObject[T, P](ctx, tx, tenant, c.kind, c.key(v), v); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: c.kind + ".create", kind: c.kind, key: c.key(v),
-			after: P(&v).GetMeta().Revision, detail: c.detail(v)}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, answer(v), nil
-	})
 }

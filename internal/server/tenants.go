@@ -2,15 +2,12 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
-
-	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
@@ -472,39 +469,6 @@ func keepErr(o store.Object, err error, keep func(store.Object) (bool, error)) (
 		return false, err
 	}
 	return keep(o)
-}
-
-// applyMergePatch applies an RFC 7396 merge patch to v and decodes the
-// result strictly, so a patch cannot smuggle in unknown fields.
-func applyMergePatch[T any](v T, patch []byte) (T, error) {
-	var out T
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(patch, &probe); err != nil || probe == nil {
-		return out, errBadRequest("", "a PATCH body must be a JSON object (a JSON merge patch, RFC 7396)")
-	}
-	doc, err := json.Marshal(v)
-	if err != nil {
-		return out, err
-	}
-	merged, err := jsonpatch.MergePatch(doc, patch)
-	if err != nil {
-		return out, errBadRequest("", "the merge patch could not be applied: %v", err)
-	}
-	return out, decodeStrict(merged, &out)
-}
-
-// changedFields names the top-level fields a merge patch touches, for the audit log.
-func changedFields(patch []byte) string {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(patch, &m) != nil {
-		return ""
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return "changed: " + strings.Join(keys, ", ")
 }
 
 // deleteTenant decommissions a tenant: a final backup of everything it
