@@ -213,7 +213,9 @@ func (s *Server) getBackup(w http.ResponseWriter, r *http.Request, _ *principal)
 	})
 }
 
-// deleteBackup deletes a backup before its retain_until.
+// deleteBackup deletes a backup before its retain_until. It is no deletion
+// (see deleteIn): a backup is a record of its own table, not an object with
+// revisions, and never changes.
 func (s *Server) deleteBackup(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("id")
 	ifMatch, err := parseIfMatch(r)

@@ -112,7 +112,8 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request, p *pr
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,63}$`)
 
 // revokeCredentials drops a login of an environment's data store before it
-// expires and ends its sessions. A login that is not one of this store's,
+// expires and ends its sessions. It is no deletion (see deleteIn): a login
+// is no object of the platform's records, but a role in the data plane. A login that is not one of this store's,
 // or is gone already (expired and removed, or revoked), is a 404: either
 // way it reaches nothing of the store.
 func (s *Server) revokeCredentials(w http.ResponseWriter, r *http.Request, p *principal) error {

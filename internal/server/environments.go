@@ -256,89 +256,83 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
+	u := update[api.Environment]{
+		tenant: slug, kind: store.KindEnvironment, key: name, what: fmt.Sprintf("environment %q", name),
+		load: func(ctx context.Context, tx store.Tx) (api.Environment, error) {
+			return loadEnvironment(ctx, tx, slug, name)
+		},
+		apply: func(ctx context.Context, tx store.Tx, cur api.Environment, body []byte) (api.Environment, error) {
+			return applyEnvironmentPatch(ctx, tx, p, slug, cur, body)
+		},
+		detail: func(_, _ api.Environment, body []byte) string { return environmentChanges(body) },
+	}
 	var mv *storeMove
 	return s.writeData(w, r, p, dataWrite{
 		locks: []string{lockTenant(slug)},
 		prepare: func(ctx context.Context, tx store.Tx, body []byte) (func(context.Context) error, error) {
-			cur, next, t, err := s.nextEnvironment(ctx, tx, p, slug, name, ifMatch, body)
-			if err != nil || next == nil {
+			cur, next, err := prepareUpdate(ctx, tx, u, ifMatch, body)
+			if err != nil {
 				return nil, err
 			}
-			e := *next
-			if mv = s.moveFor(t, cur, e.Type); mv == nil {
+			if same, err := unchanged(u, cur, next); err != nil || same {
+				return nil, err
+			}
+			t, err := loadTenant(ctx, tx, slug)
+			if err != nil {
+				return nil, err
+			}
+			if mv = s.moveFor(t, cur, next.Type); mv == nil {
 				return nil, nil
 			}
 			return mv.run, nil
 		},
 		commit: func(ctx context.Context, tx store.Tx, body []byte, workErr error) (int, any, error) {
-			cur, next, _, err := s.nextEnvironment(ctx, tx, p, slug, name, ifMatch, body)
+			cur, next, err := prepareUpdate(ctx, tx, u, ifMatch, body)
 			if err != nil {
 				return 0, nil, err
 			}
-			if next == nil {
-				// Nothing changes: no new revision, so nobody sees drift that is not there.
-				return http.StatusOK, cur, nil
-			}
-			if mv != nil {
-				if err := s.recordMove(ctx, tx, p, mv, workErr, cur.Revision, next); err != nil {
+			if same, err := unchanged(u, cur, next); mv != nil && err == nil && !same {
+				if err := s.recordMove(ctx, tx, p, mv, workErr, cur.Revision, &next); err != nil {
 					return errorAnswer(ctx, err)
 				}
 			}
-			e, err := putObject[api.Environment](ctx, tx, slug, store.KindEnvironment, name, *next)
-			if err != nil {
-				return 0, nil, err
-			}
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.update", kind: store.KindEnvironment, key: name,
-				before: cur.Revision, after: e.Revision, detail: environmentChanges(body)}); err != nil {
-				return 0, nil, err
-			}
-			return http.StatusOK, e, nil
+			return writeUpdate(ctx, tx, s, p, u, cur, next, body)
 		},
 		after: func(ctx context.Context) { s.afterMove(ctx, mv) },
 	})
 }
 
-// nextEnvironment checks a patch of an environment and returns the
-// environment as it is, and as it would be (nil when nothing changes).
-func (s *Server) nextEnvironment(ctx context.Context, tx store.Tx, p *principal, slug, name string, ifMatch precondition, body []byte) (api.Environment, *api.Environment, api.Tenant, error) {
-	t, err := loadTenant(ctx, tx, slug)
-	if err != nil {
-		return api.Environment{}, nil, t, err
-	}
-	cur, err := loadEnvironment(ctx, tx, slug, name)
-	if err != nil {
-		return cur, nil, t, err
-	}
-	if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("environment %q", name)); err != nil {
-		return cur, nil, t, err
-	}
+// applyEnvironmentPatch checks a patch of an environment and returns the
+// environment as it would be: as it is when nothing changes.
+func applyEnvironmentPatch(ctx context.Context, tx store.Tx, p *principal, slug string, cur api.Environment, body []byte) (api.Environment, error) {
+	name := cur.Name
 	next, err := applyMergePatch(cur.EnvironmentSpec, body)
 	if err != nil {
-		return cur, nil, t, err
+		return cur, err
 	}
 	switch {
 	case next.Name != cur.Name:
-		return cur, nil, t, errInvalid("name", "name is immutable: environment %q cannot become %q; create a new environment instead",
+		return cur, errInvalid("name", "name is immutable: environment %q cannot become %q; create a new environment instead",
 			cur.Name, next.Name)
 	case !reflect.DeepEqual(next.RestoreFromBackup, cur.RestoreFromBackup):
-		return cur, nil, t, errInvalid("restore_from_backup", "restore_from_backup is used only when an environment is created; to restore a backup into environment %q, use POST /v1/backups/{id}/restore with target_environment %q",
+		return cur, errInvalid("restore_from_backup", "restore_from_backup is used only when an environment is created; to restore a backup into environment %q, use POST /v1/backups/{id}/restore with target_environment %q",
 			name, name)
 	case next.Type != cur.Type && !p.atLeast(api.RoleTenantAdmin):
-		return cur, nil, t, errForbidden("type", "changing the type of environment %q from %s to %s needs role tenant_admin; the token %q has role %s",
+		return cur, errForbidden("type", "changing the type of environment %q from %s to %s needs role tenant_admin; the token %q has role %s",
 			name, cur.Type, next.Type, p.Name, p.Role)
 	}
 	if err := checkEnvironmentSpec(next); err != nil {
-		return cur, nil, t, err
+		return cur, err
 	}
 	if reflect.DeepEqual(next, cur.EnvironmentSpec) {
-		return cur, nil, t, nil
+		return cur, nil // Nothing changes, so no write to a production environment either.
 	}
 	if err := checkNotProduction(ctx, tx, p, slug, name, "settings"); err != nil {
-		return cur, nil, t, err
+		return cur, err
 	}
 	e := cur
 	e.EnvironmentSpec = next
-	return cur, &e, t, nil
+	return e, nil
 }
 
 // environmentChanges says for the audit log which fields and settings keys
@@ -374,6 +368,12 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
+	d := deletion[api.Environment]{
+		tenant: slug, kind: store.KindEnvironment, key: name, what: fmt.Sprintf("environment %q", name),
+		load: func(ctx context.Context, tx store.Tx) (api.Environment, error) {
+			return loadEnvironment(ctx, tx, slug, name)
+		},
+	}
 	var dumps map[string]*tenantdata.Dump
 	var ref tenantdata.Ref
 	var rev int64
@@ -384,11 +384,11 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 			if err != nil {
 				return nil, err
 			}
-			e, err := loadEnvironment(ctx, tx, slug, name)
+			e, err := d.load(ctx, tx)
 			if err != nil {
 				return nil, err
 			}
-			if err := checkRevision(ifMatch, e.Revision, fmt.Sprintf("environment %q", name)); err != nil {
+			if err := checkRevision(ifMatch, e.Revision, d.what); err != nil {
 				return nil, err
 			}
 			ref, rev = storeRef(t, e), e.Revision
@@ -401,61 +401,24 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 			if workErr != nil {
 				return 0, nil, fmt.Errorf("the final backup of environment %q could not be taken, so it is not deleted: %w", name, workErr)
 			}
-			t, err := loadTenant(ctx, tx, slug)
-			if err != nil {
-				return 0, nil, err
-			}
-			e, err := loadEnvironment(ctx, tx, slug, name)
-			if err != nil {
-				return 0, nil, err
-			}
-			if e.Revision != rev {
-				return 0, nil, changedDuringBackup("environment", name, rev, e.Revision)
-			}
-			records, err := environmentRecords(ctx, tx, slug, name)
-			if err != nil {
-				return 0, nil, err
-			}
-			b, err := s.newBackup(api.BackupFinal, t, name, *t.DataRetentionDays, records, dumps)
-			if err != nil {
-				return 0, nil, err
-			}
-			if err := tx.PutBackup(ctx, b); err != nil {
-				return 0, nil, err
-			}
-			why := fmt.Sprintf("environment %q deleted", name)
-			if err := s.removeQuota(ctx, tx, p, slug, name, why); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return 0, nil, err
-			}
-			if err := tx.Delete(ctx, slug, api.KindSchema, name, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return 0, nil, err
-			}
-			bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
-			if err != nil {
-				return 0, nil, err
-			}
-			for _, b := range bindings {
-				if b.Environment != nil && *b.Environment == name {
-					if err := s.removeBinding(ctx, tx, p, b, why); err != nil {
-						return 0, nil, err
-					}
+			d.cascade = func(ctx context.Context, tx store.Tx, e api.Environment) (string, error) {
+				if e.Revision != rev {
+					return "", changedDuringBackup("environment", name, rev, e.Revision)
 				}
+				b, err := s.finalEnvironmentBackup(ctx, tx, slug, name, dumps)
+				if err != nil {
+					return "", err
+				}
+				if err := s.removeFromEnvironment(ctx, tx, p, slug, name); err != nil {
+					return "", err
+				}
+				if err := s.scheduleDrop(ctx, tx, ref, fmt.Sprintf("environment %q deleted", name)); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("type %s; final backup %s (%s) kept until %s", e.Type, b.ID,
+					storesLine(backupView(b).Stores), b.RetainUntil.Format(time.RFC3339)), nil
 			}
-			if err := s.removeEnvironmentFromFlags(ctx, tx, p, slug, name); err != nil {
-				return 0, nil, err
-			}
-			if err := tx.Delete(ctx, slug, store.KindEnvironment, name, e.Revision); err != nil {
-				return 0, nil, err
-			}
-			if err := s.scheduleDrop(ctx, tx, ref, why); err != nil {
-				return 0, nil, err
-			}
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "environment.delete", kind: store.KindEnvironment, key: name,
-				before: e.Revision, detail: fmt.Sprintf("type %s; final backup %s (%s) kept until %s", e.Type, b.ID,
-					storesLine(backupView(b).Stores), b.RetainUntil.Format(time.RFC3339))}); err != nil {
-				return 0, nil, err
-			}
-			return http.StatusNoContent, nil, nil
+			return runDeletion(ctx, tx, s, p, d, ifMatch)
 		},
 		after: func(ctx context.Context) {
 			if err := s.runDrops(ctx, ref); err != nil {
@@ -463,6 +426,49 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 			}
 		},
 	})
+}
+
+// finalEnvironmentBackup stores the final backup of an environment being
+// deleted: its records, and the dump of its store taken before.
+func (s *Server) finalEnvironmentBackup(ctx context.Context, tx store.Tx, slug, name string, dumps map[string]*tenantdata.Dump) (store.BackupRecord, error) {
+	t, err := loadTenant(ctx, tx, slug)
+	if err != nil {
+		return store.BackupRecord{}, err
+	}
+	records, err := environmentRecords(ctx, tx, slug, name)
+	if err != nil {
+		return store.BackupRecord{}, err
+	}
+	b, err := s.newBackup(api.BackupFinal, t, name, *t.DataRetentionDays, records, dumps)
+	if err != nil {
+		return store.BackupRecord{}, err
+	}
+	return b, tx.PutBackup(ctx, b)
+}
+
+// removeFromEnvironment deletes what belongs to an environment being
+// deleted, each with an audit event of its own: its quota and schema, the
+// role bindings scoped to it and its entry in every feature flag.
+func (s *Server) removeFromEnvironment(ctx context.Context, tx store.Tx, p *principal, slug, name string) error {
+	why := fmt.Sprintf("environment %q deleted", name)
+	if err := s.removeQuota(ctx, tx, p, slug, name, why); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := tx.Delete(ctx, slug, api.KindSchema, name, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
+	if err != nil {
+		return err
+	}
+	for _, b := range bindings {
+		if b.Environment != nil && *b.Environment == name {
+			if err := s.removeBinding(ctx, tx, p, b, why); err != nil {
+				return err
+			}
+		}
+	}
+	return s.removeEnvironmentFromFlags(ctx, tx, p, slug, name)
 }
 
 // changedDuringBackup refuses a decommission whose object changed while its

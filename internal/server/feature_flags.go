@@ -199,81 +199,50 @@ func (s *Server) listFeatureFlags(w http.ResponseWriter, r *http.Request, _ *pri
 // it is, and "production": null removes that entry.
 func (s *Server) patchFeatureFlag(w http.ResponseWriter, r *http.Request, p *principal) error {
 	tenant, key := r.PathValue("tenant"), r.PathValue("key")
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		cur, err := loadFeatureFlag(ctx, tx, tenant, key)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, cur.Revision, flagWhat(tenant, key)); err != nil {
-			return 0, nil, err
-		}
-		// An entry the patch adds without rollout_percentage gets the
-		// default; entries already there keep theirs.
-		merged, err := applyMergePatch(cur.Input(), body)
-		if err != nil {
-			return 0, nil, err
-		}
-		next := merged.Spec()
-		if next.Key != cur.Key {
-			return 0, nil, errInvalid("key", "key is immutable: %q cannot become %q; create a new flag instead", cur.Key, next.Key)
-		}
-		if err := checkFlagSpec(next); err != nil {
-			return 0, nil, err
-		}
-		if err := checkFlagEnvironments(ctx, tx, tenant, next.Environments, cur.Environments); err != nil {
-			return 0, nil, err
-		}
-		if err := checkProductionEntries(ctx, tx, p, tenant, next.Environments, cur.Environments); err != nil {
-			return 0, nil, err
-		}
-		detail := flagChanges(cur.FeatureFlagSpec, next)
-		if detail == "" {
-			// Nothing changes: keep the revision, so nobody sees drift that is not there.
-			return http.StatusOK, cur, nil
-		}
-		before := cur.Revision
-		cur.FeatureFlagSpec = next
-		updated, err := putObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, key, cur)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.update", kind: store.KindFeatureFlag,
-			key: key, before: before, after: updated.Revision, detail: detail}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, updated, nil
+	return updateIn(s, w, r, p, update[api.FeatureFlag]{
+		tenant: tenant, kind: store.KindFeatureFlag, key: key, what: flagWhat(tenant, key),
+		load: func(ctx context.Context, tx store.Tx) (api.FeatureFlag, error) {
+			return loadFeatureFlag(ctx, tx, tenant, key)
+		},
+		apply: func(ctx context.Context, tx store.Tx, cur api.FeatureFlag, body []byte) (api.FeatureFlag, error) {
+			// An entry the patch adds without rollout_percentage gets the
+			// default; entries already there keep theirs.
+			merged, err := applyMergePatch(cur.Input(), body)
+			if err != nil {
+				return cur, err
+			}
+			next := merged.Spec()
+			if next.Key != cur.Key {
+				return cur, errInvalid("key", "key is immutable: %q cannot become %q; create a new flag instead", cur.Key, next.Key)
+			}
+			if err := checkFlagSpec(next); err != nil {
+				return cur, err
+			}
+			if err := checkFlagEnvironments(ctx, tx, tenant, next.Environments, cur.Environments); err != nil {
+				return cur, err
+			}
+			if err := checkProductionEntries(ctx, tx, p, tenant, next.Environments, cur.Environments); err != nil {
+				return cur, err
+			}
+			cur.FeatureFlagSpec = next
+			return cur, nil
+		},
+		detail: func(cur, next api.FeatureFlag, _ []byte) string {
+			return flagChanges(cur.FeatureFlagSpec, next.FeatureFlagSpec)
+		},
 	})
 }
 
 func (s *Server) deleteFeatureFlag(w http.ResponseWriter, r *http.Request, p *principal) error {
 	tenant, key := r.PathValue("tenant"), r.PathValue("key")
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		cur, err := loadFeatureFlag(ctx, tx, tenant, key)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, cur.Revision, flagWhat(tenant, key)); err != nil {
-			return 0, nil, err
-		}
-		if err := checkProductionEntries(ctx, tx, p, tenant, nil, cur.Environments); err != nil {
-			return 0, nil, err
-		}
-		if err := tx.Delete(ctx, tenant, store.KindFeatureFlag, key, cur.Revision); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.delete", kind: store.KindFeatureFlag,
-			key: key, before: cur.Revision}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, nil
+	return deleteIn(s, w, r, p, deletion[api.FeatureFlag]{
+		tenant: tenant, kind: store.KindFeatureFlag, key: key, what: flagWhat(tenant, key),
+		load: func(ctx context.Context, tx store.Tx) (api.FeatureFlag, error) {
+			return loadFeatureFlag(ctx, tx, tenant, key)
+		},
+		cascade: func(ctx context.Context, tx store.Tx, cur api.FeatureFlag) (string, error) {
+			return "", checkProductionEntries(ctx, tx, p, tenant, nil, cur.Environments)
+		},
 	})
 }
 

@@ -803,34 +803,25 @@ func (s *Server) deletePromotionLink(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(tenant)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		l, err := loadLink(ctx, tx, tenant, target)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, l.Revision, fmt.Sprintf("promotion link %s", l.ID)); err != nil {
-			return 0, nil, err
-		}
-		switch o, err := tx.Get(ctx, tenant, store.KindEnvironment, target); {
-		case err == nil:
-			env, err := fromObject[api.Environment](o)
-			if err != nil {
-				return 0, nil, err
+	return deleteIn(s, w, r, p, deletion[api.PromotionLink]{
+		tenant: tenant, kind: api.KindPromotionLink, key: target, what: fmt.Sprintf("promotion link into environment %q", target),
+		load: func(ctx context.Context, tx store.Tx) (api.PromotionLink, error) {
+			return loadLink(ctx, tx, tenant, target)
+		},
+		cascade: func(ctx context.Context, tx store.Tx, l api.PromotionLink) (string, error) {
+			switch o, err := tx.Get(ctx, tenant, store.KindEnvironment, target); {
+			case err == nil:
+				env, err := fromObject[api.Environment](o)
+				if err != nil {
+					return "", err
+				}
+				if err := checkTargetAccess(p, env, "unlinking"); err != nil {
+					return "", err
+				}
+			case !errors.Is(err, store.ErrNotFound):
+				return "", err
 			}
-			if err := checkTargetAccess(p, env, "unlinking"); err != nil {
-				return 0, nil, err
-			}
-		case !errors.Is(err, store.ErrNotFound):
-			return 0, nil, err
-		}
-		if err := tx.Delete(ctx, tenant, api.KindPromotionLink, target, l.Revision); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "promotion_link.delete",
-			kind: api.KindPromotionLink, key: target, before: l.Revision, detail: fmt.Sprintf("%q -> %q", l.SourceEnvironment, target)})
+			return fmt.Sprintf("%q -> %q", l.SourceEnvironment, target), nil
+		},
 	})
 }

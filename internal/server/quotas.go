@@ -198,38 +198,6 @@ func (s *Server) putEnvironmentQuota(w http.ResponseWriter, r *http.Request, p *
 	return s.putQuota(w, r, p, true)
 }
 
-// nextQuota checks a PUT and returns the quota as it would be, with the
-// current one (revision 0 when there is none); the dry run and the write
-// share it, so a dry run runs every check the write does.
-func nextQuota(ctx context.Context, tx store.Tx, t quotaTarget, ifMatch precondition, body []byte) (next, cur api.Quota, err error) {
-	var spec api.QuotaSpec
-	if err := decodeStrict(body, &spec); err != nil {
-		return next, cur, err
-	}
-	if dim, err := quota.Validate(spec); err != nil {
-		return next, cur, invalidField(dim, err)
-	}
-	if err := loadQuotaOwner(ctx, tx, t); err != nil {
-		return next, cur, err
-	}
-	switch o, err := tx.Get(ctx, t.tenant, store.KindQuota, t.key()); {
-	case err == nil:
-		if cur, err = fromObject[api.Quota](o); err != nil {
-			return next, cur, err
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return next, cur, err
-	}
-	if err := checkRevision(ifMatch, cur.Revision, t.what()); err != nil {
-		return next, cur, err
-	}
-	if err := checkQuotaFits(ctx, tx, t.tenant, t.env, spec); err != nil {
-		return next, cur, err
-	}
-	next = api.Quota{QuotaSpec: spec, TenantID: t.tenant, Environment: t.environment(), ID: t.id(), Meta: cur.Meta}
-	return next, cur, nil
-}
-
 // putQuota sets a quota, replacing every limit: a limit left out or null is
 // unlimited. It honours If-Match and ?dry_run=true.
 func (s *Server) putQuota(w http.ResponseWriter, r *http.Request, p *principal, perEnvironment bool) error {
@@ -237,44 +205,42 @@ func (s *Server) putQuota(w http.ResponseWriter, r *http.Request, p *principal, 
 	if err != nil {
 		return err
 	}
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	dry, err := dryRunParam(r)
-	if err != nil {
-		return err
-	}
-	if dry {
-		return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
-			next, _, err := nextQuota(ctx, tx, t, ifMatch, body)
-			return next, err
-		})
-	}
-	err = s.mutate(w, r, p, []string{lockTenant(t.tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		next, cur, err := nextQuota(ctx, tx, t, ifMatch, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if cur.Revision == 0 {
-			q, err := createObject[api.Quota](ctx, tx, t.tenant, store.KindQuota, t.key(), next)
-			if err != nil {
-				return 0, nil, err
+	err = updateIn(s, w, r, p, update[api.Quota]{
+		tenant: t.tenant, kind: store.KindQuota, key: t.key(), what: t.what(),
+		// The quota as it is; revision 0 when there is none, which the PUT creates.
+		load: func(ctx context.Context, tx store.Tx) (api.Quota, error) {
+			if err := loadQuotaOwner(ctx, tx, t); err != nil {
+				return api.Quota{}, err
 			}
-			return http.StatusCreated, q, s.audit(ctx, tx, p, auditEntry{tenant: t.tenant, action: "quota.create", kind: store.KindQuota,
-				key: t.key(), after: q.Revision, detail: quotaLimits(q.QuotaSpec)})
-		}
-		changed := quota.Changed(cur.QuotaSpec, next.QuotaSpec)
-		if len(changed) == 0 {
-			// Nothing changes: no new revision, so nobody sees drift that is not there.
-			return http.StatusOK, cur, nil
-		}
-		q, err := putObject[api.Quota](ctx, tx, t.tenant, store.KindQuota, t.key(), next)
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, q, s.audit(ctx, tx, p, auditEntry{tenant: t.tenant, action: "quota.update", kind: store.KindQuota,
-			key: t.key(), before: cur.Revision, after: q.Revision, detail: "changed: " + strings.Join(changed, ", ")})
+			o, err := tx.Get(ctx, t.tenant, store.KindQuota, t.key())
+			if errors.Is(err, store.ErrNotFound) {
+				return api.Quota{}, nil
+			}
+			if err != nil {
+				return api.Quota{}, err
+			}
+			return fromObject[api.Quota](o)
+		},
+		apply: func(ctx context.Context, tx store.Tx, cur api.Quota, body []byte) (api.Quota, error) {
+			var spec api.QuotaSpec
+			if err := decodeStrict(body, &spec); err != nil {
+				return cur, err
+			}
+			if dim, err := quota.Validate(spec); err != nil {
+				return cur, invalidField(dim, err)
+			}
+			if err := checkQuotaFits(ctx, tx, t.tenant, t.env, spec); err != nil {
+				return cur, err
+			}
+			return api.Quota{QuotaSpec: spec, TenantID: t.tenant, Environment: t.environment(), ID: t.id(), Meta: cur.Meta}, nil
+		},
+		same: func(cur, next api.Quota) bool { return len(quota.Changed(cur.QuotaSpec, next.QuotaSpec)) == 0 },
+		detail: func(cur, next api.Quota, _ []byte) string {
+			if cur.Revision == 0 {
+				return quotaLimits(next.QuotaSpec)
+			}
+			return "changed: " + strings.Join(quota.Changed(cur.QuotaSpec, next.QuotaSpec), ", ")
+		},
 	})
 	if err == nil && t.env == "" {
 		s.quotaChanged(t.tenant)
@@ -311,19 +277,12 @@ func (s *Server) deleteQuota(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	err = s.mutate(w, r, p, []string{lockTenant(t.tenant)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		q, err := loadQuota(ctx, tx, t)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, q.Revision, t.what()); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, s.removeQuota(ctx, tx, p, t.tenant, t.env, "")
+	err = deleteIn(s, w, r, p, deletion[api.Quota]{
+		tenant: t.tenant, kind: store.KindQuota, key: t.key(), what: t.what(),
+		load: func(ctx context.Context, tx store.Tx) (api.Quota, error) { return loadQuota(ctx, tx, t) },
+		cascade: func(_ context.Context, _ store.Tx, q api.Quota) (string, error) {
+			return "was " + quotaLimits(q.QuotaSpec), nil
+		},
 	})
 	if err == nil && t.env == "" {
 		s.quotaChanged(t.tenant)
@@ -331,9 +290,9 @@ func (s *Server) deleteQuota(w http.ResponseWriter, r *http.Request, p *principa
 	return err
 }
 
-// removeQuota deletes a quota with its audit event (env "" is the
-// tenant-wide one); why says what caused it when it is not a request of its
-// own. It returns store.ErrNotFound when the quota is not set.
+// removeQuota deletes a quota with its audit event, for another write
+// that takes it away (env "" is the tenant-wide one); why says which. It
+// returns store.ErrNotFound when the quota is not set.
 func (s *Server) removeQuota(ctx context.Context, tx store.Tx, p *principal, tenant, env, why string) error {
 	t := quotaTarget{tenant: tenant, env: env}
 	o, err := tx.Get(ctx, tenant, store.KindQuota, t.key())
@@ -344,13 +303,5 @@ func (s *Server) removeQuota(ctx context.Context, tx store.Tx, p *principal, ten
 	if err != nil {
 		return err
 	}
-	if err := tx.Delete(ctx, tenant, store.KindQuota, t.key(), o.Revision); err != nil {
-		return err
-	}
-	detail := "was " + quotaLimits(q.QuotaSpec)
-	if why != "" {
-		detail += "; " + why
-	}
-	return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.delete", kind: store.KindQuota, key: t.key(),
-		before: o.Revision, detail: detail})
+	return s.remove(ctx, tx, p, tenant, store.KindQuota, t.key(), o.Revision, "was "+quotaLimits(q.QuotaSpec)+"; "+why)
 }

@@ -156,10 +156,8 @@ func (s *Server) createRoleBinding(w http.ResponseWriter, r *http.Request, p *pr
 		check: func(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.RoleBinding, error) {
 			return newRoleBinding(ctx, tx, p, tenant, body)
 		},
-		key: func(b api.RoleBinding) string { return b.BindingID },
-		detail: func(b api.RoleBinding) string {
-			return fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))
-		},
+		key:    func(b api.RoleBinding) string { return b.BindingID },
+		detail: bindingDetail,
 	})
 }
 
@@ -211,95 +209,71 @@ func (s *Server) listRoleBindings(w http.ResponseWriter, r *http.Request, _ *pri
 // and environment; its user is fixed.
 func (s *Server) patchRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("binding")
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		cur, err := loadRoleBinding(ctx, tx, slug, id)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("role binding %q", id)); err != nil {
-			return 0, nil, err
-		}
-		next, err := applyMergePatch(cur.RoleBindingSpec, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if next.UserID != cur.UserID {
-			return 0, nil, errInvalid("user_id", "user_id is immutable: binding %s belongs to user %q; create a new binding for user %q instead",
-				id, cur.UserID, next.UserID)
-		}
-		if err := validate.OneOf(next.Role, api.TenantRoles); err != nil {
-			return 0, nil, invalidField("role", err)
-		}
-		if err := checkGrant(p, cur.Role, "change"); err != nil {
-			return 0, nil, err
-		}
-		if err := checkGrant(p, next.Role, "grant"); err != nil {
-			return 0, nil, err
-		}
-		if err := checkBinding(ctx, tx, slug, next, id); err != nil {
-			return 0, nil, err
-		}
-		if !isTenantAdminBinding(next) {
-			what := fmt.Sprintf("changing it to role %s in %s", next.Role, envLabel(next.Environment))
-			if err := checkKeepsAdmin(ctx, tx, p, slug, cur, what); err != nil {
-				return 0, nil, err
+	return updateIn(s, w, r, p, update[api.RoleBinding]{
+		tenant: slug, kind: store.KindRoleBinding, key: id, what: fmt.Sprintf("role binding %q", id),
+		load: func(ctx context.Context, tx store.Tx) (api.RoleBinding, error) {
+			return loadRoleBinding(ctx, tx, slug, id)
+		},
+		apply: func(ctx context.Context, tx store.Tx, cur api.RoleBinding, body []byte) (api.RoleBinding, error) {
+			next, err := applyMergePatch(cur.RoleBindingSpec, body)
+			if err != nil {
+				return cur, err
 			}
-		}
-		before := cur.Revision
-		cur.RoleBindingSpec = next
-		b, err := putObject[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding, id, cur)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "role_binding.update", kind: store.KindRoleBinding, key: id,
-			before: before, after: b.Revision, detail: changedFields(body)}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, b, nil
+			if next.UserID != cur.UserID {
+				return cur, errInvalid("user_id", "user_id is immutable: binding %s belongs to user %q; create a new binding for user %q instead",
+					id, cur.UserID, next.UserID)
+			}
+			if err := validate.OneOf(next.Role, api.TenantRoles); err != nil {
+				return cur, invalidField("role", err)
+			}
+			if err := checkGrant(p, cur.Role, "change"); err != nil {
+				return cur, err
+			}
+			if err := checkGrant(p, next.Role, "grant"); err != nil {
+				return cur, err
+			}
+			if err := checkBinding(ctx, tx, slug, next, id); err != nil {
+				return cur, err
+			}
+			if !isTenantAdminBinding(next) {
+				what := fmt.Sprintf("changing it to role %s in %s", next.Role, envLabel(next.Environment))
+				if err := checkKeepsAdmin(ctx, tx, p, slug, cur, what); err != nil {
+					return cur, err
+				}
+			}
+			cur.RoleBindingSpec = next
+			return cur, nil
+		},
+		detail: func(_, _ api.RoleBinding, body []byte) string { return changedFields(body) },
 	})
 }
 
 func (s *Server) deleteRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("binding")
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		b, err := loadRoleBinding(ctx, tx, slug, id)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, b.Revision, fmt.Sprintf("role binding %q", id)); err != nil {
-			return 0, nil, err
-		}
-		if err := checkGrant(p, b.Role, "remove"); err != nil {
-			return 0, nil, err
-		}
-		if err := checkKeepsAdmin(ctx, tx, p, slug, b, "deleting it"); err != nil {
-			return 0, nil, err
-		}
-		if err := s.removeBinding(ctx, tx, p, b, ""); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, nil
+	return deleteIn(s, w, r, p, deletion[api.RoleBinding]{
+		tenant: slug, kind: store.KindRoleBinding, key: id, what: fmt.Sprintf("role binding %q", id),
+		load: func(ctx context.Context, tx store.Tx) (api.RoleBinding, error) {
+			return loadRoleBinding(ctx, tx, slug, id)
+		},
+		cascade: func(ctx context.Context, tx store.Tx, b api.RoleBinding) (string, error) {
+			if err := checkGrant(p, b.Role, "remove"); err != nil {
+				return "", err
+			}
+			if err := checkKeepsAdmin(ctx, tx, p, slug, b, "deleting it"); err != nil {
+				return "", err
+			}
+			return bindingDetail(b), nil
+		},
 	})
 }
 
-// removeBinding deletes a binding with its audit event; why says what
-// caused it when it is not a request of its own.
+// bindingDetail is what the audit log says of a binding.
+func bindingDetail(b api.RoleBinding) string {
+	return fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))
+}
+
+// removeBinding deletes a binding with its audit event, for another write
+// that takes it away; why says which.
 func (s *Server) removeBinding(ctx context.Context, tx store.Tx, p *principal, b api.RoleBinding, why string) error {
-	if err := tx.Delete(ctx, b.TenantID, store.KindRoleBinding, b.BindingID, b.Revision); err != nil {
-		return err
-	}
-	detail := fmt.Sprintf("user %s, role %s, %s", b.UserID, b.Role, envLabel(b.Environment))
-	if why != "" {
-		detail += "; " + why
-	}
-	return s.audit(ctx, tx, p, auditEntry{tenant: b.TenantID, action: "role_binding.delete", kind: store.KindRoleBinding, key: b.BindingID,
-		before: b.Revision, detail: detail})
+	return s.remove(ctx, tx, p, b.TenantID, store.KindRoleBinding, b.BindingID, b.Revision, bindingDetail(b)+"; "+why)
 }

@@ -294,60 +294,51 @@ func (s *Server) putSchema(w http.ResponseWriter, r *http.Request, p *principal)
 				return err
 			}, nil
 		},
-		commit: func(ctx context.Context, tx store.Tx, _ []byte, workErr error) (int, any, error) {
+		commit: func(ctx context.Context, tx store.Tx, body []byte, workErr error) (int, any, error) {
 			var me *tenantdata.MigrationError
 			if workErr != nil && !errors.As(workErr, &me) {
 				return 0, nil, dataError(slug, env, workErr)
 			}
-			cur, exists, err := loadSchema(ctx, tx, slug, env)
-			if err != nil {
-				return 0, nil, err
-			}
-			if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("the schema of environment %q", env)); err != nil {
-				return 0, nil, err
-			}
 			applied := slices.Concat(c.applied, done)
-			spec := c.spec
-			if workErr != nil {
-				// Only what is applied is the schema now; the rest is for a retry.
-				spec = api.SchemaSpec{Migrations: map[string]string{}}
-				for _, a := range applied {
-					v := formatVersion(a.Version)
-					spec.Migrations[v] = c.spec.Migrations[v]
-				}
-			}
-			status := http.StatusOK
-			if exists && len(done) == 0 && maps.Equal(spec.Migrations, cur.Migrations) && workErr == nil {
-				// Nothing changes: no new revision, so nobody sees drift that is not there.
-				return status, schemaView(slug, env, cur.SchemaSpec, cur.Meta, applied), nil
-			}
-			next := api.Schema{SchemaSpec: spec, TenantID: slug, Environment: env, ID: slug + "/" + env, Meta: cur.Meta}
-			var saved api.Schema
-			if exists {
-				saved, err = putObject[api.Schema](ctx, tx, slug, api.KindSchema, env, next)
-			} else {
-				status = http.StatusCreated
-				saved, err = createObject[api.Schema](ctx, tx, slug, api.KindSchema, env, next)
-			}
-			if err != nil {
-				return 0, nil, err
-			}
-			var versions []string
-			for _, a := range done {
-				versions = append(versions, formatVersion(a.Version))
-			}
-			detail := fmt.Sprintf("%d migrations; applied: %s", len(spec.Migrations), orDefault(strings.Join(versions, ", "), "none"))
-			if me != nil {
-				detail += fmt.Sprintf("; migration %d failed and was rolled back", me.Version)
-			}
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "schema.update", kind: api.KindSchema, key: env,
-				before: cur.Revision, after: saved.Revision, detail: detail}); err != nil {
-				return 0, nil, err
-			}
-			if workErr != nil {
+			st, out, err := runUpdate(ctx, tx, s, p, update[api.Schema]{
+				tenant: slug, kind: api.KindSchema, key: env, what: fmt.Sprintf("the schema of environment %q", env),
+				load: func(ctx context.Context, tx store.Tx) (api.Schema, error) {
+					cur, _, err := loadSchema(ctx, tx, slug, env)
+					return cur, err
+				},
+				apply: func(_ context.Context, _ store.Tx, cur api.Schema, _ []byte) (api.Schema, error) {
+					spec := c.spec
+					if workErr != nil {
+						// Only what is applied is the schema now; the rest is for a retry.
+						spec = api.SchemaSpec{Migrations: map[string]string{}}
+						for _, a := range applied {
+							v := formatVersion(a.Version)
+							spec.Migrations[v] = c.spec.Migrations[v]
+						}
+					}
+					return api.Schema{SchemaSpec: spec, TenantID: slug, Environment: env, ID: slug + "/" + env, Meta: cur.Meta}, nil
+				},
+				// A failed migration is recorded even when the schema stays as it was.
+				same: func(cur, next api.Schema) bool {
+					return len(done) == 0 && workErr == nil && maps.Equal(next.Migrations, cur.Migrations)
+				},
+				detail: func(_, next api.Schema, _ []byte) string {
+					var versions []string
+					for _, a := range done {
+						versions = append(versions, formatVersion(a.Version))
+					}
+					detail := fmt.Sprintf("%d migrations; applied: %s", len(next.Migrations), orDefault(strings.Join(versions, ", "), "none"))
+					if me != nil {
+						detail += fmt.Sprintf("; migration %d failed and was rolled back", me.Version)
+					}
+					return detail
+				},
+				answer: func(sc api.Schema) any { return schemaView(slug, env, sc.SchemaSpec, sc.Meta, applied) },
+			}, ifMatch, body)
+			if err == nil && workErr != nil {
 				return errorAnswer(ctx, dataError(slug, env, workErr))
 			}
-			return status, schemaView(slug, env, saved.SchemaSpec, saved.Meta, applied), nil
+			return st, out, err
 		},
 	})
 }

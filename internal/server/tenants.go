@@ -358,12 +358,20 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
+	u := update[api.Tenant]{
+		tenant: slug, kind: store.KindTenant, key: slug, what: fmt.Sprintf("tenant %q", slug),
+		load: func(ctx context.Context, tx store.Tx) (api.Tenant, error) { return loadTenant(ctx, tx, slug) },
+		apply: func(ctx context.Context, tx store.Tx, cur api.Tenant, body []byte) (api.Tenant, error) {
+			return s.applyTenantPatch(ctx, tx, p, cur, body)
+		},
+		detail: func(_, _ api.Tenant, body []byte) string { return changedFields(body) },
+	}
 	var moves []*storeMove
 	revs := map[string]int64{}
 	return s.writeData(w, r, p, dataWrite{
 		locks: []string{lockPlatform, lockTenant(slug)},
 		prepare: func(ctx context.Context, tx store.Tx, body []byte) (func(context.Context) error, error) {
-			cur, next, err := s.nextTenant(ctx, tx, p, slug, ifMatch, body)
+			_, next, err := prepareUpdate(ctx, tx, u, ifMatch, body)
 			if err != nil {
 				return nil, err
 			}
@@ -371,10 +379,8 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 			if err != nil {
 				return nil, err
 			}
-			after := cur
-			after.TenantSpec = next
 			for _, e := range envs {
-				if m := s.moveFor(after, e, e.Type); m != nil {
+				if m := s.moveFor(next, e, e.Type); m != nil {
 					moves = append(moves, m)
 					revs[e.Name] = e.Revision
 				}
@@ -405,62 +411,44 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 			if moveErr != nil {
 				return errorAnswer(ctx, moveErr)
 			}
-			cur, next, err := s.nextTenant(ctx, tx, p, slug, ifMatch, body)
-			if err != nil {
-				return 0, nil, err
-			}
-			cur.TenantSpec = next
-			o, err := tenantObject(cur)
-			if err != nil {
-				return 0, nil, err
-			}
-			if o, err = tx.Put(ctx, o, cur.Revision); err != nil {
-				return 0, nil, err
-			}
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.update", kind: store.KindTenant, key: slug,
-				before: cur.Revision, after: o.Revision, detail: changedFields(body)}); err != nil {
-				return 0, nil, err
-			}
-			t, err := tenantFromObject(o)
-			return http.StatusOK, t, err
+			return runUpdate(ctx, tx, s, p, u, ifMatch, body)
 		},
 		after: func(ctx context.Context) { s.afterMove(ctx, moves...) },
 	})
 }
 
-// nextTenant checks a patch of a tenant and returns the tenant as it is
-// and its spec as it would be.
-func (s *Server) nextTenant(ctx context.Context, tx store.Tx, p *principal, slug string, ifMatch precondition, body []byte) (api.Tenant, api.TenantSpec, error) {
-	cur, err := loadTenant(ctx, tx, slug)
-	if err != nil {
-		return cur, api.TenantSpec{}, err
-	}
-	if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("tenant %q", slug)); err != nil {
-		return cur, api.TenantSpec{}, err
-	}
+// applyTenantPatch checks a patch of a tenant and returns the tenant as it
+// would be.
+func (s *Server) applyTenantPatch(ctx context.Context, tx store.Tx, p *principal, cur api.Tenant, body []byte) (api.Tenant, error) {
+	slug := cur.Slug
 	next, err := applyMergePatch(cur.TenantSpec, body)
 	if err != nil {
-		return cur, next, err
+		return cur, err
 	}
 	// Defaults first, so that a field patched to null is compared as the
 	// value it falls back to.
 	if err := s.checkTenantSpec(&next); err != nil {
-		return cur, next, err
+		return cur, err
 	}
 	switch {
 	case next.Slug != cur.Slug:
-		return cur, next, errInvalid("slug", "slug is immutable: %q cannot become %q; create a new tenant instead", cur.Slug, next.Slug)
+		return cur, errInvalid("slug", "slug is immutable: %q cannot become %q; create a new tenant instead", cur.Slug, next.Slug)
 	case next.Region != cur.Region:
-		return cur, next, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
+		return cur, errInvalid("region", "region is immutable (data residency): %q cannot become %q; create a new tenant in that region instead", cur.Region, next.Region)
 	case next.Isolation != cur.Isolation && p.Role != api.RolePlatformAdmin:
-		return cur, next, errForbidden("isolation", "changing isolation needs a platform_admin token")
+		return cur, errForbidden("isolation", "changing isolation needs a platform_admin token")
 	case !sameDomain(next.Domain, cur.Domain) && p.Role != api.RolePlatformAdmin:
 		// Refused before the domain is looked up, so that the answer
 		// says nothing about whether another tenant uses it.
-		return cur, next, errForbidden("domain", "setting, changing or removing domain needs a platform_admin token: "+
+		return cur, errForbidden("domain", "setting, changing or removing domain needs a platform_admin token: "+
 			"a domain is unique on the platform and routes its traffic to the tenant; ask a platform admin to change it")
 	}
-	return cur, next, checkDomainFree(ctx, tx, next.Domain, slug)
+	if err := checkDomainFree(ctx, tx, next.Domain, slug); err != nil {
+		return cur, err
+	}
+	t := cur
+	t.TenantSpec = next
+	return t, nil
 }
 
 // keepErr applies a list filter to an object that was read with err.
@@ -474,7 +462,9 @@ func keepErr(o store.Object, err error, keep func(store.Object) (bool, error)) (
 // deleteTenant decommissions a tenant: a final backup of everything it
 // owns, its records and every table and row of its environments' data
 // stores, kept for its data_retention_days; then deletion, and the stores
-// are dropped.
+// are dropped. It is no deletion (see deleteIn): a tenant is removed with
+// every object it owns at once (store.Tx.DeleteTenant), its tokens are
+// revoked with it, and the answer is its final backup, not a 204.
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug := r.PathValue("tenant")
 	ifMatch, err := parseIfMatch(r)

@@ -175,7 +175,9 @@ func tokenView(t store.TokenRecord) api.Token {
 // not, so that a leaked token leaves nothing behind: any token may revoke
 // itself, a tenant admin the tokens of its tenant, a platform admin any
 // token. Each token revoked gets an audit event in its tenant's log (the
-// platform's for platform tokens).
+// platform's for platform tokens). It is no deletion (see deleteIn): a
+// token is a record of its own table, without revisions, and is kept,
+// revoked.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
 	return s.mutate(w, r, p, []string{lockPlatform}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {

@@ -138,43 +138,24 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ *principal)
 // display_name.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("user")
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
-		cur, err := loadUser(ctx, tx, slug, id)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, cur.Revision, fmt.Sprintf("user %q", id)); err != nil {
-			return 0, nil, err
-		}
-		next, err := applyMergePatch(cur.UserSpec, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkUserSpec(next); err != nil {
-			return 0, nil, err
-		}
-		if err := checkEmailFree(ctx, tx, slug, next.Email, id); err != nil {
-			return 0, nil, err
-		}
-		if next == cur.UserSpec {
-			// Nothing changes: no new revision, so nobody sees drift that is not there.
-			return http.StatusOK, cur, nil
-		}
-		before := cur.Revision
-		cur.UserSpec = next
-		u, err := putObject[api.User](ctx, tx, slug, store.KindUser, id, cur)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "user.update", kind: store.KindUser, key: id,
-			before: before, after: u.Revision, detail: changedFields(body)}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, u, nil
+	return updateIn(s, w, r, p, update[api.User]{
+		tenant: slug, kind: store.KindUser, key: id, what: fmt.Sprintf("user %q", id),
+		load: func(ctx context.Context, tx store.Tx) (api.User, error) { return loadUser(ctx, tx, slug, id) },
+		apply: func(ctx context.Context, tx store.Tx, cur api.User, body []byte) (api.User, error) {
+			next, err := applyMergePatch(cur.UserSpec, body)
+			if err != nil {
+				return cur, err
+			}
+			if err := checkUserSpec(next); err != nil {
+				return cur, err
+			}
+			if err := checkEmailFree(ctx, tx, slug, next.Email, id); err != nil {
+				return cur, err
+			}
+			cur.UserSpec = next
+			return cur, nil
+		},
+		detail: func(_, _ api.User, body []byte) string { return changedFields(body) },
 	})
 }
 
@@ -182,55 +163,41 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *principal)
 // tenant's last tenant-wide tenant_admin binding (see lastAdminRule).
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("user")
-	ifMatch, err := parseIfMatch(r)
-	if err != nil {
-		return err
-	}
-	return s.mutate(w, r, p, []string{lockTenant(slug)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
-		u, err := loadUser(ctx, tx, slug, id)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := checkRevision(ifMatch, u.Revision, fmt.Sprintf("user %q", id)); err != nil {
-			return 0, nil, err
-		}
-		bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
-		if err != nil {
-			return 0, nil, err
-		}
-		var own []api.RoleBinding
-		admins, ownAdmins := 0, 0
-		for _, b := range bindings {
-			if isTenantAdminBinding(b.RoleBindingSpec) {
-				admins++
+	return deleteIn(s, w, r, p, deletion[api.User]{
+		tenant: slug, kind: store.KindUser, key: id, what: fmt.Sprintf("user %q", id),
+		load: func(ctx context.Context, tx store.Tx) (api.User, error) { return loadUser(ctx, tx, slug, id) },
+		cascade: func(ctx context.Context, tx store.Tx, u api.User) (string, error) {
+			bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
+			if err != nil {
+				return "", err
 			}
-			if b.UserID != id {
-				continue
+			var own []api.RoleBinding
+			admins, ownAdmins := 0, 0
+			for _, b := range bindings {
+				if isTenantAdminBinding(b.RoleBindingSpec) {
+					admins++
+				}
+				if b.UserID != id {
+					continue
+				}
+				own = append(own, b)
+				if isTenantAdminBinding(b.RoleBindingSpec) {
+					ownAdmins++
+				}
 			}
-			own = append(own, b)
-			if isTenantAdminBinding(b.RoleBindingSpec) {
-				ownAdmins++
+			if ownAdmins > 0 && ownAdmins == admins {
+				why := fmt.Sprintf("user %q holds the last tenant-wide tenant_admin binding of tenant %q, and deleting the user would delete it, "+
+					"leaving the tenant without an administrator", id, slug)
+				if err := lastAdminRule(ctx, tx, p, slug, why); err != nil {
+					return "", err
+				}
 			}
-		}
-		if ownAdmins > 0 && ownAdmins == admins {
-			why := fmt.Sprintf("user %q holds the last tenant-wide tenant_admin binding of tenant %q, and deleting the user would delete it, "+
-				"leaving the tenant without an administrator", id, slug)
-			if err := lastAdminRule(ctx, tx, p, slug, why); err != nil {
-				return 0, nil, err
+			for _, b := range own {
+				if err := s.removeBinding(ctx, tx, p, b, "user "+id+" deleted"); err != nil {
+					return "", err
+				}
 			}
-		}
-		for _, b := range own {
-			if err := s.removeBinding(ctx, tx, p, b, "user "+id+" deleted"); err != nil {
-				return 0, nil, err
-			}
-		}
-		if err := tx.Delete(ctx, slug, store.KindUser, id, u.Revision); err != nil {
-			return 0, nil, err
-		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "user.delete", kind: store.KindUser, key: id,
-			before: u.Revision, detail: fmt.Sprintf("email %s, %d role bindings deleted with it", u.Email, len(own))}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, nil
+			return fmt.Sprintf("email %s, %d role bindings deleted with it", u.Email, len(own)), nil
+		},
 	})
 }

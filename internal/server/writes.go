@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -219,6 +220,191 @@ func createIn[T any, P document[T]](s *Server, w http.ResponseWriter, r *http.Re
 		}
 		return http.StatusCreated, answer(v), nil
 	})
+}
+
+// update is how one object of a tenant is changed by PATCH or PUT. Every
+// such write takes the same steps (prepareUpdate, then writeUpdate): load the object,
+// check If-Match against its revision, apply the request, and store the
+// result with its audit event. A write that changes nothing keeps the
+// revision and writes no audit event, so that nobody sees drift that is not
+// there. A PUT whose object does not exist yet creates it.
+type update[T any] struct {
+	tenant, kind, key string
+	// what names the object in messages, such as `user "usr_1"`.
+	what string
+	// load reads the object as it is: a 404 when it is missing, or, for a
+	// PUT that creates it, the zero T (revision 0).
+	load func(ctx context.Context, tx store.Tx) (T, error)
+	// apply checks the request body against the object as it is and
+	// returns the object as it would be; the dry run and the write share
+	// it, so a dry run runs every check the write does.
+	apply func(ctx context.Context, tx store.Tx, cur T, body []byte) (T, error)
+	// detail is what the audit event says of the write.
+	detail func(cur, next T, body []byte) string
+	// same reports that next changes nothing of cur; nil compares the
+	// documents the store would hold.
+	same func(cur, next T) bool
+	// answer is what the caller sees of the object; nil: the object itself.
+	answer func(T) any
+}
+
+// prepareUpdate loads the object, checks the request's If-Match against it and
+// applies the request: the object as it is, and as it would be.
+func prepareUpdate[T any, P document[T]](ctx context.Context, tx store.Tx, u update[T], ifMatch precondition, body []byte) (cur, next T, err error) {
+	if cur, err = u.load(ctx, tx); err != nil {
+		return cur, next, err
+	}
+	if err = checkRevision(ifMatch, P(&cur).GetMeta().Revision, u.what); err != nil {
+		return cur, next, err
+	}
+	next, err = u.apply(ctx, tx, cur, body)
+	return cur, next, err
+}
+
+// unchanged reports whether writing next over cur would change nothing.
+func unchanged[T any, P document[T]](u update[T], cur, next T) (bool, error) {
+	if P(&cur).GetMeta().Revision == 0 {
+		return false, nil // Not there yet: a PUT creates it.
+	}
+	if u.same != nil {
+		return u.same(cur, next), nil
+	}
+	a, err := toObject[T, P](u.tenant, u.kind, u.key, cur)
+	if err != nil {
+		return false, err
+	}
+	b, err := toObject[T, P](u.tenant, u.kind, u.key, next)
+	return bytes.Equal(a.Data, b.Data), err
+}
+
+func (u update[T]) answerWith(v T) any {
+	if u.answer == nil {
+		return v
+	}
+	return u.answer(v)
+}
+
+// writeUpdate stores next in place of cur, at cur's revision, with its audit
+// event (or creates it when cur is at revision 0) and answers like a
+// mutation; when nothing changes, it answers cur as it is.
+func writeUpdate[T any, P document[T]](ctx context.Context, tx store.Tx, s *Server, p *principal, u update[T], cur, next T, body []byte) (int, any, error) {
+	same, err := unchanged[T, P](u, cur, next)
+	if err != nil {
+		return 0, nil, err
+	}
+	if same {
+		return http.StatusOK, u.answerWith(cur), nil
+	}
+	before := P(&cur).GetMeta().Revision
+	status, action := http.StatusOK, u.kind+".update"
+	var saved T
+	if before == 0 {
+		status, action = http.StatusCreated, u.kind+".create"
+		saved, err = createObject[T, P](ctx, tx, u.tenant, u.kind, u.key, next)
+	} else {
+		*P(&next).GetMeta() = *P(&cur).GetMeta()
+		saved, err = putObject[T, P](ctx, tx, u.tenant, u.kind, u.key, next)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.audit(ctx, tx, p, auditEntry{tenant: u.tenant, action: action, kind: u.kind, key: u.key,
+		before: before, after: P(&saved).GetMeta().Revision, detail: u.detail(cur, saved, body)}); err != nil {
+		return 0, nil, err
+	}
+	return status, u.answerWith(saved), nil
+}
+
+// runUpdate prepares and writes an update in one transaction.
+func runUpdate[T any, P document[T]](ctx context.Context, tx store.Tx, s *Server, p *principal, u update[T], ifMatch precondition, body []byte) (int, any, error) {
+	cur, next, err := prepareUpdate[T, P](ctx, tx, u, ifMatch, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return writeUpdate[T, P](ctx, tx, s, p, u, cur, next, body)
+}
+
+// updateIn runs an update for a request under its tenant's lock, honouring
+// If-Match; a PUT with ?dry_run=true only checks it and answers the object
+// as it would be.
+func updateIn[T any, P document[T]](s *Server, w http.ResponseWriter, r *http.Request, p *principal, u update[T]) error {
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	if r.Method == http.MethodPut {
+		dry, err := dryRunParam(r)
+		if err != nil {
+			return err
+		}
+		if dry {
+			return s.checkOnly(w, r, func(ctx context.Context, tx store.Tx, body []byte) (any, error) {
+				_, next, err := prepareUpdate[T, P](ctx, tx, u, ifMatch, body)
+				return u.answerWith(next), err
+			})
+		}
+	}
+	return s.mutate(w, r, p, []string{lockTenant(u.tenant)}, func(ctx context.Context, tx store.Tx, body []byte) (int, any, error) {
+		return runUpdate[T, P](ctx, tx, s, p, u, ifMatch, body)
+	})
+}
+
+// deletion is how one object of a tenant is deleted by DELETE. Every such
+// write takes the same steps (runDeletion): load the object, check If-Match
+// against its revision, apply the kind's own rules and delete what goes
+// with the object, then delete the object at the revision read, with its
+// audit event.
+type deletion[T any] struct {
+	tenant, kind, key string
+	// what names the object in messages, such as `user "usr_1"`.
+	what string
+	// load reads the object; a 404 when it is missing.
+	load func(ctx context.Context, tx store.Tx) (T, error)
+	// cascade applies the kind's own rules (who may delete it, what must
+	// stay), deletes what goes with the object, and returns what the
+	// audit event says; nil: no rules, nothing else, no detail.
+	cascade func(ctx context.Context, tx store.Tx, cur T) (detail string, err error)
+}
+
+// runDeletion deletes the object in the transaction of a mutation.
+func runDeletion[T any, P document[T]](ctx context.Context, tx store.Tx, s *Server, p *principal, d deletion[T], ifMatch precondition) (int, any, error) {
+	cur, err := d.load(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	rev := P(&cur).GetMeta().Revision
+	if err := checkRevision(ifMatch, rev, d.what); err != nil {
+		return 0, nil, err
+	}
+	var detail string
+	if d.cascade != nil {
+		if detail, err = d.cascade(ctx, tx, cur); err != nil {
+			return 0, nil, err
+		}
+	}
+	return http.StatusNoContent, nil, s.remove(ctx, tx, p, d.tenant, d.kind, d.key, rev, detail)
+}
+
+// deleteIn runs a deletion for a request under its tenant's lock,
+// honouring If-Match.
+func deleteIn[T any, P document[T]](s *Server, w http.ResponseWriter, r *http.Request, p *principal, d deletion[T]) error {
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		return err
+	}
+	return s.mutate(w, r, p, []string{lockTenant(d.tenant)}, func(ctx context.Context, tx store.Tx, _ []byte) (int, any, error) {
+		return runDeletion[T, P](ctx, tx, s, p, d, ifMatch)
+	})
+}
+
+// remove deletes an object of a tenant at revision rev with its audit
+// event: the end of every deletion, and of those another write causes
+// (a user's bindings, an environment's quota).
+func (s *Server) remove(ctx context.Context, tx store.Tx, p *principal, tenant, kind, key string, rev int64, detail string) error {
+	if err := tx.Delete(ctx, tenant, kind, key, rev); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: kind + ".delete", kind: kind, key: key, before: rev, detail: detail})
 }
 
 // applyMergePatch applies an RFC 7396 merge patch to v and decodes the
