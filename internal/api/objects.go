@@ -90,6 +90,11 @@ type QuotaSpec struct {
 	APIRequestsPerMinute *int64 `json:"api_requests_per_minute,omitempty"`
 }
 
+// TenantQuotaKey is the object key of a tenant's tenant-wide quota, as
+// audit events name it (object_key); an environment's quota is keyed by the
+// environment's name, which can never start with "@".
+const TenantQuotaKey = "@tenant"
+
 // Quota is a tenant's (Environment nil) or an environment's quota; ID is
 // "tenant" or "tenant/environment".
 type Quota struct {

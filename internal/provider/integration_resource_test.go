@@ -58,7 +58,7 @@ func webhookConfig(tenant, url, secret string, version int) string {
 func platformSecret(srv *acctest.Server, tenant, name string) (*string, error) {
 	var secret *string
 	err := srv.Store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		o, err := tx.Get(ctx, tenant, store.KindIntegration, name)
+		o, err := tx.Get(ctx, tenant, api.KindIntegration, name)
 		if err != nil {
 			return err
 		}

@@ -89,9 +89,9 @@ func newFleet(t *testing.T, endpoint, token, prefix string, n int) *fleet {
 // and its link to the target).
 func expected(n int) map[string]int64 {
 	per := map[string]int64{
-		store.KindTenant: 1, store.KindEnvironment: 3, store.KindUser: 1, store.KindRoleBinding: 1,
-		store.KindQuota: 3, store.KindFeatureFlag: 1, store.KindPromotion: 1, api.KindPromotionLink: 1,
-		store.KindIntegration: 0,
+		api.KindTenant: 1, api.KindEnvironment: 3, api.KindUser: 1, api.KindRoleBinding: 1,
+		api.KindQuota: 3, api.KindFeatureFlag: 1, api.KindPromotion: 1, api.KindPromotionLink: 1,
+		api.KindIntegration: 0,
 	}
 	for k := range per {
 		per[k] *= int64(n)

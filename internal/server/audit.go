@@ -47,7 +47,7 @@ func (s *Server) audit(ctx context.Context, tx store.Tx, p *principal, e auditEn
 // deleted, and the new tenant must not read the history of the old one.
 func incarnationStart(ctx context.Context, tx store.Tx, slug string) (int64, error) {
 	events, err := tx.ListAudit(ctx, store.AuditQuery{
-		Tenant: slug, ObjectKind: store.KindTenant, ObjectKey: slug,
+		Tenant: slug, ObjectKind: api.KindTenant, ObjectKey: slug,
 		Actions: []string{actionTenantCreate, actionTenantRestore}, Desc: true, Limit: 1,
 	})
 	if err != nil || len(events) == 0 {

@@ -244,7 +244,7 @@ func (s *Server) dumpStores(ctx context.Context, t api.Tenant, envs []api.Enviro
 // environment, its quota and its schema.
 func environmentRecords(ctx context.Context, tx store.Tx, tenant, env string) ([]store.Object, error) {
 	var out []store.Object
-	for _, kind := range []string{store.KindEnvironment, store.KindQuota, api.KindSchema} {
+	for _, kind := range []string{api.KindEnvironment, api.KindQuota, api.KindSchema} {
 		o, err := tx.Get(ctx, tenant, kind, env)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

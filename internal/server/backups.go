@@ -268,14 +268,14 @@ func checkBackupRequest(ctx context.Context, tx store.Tx, slug string, body []by
 		if err := validate.Name(*req.Environment); err != nil {
 			return bt, invalidField("environment", err)
 		}
-		e, err := getObject[api.Environment](ctx, tx, slug, store.KindEnvironment, *req.Environment, fmt.Sprintf("environment %q", *req.Environment))
+		e, err := getObject[api.Environment](ctx, tx, slug, api.KindEnvironment, *req.Environment, fmt.Sprintf("environment %q", *req.Environment))
 		if err != nil {
 			return bt, err
 		}
 		bt.env, bt.envs = e.Name, []api.Environment{e}
 		return bt, nil
 	}
-	bt.envs, err = allObjects[api.Environment](ctx, tx, slug, store.KindEnvironment)
+	bt.envs, err = allObjects[api.Environment](ctx, tx, slug, api.KindEnvironment)
 	return bt, err
 }
 
@@ -381,13 +381,13 @@ func (s *Server) createBackup(w http.ResponseWriter, r *http.Request, p *princip
 // counters are not the tenant's data.
 func exportTenant(ctx context.Context, tx store.Tx, slug string) ([]store.Object, error) {
 	objs, err := tx.Export(ctx, slug)
-	return slices.DeleteFunc(objs, func(o store.Object) bool { return o.Kind == "usage" }), err
+	return slices.DeleteFunc(objs, func(o store.Object) bool { return o.Kind == kindUsage }), err
 }
 
 // restoredTenant finds the tenant itself among a backup's objects.
 func restoredTenant(objs []store.Object) (api.Tenant, error) {
 	for _, o := range objs {
-		if o.Kind == store.KindTenant {
+		if o.Kind == api.KindTenant {
 			return tenantFromObject(o)
 		}
 	}
@@ -451,7 +451,7 @@ func sourceEnv(b store.BackupRecord, payload *backupPayload, target string) (str
 	}
 	var names []string
 	for _, o := range payload.Records {
-		if o.Kind == store.KindEnvironment {
+		if o.Kind == api.KindEnvironment {
 			names = append(names, o.Key)
 		}
 	}
@@ -583,7 +583,7 @@ func (s *Server) planRestore(ctx context.Context, tx store.Tx, p *principal, id 
 			return nil, invalidField("target_environment", err)
 		}
 	}
-	_, err = tx.Get(ctx, plan.target, store.KindTenant, plan.target)
+	_, err = tx.Get(ctx, plan.target, api.KindTenant, plan.target)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && plan.target == b.Tenant && req.TargetEnvironment == "":
 		return plan, s.planRecreate(ctx, tx, p, plan)
@@ -601,7 +601,7 @@ func (s *Server) planRestore(ctx context.Context, tx store.Tx, p *principal, id 
 	var pairs [][2]string
 	if req.TargetEnvironment == "" {
 		for _, o := range payload.Records {
-			if o.Kind == store.KindEnvironment && (b.Environment == "" || o.Key == b.Environment) {
+			if o.Kind == api.KindEnvironment && (b.Environment == "" || o.Key == b.Environment) {
 				pairs = append(pairs, [2]string{o.Key, o.Key})
 			}
 		}
@@ -682,7 +682,7 @@ func (s *Server) planRecreate(ctx context.Context, tx store.Tx, p *principal, pl
 	}
 	plan.recreate, plan.tenant = true, &t
 	for _, o := range plan.payload.Records {
-		if o.Kind != store.KindEnvironment {
+		if o.Kind != api.KindEnvironment {
 			continue
 		}
 		e, err := fromObject[api.Environment](o)
@@ -878,7 +878,7 @@ func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request, p *princi
 // environments pointing at their new stores.
 func (s *Server) commitRecreate(ctx context.Context, tx store.Tx, p *principal, plan *restorePlan) (int, any, error) {
 	b := plan.backup
-	if _, err := tx.Get(ctx, b.Tenant, store.KindTenant, b.Tenant); err == nil {
+	if _, err := tx.Get(ctx, b.Tenant, api.KindTenant, b.Tenant); err == nil {
 		return 0, nil, errConflict("tenant", "tenant %q exists; a backup is restored only while no tenant has its slug: if the backup is what you need, delete the tenant first", b.Tenant)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return 0, nil, err
@@ -893,7 +893,7 @@ func (s *Server) commitRecreate(ctx context.Context, tx store.Tx, p *principal, 
 	var tenantRev int64
 	for _, o := range plan.payload.Records {
 		data := o.Data
-		if o.Kind == store.KindEnvironment {
+		if o.Kind == api.KindEnvironment {
 			e, err := fromObject[api.Environment](o)
 			if err != nil {
 				return 0, nil, err
@@ -910,17 +910,17 @@ func (s *Server) commitRecreate(ctx context.Context, tx store.Tx, p *principal, 
 		if err != nil {
 			return 0, nil, err
 		}
-		if o.Kind == store.KindTenant {
+		if o.Kind == api.KindTenant {
 			tenantRev = created.Revision
 		}
 	}
 	res := plan.result(false)
-	if err := s.audit(ctx, tx, p, auditEntry{tenant: b.Tenant, action: actionTenantRestore, kind: store.KindTenant, key: b.Tenant,
+	if err := s.audit(ctx, tx, p, auditEntry{tenant: b.Tenant, action: actionTenantRestore, kind: api.KindTenant, key: b.Tenant,
 		after: tenantRev, detail: fmt.Sprintf("restored %d objects and %s from backup %s taken at %s",
 			len(plan.payload.Records), restoredLine(res.Stores), b.ID, b.TakenAt.UTC().Format(time.RFC3339))}); err != nil {
 		return 0, nil, err
 	}
-	o, err := tx.Get(ctx, b.Tenant, store.KindTenant, b.Tenant)
+	o, err := tx.Get(ctx, b.Tenant, api.KindTenant, b.Tenant)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -958,7 +958,7 @@ func (s *Server) commitRestore(ctx context.Context, tx store.Tx, p *principal, p
 		if plan.move {
 			detail = "moved in: " + detail
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: plan.target, action: "backup.restore", kind: store.KindEnvironment, key: pair.dst,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: plan.target, action: "backup.restore", kind: api.KindEnvironment, key: pair.dst,
 			detail: detail}); err != nil {
 			return 0, nil, err
 		}
@@ -968,7 +968,7 @@ func (s *Server) commitRestore(ctx context.Context, tx store.Tx, p *principal, p
 		if err := tx.Delete(ctx, b.Tenant, api.KindSchema, pair.src.env, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return 0, nil, err
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: b.Tenant, action: "backup.move_out", kind: store.KindEnvironment, key: pair.src.env,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: b.Tenant, action: "backup.move_out", kind: api.KindEnvironment, key: pair.src.env,
 			detail: fmt.Sprintf("moved out to environment %q of tenant %q (backup %s: %s); the environment's store is empty now",
 				pair.dst, plan.target, b.ID, tables)}); err != nil {
 			return 0, nil, err

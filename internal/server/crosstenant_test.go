@@ -19,8 +19,8 @@ import (
 // across every tenant, including tenants that do not exist, so that a write
 // under a made-up tenant shows too.
 var snapshotKinds = []string{
-	store.KindTenant, store.KindEnvironment, store.KindUser, store.KindRoleBinding, store.KindQuota,
-	store.KindFeatureFlag, store.KindIntegration, store.KindPromotion, api.KindPromotionLink,
+	api.KindTenant, api.KindEnvironment, api.KindUser, api.KindRoleBinding, api.KindQuota,
+	api.KindFeatureFlag, api.KindIntegration, api.KindPromotion, api.KindPromotionLink,
 }
 
 // storeSnapshot describes everything a write could change: every tenant's
@@ -31,7 +31,7 @@ func storeSnapshot(t testing.TB, st store.Store) string {
 	t.Helper()
 	var b strings.Builder
 	err := st.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		tenants, err := tx.List(ctx, store.ListQuery{Kind: store.KindTenant})
+		tenants, err := tx.List(ctx, store.ListQuery{Kind: api.KindTenant})
 		if err != nil {
 			return err
 		}

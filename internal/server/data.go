@@ -344,7 +344,7 @@ func (s *Server) setUpEnvironment(ctx context.Context, tenant, name string) erro
 		if sameFailure || (e.Status == before.Status && before.Database != nil && e.StatusReason == before.StatusReason) {
 			return nil // Nothing new to record.
 		}
-		next, err := putObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, e)
+		next, err := putObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, e)
 		if err != nil {
 			return err
 		}
@@ -352,7 +352,7 @@ func (s *Server) setUpEnvironment(ctx context.Context, tenant, name string) erro
 		if provErr != nil {
 			detail = "provisioning the data store failed: " + e.StatusReason
 		}
-		return s.audit(ctx, tx, nil, auditEntry{tenant: tenant, action: "environment.provision", kind: store.KindEnvironment, key: name,
+		return s.audit(ctx, tx, nil, auditEntry{tenant: tenant, action: "environment.provision", kind: api.KindEnvironment, key: name,
 			before: before.Revision, after: next.Revision, detail: detail})
 	})
 	return errors.Join(provErr, err)
@@ -398,7 +398,7 @@ func (s *Server) retryEnvironments(ctx context.Context) error {
 	type todo struct{ tenant, env string }
 	var due []todo
 	err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		envs, err := tx.List(ctx, store.ListQuery{Kind: store.KindEnvironment})
+		envs, err := tx.List(ctx, store.ListQuery{Kind: api.KindEnvironment})
 		if err != nil {
 			return err
 		}
@@ -507,7 +507,7 @@ func (s *Server) recordMove(ctx context.Context, tx store.Tx, p *principal, m *s
 			return err
 		}
 	}
-	return s.audit(ctx, tx, p, auditEntry{tenant: m.from.Tenant, action: "environment.move", kind: store.KindEnvironment, key: m.env,
+	return s.audit(ctx, tx, p, auditEntry{tenant: m.from.Tenant, action: "environment.move", kind: api.KindEnvironment, key: m.env,
 		before: rev, detail: detail})
 }
 

@@ -47,7 +47,7 @@ func loadEnvironment(ctx context.Context, tx store.Tx, tenant, name string) (api
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return api.Environment{}, err
 	}
-	return getObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, fmt.Sprintf("environment %q", name))
+	return getObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, fmt.Sprintf("environment %q", name))
 }
 
 // checkEnvironmentSpec validates what a caller may write, naming the field at fault.
@@ -93,7 +93,7 @@ func newEnvironment(ctx context.Context, tx store.Tx, tenant string, body []byte
 	if err != nil {
 		return api.Environment{}, err
 	}
-	if _, err := tx.Get(ctx, tenant, store.KindEnvironment, spec.Name); err == nil {
+	if _, err := tx.Get(ctx, tenant, api.KindEnvironment, spec.Name); err == nil {
 		return api.Environment{}, errConflict("name",
 			"environment %q already exists in tenant %q; import it (terraform import tenancy_environment.NAME %s/%s) or choose another name",
 			spec.Name, tenant, tenant, spec.Name)
@@ -193,11 +193,11 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 					return 0, nil, err
 				}
 			}
-			created, err := createObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, e.Name, e)
+			created, err := createObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, e.Name, e)
 			if err != nil {
 				return 0, nil, err
 			}
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "environment.create", kind: store.KindEnvironment,
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "environment.create", kind: api.KindEnvironment,
 				key: e.Name, after: created.Revision, detail: detail}); err != nil {
 				return 0, nil, err
 			}
@@ -236,7 +236,7 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request, _ *pri
 		if _, err := loadTenant(ctx, tx, slug); err != nil {
 			return nil, err
 		}
-		return listPageOf[api.Environment](ctx, tx, slug, store.KindEnvironment, after, size, keep)
+		return listPageOf[api.Environment](ctx, tx, slug, api.KindEnvironment, after, size, keep)
 	})
 }
 
@@ -257,7 +257,7 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	u := update[api.Environment]{
-		tenant: slug, kind: store.KindEnvironment, key: name, what: fmt.Sprintf("environment %q", name),
+		tenant: slug, kind: api.KindEnvironment, key: name, what: fmt.Sprintf("environment %q", name),
 		load: func(ctx context.Context, tx store.Tx) (api.Environment, error) {
 			return loadEnvironment(ctx, tx, slug, name)
 		},
@@ -369,7 +369,7 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	d := deletion[api.Environment]{
-		tenant: slug, kind: store.KindEnvironment, key: name, what: fmt.Sprintf("environment %q", name),
+		tenant: slug, kind: api.KindEnvironment, key: name, what: fmt.Sprintf("environment %q", name),
 		load: func(ctx context.Context, tx store.Tx) (api.Environment, error) {
 			return loadEnvironment(ctx, tx, slug, name)
 		},
@@ -457,7 +457,7 @@ func (s *Server) removeFromEnvironment(ctx context.Context, tx store.Tx, p *prin
 	if err := tx.Delete(ctx, slug, api.KindSchema, name, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
+	bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, api.KindRoleBinding)
 	if err != nil {
 		return err
 	}

@@ -249,35 +249,35 @@ func TestEnvironmentDeleteCascades(t *testing.T) {
 	ts.mustCall(t, http.StatusCreated, ts.admin, "PUT", "/v1/tenants/acme/environments/staging/quota", map[string]any{"cpu_millicores": 1000})
 	ts.mustCall(t, http.StatusCreated, ts.admin, "PUT", "/v1/tenants/acme/environments/production/quota", map[string]any{"cpu_millicores": 2000})
 	staging, production := "staging", "production"
-	envSeed[api.User](t, ts, "acme", store.KindUser, "usr_1", api.User{UserSpec: api.UserSpec{Email: "a@example.com", DisplayName: "A"}, TenantID: "acme", UserID: "usr_1", ID: "acme/usr_1"})
-	envSeed[api.RoleBinding](t, ts, "acme", store.KindRoleBinding, "rb_staging", api.RoleBinding{
+	envSeed[api.User](t, ts, "acme", api.KindUser, "usr_1", api.User{UserSpec: api.UserSpec{Email: "a@example.com", DisplayName: "A"}, TenantID: "acme", UserID: "usr_1", ID: "acme/usr_1"})
+	envSeed[api.RoleBinding](t, ts, "acme", api.KindRoleBinding, "rb_staging", api.RoleBinding{
 		RoleBindingSpec: api.RoleBindingSpec{UserID: "usr_1", Role: api.RoleTenantUser, Environment: &staging}, TenantID: "acme", BindingID: "rb_staging", ID: "acme/rb_staging"})
-	envSeed[api.RoleBinding](t, ts, "acme", store.KindRoleBinding, "rb_prod", api.RoleBinding{
+	envSeed[api.RoleBinding](t, ts, "acme", api.KindRoleBinding, "rb_prod", api.RoleBinding{
 		RoleBindingSpec: api.RoleBindingSpec{UserID: "usr_1", Role: api.RoleTenantUser, Environment: &production}, TenantID: "acme", BindingID: "rb_prod", ID: "acme/rb_prod"})
-	envSeed[api.RoleBinding](t, ts, "acme", store.KindRoleBinding, "rb_all", api.RoleBinding{
+	envSeed[api.RoleBinding](t, ts, "acme", api.KindRoleBinding, "rb_all", api.RoleBinding{
 		RoleBindingSpec: api.RoleBindingSpec{UserID: "usr_1", Role: api.RoleTenantViewer}, TenantID: "acme", BindingID: "rb_all", ID: "acme/rb_all"})
-	envSeed[api.FeatureFlag](t, ts, "acme", store.KindFeatureFlag, "new-billing", api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{
+	envSeed[api.FeatureFlag](t, ts, "acme", api.KindFeatureFlag, "new-billing", api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{
 		Key: "new-billing", Environments: map[string]api.FlagEnvironment{"staging": {Enabled: true, RolloutPercentage: 50}, "production": {}},
 	}, TenantID: "acme", ID: "acme/new-billing"})
-	envSeed[api.FeatureFlag](t, ts, "acme", store.KindFeatureFlag, "other", api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{
+	envSeed[api.FeatureFlag](t, ts, "acme", api.KindFeatureFlag, "other", api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{
 		Key: "other", Environments: map[string]api.FlagEnvironment{"production": {}},
 	}, TenantID: "acme", ID: "acme/other"})
 
 	ts.mustCall(t, http.StatusNoContent, ts.admin, "DELETE", "/v1/tenants/acme/environments/staging", nil)
 
 	err := ts.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		for _, gone := range [][2]string{{store.KindQuota, "staging"}, {store.KindRoleBinding, "rb_staging"}, {store.KindEnvironment, "staging"}} {
+		for _, gone := range [][2]string{{api.KindQuota, "staging"}, {api.KindRoleBinding, "rb_staging"}, {api.KindEnvironment, "staging"}} {
 			if _, err := tx.Get(ctx, "acme", gone[0], gone[1]); err == nil {
 				t.Errorf("%s %s survived its environment", gone[0], gone[1])
 			}
 		}
-		for _, kept := range [][2]string{{store.KindQuota, "production"}, {store.KindRoleBinding, "rb_prod"}, {store.KindRoleBinding, "rb_all"}} {
+		for _, kept := range [][2]string{{api.KindQuota, "production"}, {api.KindRoleBinding, "rb_prod"}, {api.KindRoleBinding, "rb_all"}} {
 			if _, err := tx.Get(ctx, "acme", kept[0], kept[1]); err != nil {
 				t.Errorf("%s %s: %v", kept[0], kept[1], err)
 			}
 		}
 		for key, rev := range map[string]int64{"new-billing": 2, "other": 1} {
-			o, err := tx.Get(ctx, "acme", store.KindFeatureFlag, key)
+			o, err := tx.Get(ctx, "acme", api.KindFeatureFlag, key)
 			if err != nil {
 				return err
 			}

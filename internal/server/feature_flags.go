@@ -37,7 +37,7 @@ func loadFeatureFlag(ctx context.Context, tx store.Tx, tenant, key string) (api.
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return api.FeatureFlag{}, err
 	}
-	return getObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key))
+	return getObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key))
 }
 
 // checkFlagSpec validates what a caller may write, naming the field at fault.
@@ -68,7 +68,7 @@ func checkFlagEnvironments(ctx context.Context, tx store.Tx, tenant string, next
 		if old, ok := cur[env]; ok && old == next[env] {
 			continue
 		}
-		_, err := tx.Get(ctx, tenant, store.KindEnvironment, env)
+		_, err := tx.Get(ctx, tenant, api.KindEnvironment, env)
 		if errors.Is(err, store.ErrNotFound) {
 			return errInvalid("environments."+env,
 				"environments.%s: tenant %q has no environment %q; create the environment first or remove this entry", env, tenant, env)
@@ -113,7 +113,7 @@ func checkNotProduction(ctx context.Context, tx store.Tx, p *principal, tenant, 
 	if p.atLeast(api.RoleTenantAdmin) {
 		return nil
 	}
-	o, err := tx.Get(ctx, tenant, store.KindEnvironment, env)
+	o, err := tx.Get(ctx, tenant, api.KindEnvironment, env)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // Refused elsewhere, with the reason.
 	}
@@ -145,7 +145,7 @@ func newFeatureFlag(ctx context.Context, tx store.Tx, p *principal, tenant strin
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return api.FeatureFlag{}, err
 	}
-	if _, err := tx.Get(ctx, tenant, store.KindFeatureFlag, spec.Key); err == nil {
+	if _, err := tx.Get(ctx, tenant, api.KindFeatureFlag, spec.Key); err == nil {
 		return api.FeatureFlag{}, errConflict("key",
 			"feature flag %q already exists in tenant %q; import it (terraform import tenancy_feature_flag.NAME %s/%s) or choose another key",
 			spec.Key, tenant, tenant, spec.Key)
@@ -163,7 +163,7 @@ func newFeatureFlag(ctx context.Context, tx store.Tx, p *principal, tenant strin
 
 func (s *Server) createFeatureFlag(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return createIn(s, w, r, p, creation[api.FeatureFlag]{
-		kind: store.KindFeatureFlag,
+		kind: api.KindFeatureFlag,
 		check: func(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.FeatureFlag, error) {
 			return newFeatureFlag(ctx, tx, p, tenant, body)
 		},
@@ -190,7 +190,7 @@ func (s *Server) listFeatureFlags(w http.ResponseWriter, r *http.Request, _ *pri
 		if _, err := loadTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		return listPageOf[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, after, size, nil)
+		return listPageOf[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, after, size, nil)
 	})
 }
 
@@ -200,7 +200,7 @@ func (s *Server) listFeatureFlags(w http.ResponseWriter, r *http.Request, _ *pri
 func (s *Server) patchFeatureFlag(w http.ResponseWriter, r *http.Request, p *principal) error {
 	tenant, key := r.PathValue("tenant"), r.PathValue("key")
 	return updateIn(s, w, r, p, update[api.FeatureFlag]{
-		tenant: tenant, kind: store.KindFeatureFlag, key: key, what: flagWhat(tenant, key),
+		tenant: tenant, kind: api.KindFeatureFlag, key: key, what: flagWhat(tenant, key),
 		load: func(ctx context.Context, tx store.Tx) (api.FeatureFlag, error) {
 			return loadFeatureFlag(ctx, tx, tenant, key)
 		},
@@ -236,7 +236,7 @@ func (s *Server) patchFeatureFlag(w http.ResponseWriter, r *http.Request, p *pri
 func (s *Server) deleteFeatureFlag(w http.ResponseWriter, r *http.Request, p *principal) error {
 	tenant, key := r.PathValue("tenant"), r.PathValue("key")
 	return deleteIn(s, w, r, p, deletion[api.FeatureFlag]{
-		tenant: tenant, kind: store.KindFeatureFlag, key: key, what: flagWhat(tenant, key),
+		tenant: tenant, kind: api.KindFeatureFlag, key: key, what: flagWhat(tenant, key),
 		load: func(ctx context.Context, tx store.Tx) (api.FeatureFlag, error) {
 			return loadFeatureFlag(ctx, tx, tenant, key)
 		},
@@ -250,7 +250,7 @@ func (s *Server) deleteFeatureFlag(w http.ResponseWriter, r *http.Request, p *pr
 // of a tenant that has one, with one audit event per flag; deleting an
 // environment calls it, inside the same transaction and tenant lock.
 func (s *Server) removeEnvironmentFromFlags(ctx context.Context, tx store.Tx, p *principal, tenant, env string) error {
-	flags, err := allObjects[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag)
+	flags, err := allObjects[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag)
 	if err != nil {
 		return err
 	}
@@ -261,11 +261,11 @@ func (s *Server) removeEnvironmentFromFlags(ctx context.Context, tx store.Tx, p 
 		before := f.Revision
 		f.Environments = maps.Clone(f.Environments)
 		delete(f.Environments, env)
-		updated, err := putObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, f.Key, f)
+		updated, err := putObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, f.Key, f)
 		if err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.update", kind: store.KindFeatureFlag,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.update", kind: api.KindFeatureFlag,
 			key: f.Key, before: before, after: updated.Revision,
 			detail: "removed: environments." + env + " (environment deleted)"}); err != nil {
 			return err

@@ -21,7 +21,7 @@ func (ts *testServer) seedFlagEnvironments(t testing.TB, tenant string, names ..
 				typ = api.EnvProduction
 			}
 			e := api.Environment{EnvironmentSpec: api.EnvironmentSpec{Name: n, Type: typ}, TenantID: tenant, ID: tenant + "/" + n, Status: api.StatusActive}
-			if _, err := createObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, n, e); err != nil {
+			if _, err := createObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, n, e); err != nil {
 				return err
 			}
 		}

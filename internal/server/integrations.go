@@ -57,7 +57,7 @@ func loadIntegration(ctx context.Context, tx store.Tx, tenant, name string) (sto
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return storedIntegration{}, err
 	}
-	return getObject[storedIntegration](ctx, tx, tenant, store.KindIntegration, name, fmt.Sprintf("integration %q", name))
+	return getObject[storedIntegration](ctx, tx, tenant, api.KindIntegration, name, fmt.Sprintf("integration %q", name))
 }
 
 // checkIntegrationSpec validates what a caller may write, naming the field
@@ -117,7 +117,7 @@ func (s *Server) newIntegration(ctx context.Context, tx store.Tx, tenant string,
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return storedIntegration{}, err
 	}
-	if _, err := tx.Get(ctx, tenant, store.KindIntegration, spec.Name); err == nil {
+	if _, err := tx.Get(ctx, tenant, api.KindIntegration, spec.Name); err == nil {
 		return storedIntegration{}, errConflict("name",
 			"integration %q already exists in tenant %q; import it (terraform import tenancy_integration.NAME %s/%s) or choose another name",
 			spec.Name, tenant, tenant, spec.Name)
@@ -133,7 +133,7 @@ func (s *Server) newIntegration(ctx context.Context, tx store.Tx, tenant string,
 
 func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return createIn(s, w, r, p, creation[storedIntegration]{
-		kind: store.KindIntegration, check: s.newIntegration,
+		kind: api.KindIntegration, check: s.newIntegration,
 		key: func(i storedIntegration) string { return i.Name },
 		detail: func(i storedIntegration) string {
 			if i.set() {
@@ -164,7 +164,7 @@ func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request, _ *pri
 		if _, err := loadTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		stored, err := listPageOf[storedIntegration](ctx, tx, tenant, store.KindIntegration, after, size, nil)
+		stored, err := listPageOf[storedIntegration](ctx, tx, tenant, api.KindIntegration, after, size, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request, p *pri
 	// them, since a secret sealed twice never looks the same.
 	var prev, next api.IntegrationSpec
 	return updateIn(s, w, r, p, update[storedIntegration]{
-		tenant: tenant, kind: store.KindIntegration, key: name, what: integrationWhat(tenant, name),
+		tenant: tenant, kind: api.KindIntegration, key: name, what: integrationWhat(tenant, name),
 		load: func(ctx context.Context, tx store.Tx) (storedIntegration, error) {
 			return loadIntegration(ctx, tx, tenant, name)
 		},
@@ -220,7 +220,7 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request, p *pri
 func (s *Server) deleteIntegration(w http.ResponseWriter, r *http.Request, p *principal) error {
 	tenant, name := r.PathValue("tenant"), r.PathValue("name")
 	return deleteIn(s, w, r, p, deletion[storedIntegration]{
-		tenant: tenant, kind: store.KindIntegration, key: name, what: integrationWhat(tenant, name),
+		tenant: tenant, kind: api.KindIntegration, key: name, what: integrationWhat(tenant, name),
 		load: func(ctx context.Context, tx store.Tx) (storedIntegration, error) {
 			return loadIntegration(ctx, tx, tenant, name)
 		},

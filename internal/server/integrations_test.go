@@ -92,7 +92,7 @@ func secretInStore(t *testing.T, ts *testServer, name string) *string {
 	t.Helper()
 	var secret *string
 	err := ts.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		o, err := tx.Get(ctx, "acme", store.KindIntegration, name)
+		o, err := tx.Get(ctx, "acme", api.KindIntegration, name)
 		if err != nil {
 			return err
 		}

@@ -75,10 +75,10 @@ type scene struct {
 func loadScene(ctx context.Context, tx store.Tx, tenant string, source, target api.Environment) (*scene, error) {
 	sc := &scene{tenant: tenant, source: source, target: target, envQuotas: map[string]api.Quota{}}
 	var err error
-	if sc.flags, err = allObjects[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag); err != nil {
+	if sc.flags, err = allObjects[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag); err != nil {
 		return nil, err
 	}
-	quotas, err := allObjects[api.Quota](ctx, tx, tenant, store.KindQuota)
+	quotas, err := allObjects[api.Quota](ctx, tx, tenant, api.KindQuota)
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +167,11 @@ func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *
 		before := sc.target.Revision
 		next := sc.target
 		next.Settings = maps.Clone(sp.Values)
-		updated, err := putObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, env, next)
+		updated, err := putObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, env, next)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "environment.update", kind: store.KindEnvironment,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "environment.update", kind: api.KindEnvironment,
 			key: env, before: before, after: updated.Revision, detail: "changed: settings (" + why + ")", promotion: cause.promotion}); err != nil {
 			return nil, err
 		}
@@ -201,11 +201,11 @@ func (s *Server) applyPatch(ctx context.Context, tx store.Tx, p *principal, sc *
 			}
 			f.Environments[env] = *want
 		}
-		updated, err := putObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, key, f)
+		updated, err := putObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, f)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.update", kind: store.KindFeatureFlag,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "feature_flag.update", kind: api.KindFeatureFlag,
 			key: key, before: before, after: updated.Revision, detail: detail + " (" + why + ")", promotion: cause.promotion}); err != nil {
 			return nil, err
 		}
@@ -227,20 +227,20 @@ func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *
 	case limits == nil && !had:
 		return nil
 	case limits == nil:
-		if err := tx.Delete(ctx, tenant, store.KindQuota, env, cur.Revision); err != nil {
+		if err := tx.Delete(ctx, tenant, api.KindQuota, env, cur.Revision); err != nil {
 			return err
 		}
 		delete(sc.envQuotas, env)
-		return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.delete", kind: store.KindQuota, key: env,
+		return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.delete", kind: api.KindQuota, key: env,
 			before: cur.Revision, detail: "removed (" + why + ")", promotion: cause.promotion})
 	case !had:
 		q := api.Quota{QuotaSpec: *limits, TenantID: tenant, Environment: &env, ID: tenant + "/" + env}
-		created, err := createObject[api.Quota](ctx, tx, tenant, store.KindQuota, env, q)
+		created, err := createObject[api.Quota](ctx, tx, tenant, api.KindQuota, env, q)
 		if err != nil {
 			return err
 		}
 		sc.envQuotas[env] = created
-		return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.create", kind: store.KindQuota, key: env,
+		return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.create", kind: api.KindQuota, key: env,
 			after: created.Revision, detail: "created (" + why + ")", promotion: cause.promotion})
 	}
 	changed := quota.Changed(cur.QuotaSpec, *limits)
@@ -249,12 +249,12 @@ func (s *Server) writeQuota(ctx context.Context, tx store.Tx, p *principal, sc *
 	}
 	next := cur
 	next.QuotaSpec = *limits
-	updated, err := putObject[api.Quota](ctx, tx, tenant, store.KindQuota, env, next)
+	updated, err := putObject[api.Quota](ctx, tx, tenant, api.KindQuota, env, next)
 	if err != nil {
 		return err
 	}
 	sc.envQuotas[env] = updated
-	return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.update", kind: store.KindQuota, key: env,
+	return s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "quota.update", kind: api.KindQuota, key: env,
 		before: cur.Revision, after: updated.Revision, detail: "changed: " + strings.Join(changed, ", ") + " (" + why + ")",
 		promotion: cause.promotion})
 }
@@ -268,7 +268,7 @@ func promotionEnvironment(ctx context.Context, tx store.Tx, tenant, field, name 
 	if err := validate.Name(name); err != nil {
 		return api.Environment{}, invalidField(field, err)
 	}
-	o, err := tx.Get(ctx, tenant, store.KindEnvironment, name)
+	o, err := tx.Get(ctx, tenant, api.KindEnvironment, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Environment{}, errInvalid(field, "%s: tenant %q has no environment %q", field, tenant, name)
 	}
@@ -459,12 +459,12 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 			},
 			Sequence: seq, Before: pp.result.Backward,
 		}
-		created, err := createObject[storedPromotion](ctx, tx, tenant, store.KindPromotion, id, sp)
+		created, err := createObject[storedPromotion](ctx, tx, tenant, api.KindPromotion, id, sp)
 		if err != nil {
 			return 0, nil, err
 		}
 		detail := fmt.Sprintf("%q -> %q: %d changes", pp.req.SourceEnvironment, pp.req.TargetEnvironment, len(pp.result.Changes))
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "promotion.create", kind: store.KindPromotion,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "promotion.create", kind: api.KindPromotion,
 			key: id, after: created.Revision, detail: detail}); err != nil {
 			return 0, nil, err
 		}
@@ -479,7 +479,7 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 
 // nextSequence is the sequence number of a tenant's next promotion.
 func nextSequence(ctx context.Context, tx store.Tx, tenant string) (int64, error) {
-	all, err := allObjects[storedPromotion](ctx, tx, tenant, store.KindPromotion)
+	all, err := allObjects[storedPromotion](ctx, tx, tenant, api.KindPromotion)
 	if err != nil {
 		return 0, err
 	}
@@ -523,7 +523,7 @@ func (s *Server) getPromotion(w http.ResponseWriter, r *http.Request, _ *princip
 		if _, err := loadTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		sp, err := getObject[storedPromotion](ctx, tx, tenant, store.KindPromotion, id, fmt.Sprintf("promotion %q", id))
+		sp, err := getObject[storedPromotion](ctx, tx, tenant, api.KindPromotion, id, fmt.Sprintf("promotion %q", id))
 		if err != nil {
 			return nil, err
 		}
@@ -553,7 +553,7 @@ func (s *Server) listPromotions(w http.ResponseWriter, r *http.Request, _ *princ
 		if _, err := loadTenant(ctx, tx, tenant); err != nil {
 			return nil, err
 		}
-		all, err := allObjects[storedPromotion](ctx, tx, tenant, store.KindPromotion)
+		all, err := allObjects[storedPromotion](ctx, tx, tenant, api.KindPromotion)
 		if err != nil {
 			return nil, err
 		}
@@ -587,7 +587,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 		if _, err := loadTenant(ctx, tx, tenant); err != nil {
 			return 0, nil, err
 		}
-		sp, err := getObject[storedPromotion](ctx, tx, tenant, store.KindPromotion, id, fmt.Sprintf("promotion %q", id))
+		sp, err := getObject[storedPromotion](ctx, tx, tenant, api.KindPromotion, id, fmt.Sprintf("promotion %q", id))
 		if err != nil {
 			return 0, nil, err
 		}
@@ -595,7 +595,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 			return 0, nil, errConflict("", "promotion %s was already rolled back at %s by %q",
 				id, sp.RolledBackAt.UTC().Format(time.RFC3339), sp.RolledBackBy)
 		}
-		all, err := allObjects[storedPromotion](ctx, tx, tenant, store.KindPromotion)
+		all, err := allObjects[storedPromotion](ctx, tx, tenant, api.KindPromotion)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -607,7 +607,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 					id, sp.TargetEnvironment, o.ID, o.SourceEnvironment, o.PromotedAt.UTC().Format(time.RFC3339), o.ID)
 			}
 		}
-		o, err := tx.Get(ctx, tenant, store.KindEnvironment, sp.TargetEnvironment)
+		o, err := tx.Get(ctx, tenant, api.KindEnvironment, sp.TargetEnvironment)
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, nil, errConflict("", "promotion %s cannot be rolled back: its target environment %q no longer exists", id, sp.TargetEnvironment)
 		}
@@ -636,7 +636,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 		}
 		before, now := sp.Revision, s.now().UTC()
 		sp.RolledBackAt, sp.RolledBackBy, sp.RollbackChanges = &now, p.Name, lines
-		updated, err := putObject[storedPromotion](ctx, tx, tenant, store.KindPromotion, id, sp)
+		updated, err := putObject[storedPromotion](ctx, tx, tenant, api.KindPromotion, id, sp)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -644,7 +644,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 		if len(skipped) > 0 {
 			detail += "; flags deleted since, not restored: " + strings.Join(skipped, ", ")
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "promotion.rollback", kind: store.KindPromotion,
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: tenant, action: "promotion.rollback", kind: api.KindPromotion,
 			key: id, before: before, after: updated.Revision, detail: detail}); err != nil {
 			return 0, nil, err
 		}
@@ -690,7 +690,7 @@ func checkLinkFree(ctx context.Context, tx store.Tx, tenant string, target api.E
 	if err != nil {
 		return nil, err
 	}
-	switch _, err := tx.Get(ctx, tenant, store.KindEnvironment, l.SourceEnvironment); {
+	switch _, err := tx.Get(ctx, tenant, api.KindEnvironment, l.SourceEnvironment); {
 	case errors.Is(err, store.ErrNotFound):
 		return &l, nil
 	case err != nil:
@@ -809,7 +809,7 @@ func (s *Server) deletePromotionLink(w http.ResponseWriter, r *http.Request, p *
 			return loadLink(ctx, tx, tenant, target)
 		},
 		cascade: func(ctx context.Context, tx store.Tx, l api.PromotionLink) (string, error) {
-			switch o, err := tx.Get(ctx, tenant, store.KindEnvironment, target); {
+			switch o, err := tx.Get(ctx, tenant, api.KindEnvironment, target); {
 			case err == nil:
 				env, err := fromObject[api.Environment](o)
 				if err != nil {

@@ -23,17 +23,17 @@ func (ts *testServer) putEnv(t *testing.T, tenant, name, typ string, settings ma
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
 		e := api.Environment{EnvironmentSpec: api.EnvironmentSpec{Name: name, Type: typ, Settings: settings},
 			TenantID: tenant, ID: tenant + "/" + name, Status: api.StatusActive}
-		o, err := tx.Get(ctx, tenant, store.KindEnvironment, name)
+		o, err := tx.Get(ctx, tenant, api.KindEnvironment, name)
 		if err == nil {
 			cur, err := fromObject[api.Environment](o)
 			if err != nil {
 				return err
 			}
 			e.Meta = cur.Meta
-			_, err = putObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, e)
+			_, err = putObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, e)
 			return err
 		}
-		_, err = createObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, e)
+		_, err = createObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, e)
 		return err
 	})
 }
@@ -42,13 +42,13 @@ func (ts *testServer) putFlag(t *testing.T, tenant, key string, envs map[string]
 	t.Helper()
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
 		f := api.FeatureFlag{FeatureFlagSpec: api.FeatureFlagSpec{Key: key, Environments: envs}, TenantID: tenant, ID: tenant + "/" + key}
-		o, err := tx.Get(ctx, tenant, store.KindFeatureFlag, key)
+		o, err := tx.Get(ctx, tenant, api.KindFeatureFlag, key)
 		if err == nil {
 			f.Revision = o.Revision
-			_, err = putObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, key, f)
+			_, err = putObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, f)
 			return err
 		}
-		_, err = createObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, key, f)
+		_, err = createObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, f)
 		return err
 	})
 }
@@ -58,11 +58,11 @@ func (ts *testServer) putQuota(t *testing.T, tenant, env string, spec api.QuotaS
 	t.Helper()
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
 		q := api.Quota{QuotaSpec: spec, TenantID: tenant, ID: tenant}
-		key := tenantQuotaKey
+		key := api.TenantQuotaKey
 		if env != "" {
 			q.Environment, q.ID, key = &env, tenant+"/"+env, env
 		}
-		_, err := createObject[api.Quota](ctx, tx, tenant, store.KindQuota, key, q)
+		_, err := createObject[api.Quota](ctx, tx, tenant, api.KindQuota, key, q)
 		return err
 	})
 }
@@ -79,7 +79,7 @@ func (ts *testServer) env(t *testing.T, tenant, name string) api.Environment {
 	var e api.Environment
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		e, err = getObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, name)
+		e, err = getObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, name)
 		return err
 	})
 	return e
@@ -90,7 +90,7 @@ func (ts *testServer) flag(t *testing.T, tenant, key string) api.FeatureFlag {
 	var f api.FeatureFlag
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		f, err = getObject[api.FeatureFlag](ctx, tx, tenant, store.KindFeatureFlag, key, key)
+		f, err = getObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, key)
 		return err
 	})
 	return f
@@ -101,7 +101,7 @@ func (ts *testServer) quota(t *testing.T, tenant, env string) *api.QuotaSpec {
 	t.Helper()
 	var q *api.QuotaSpec
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
-		o, err := tx.Get(ctx, tenant, store.KindQuota, env)
+		o, err := tx.Get(ctx, tenant, api.KindQuota, env)
 		if err != nil {
 			return ignoreNotFound(err)
 		}
@@ -556,7 +556,7 @@ func TestPromotionRollback(t *testing.T) {
 	// Now the first is the latest not rolled back. The beta flag was deleted
 	// in between: the rest is restored all the same.
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
-		return tx.Delete(ctx, slug, store.KindFeatureFlag, "beta", 0)
+		return tx.Delete(ctx, slug, api.KindFeatureFlag, "beta", 0)
 	})
 	ts.mustCall(t, http.StatusOK, admin, "POST", "/v1/tenants/acme/promotions/"+first.ID+"/rollback", nil).json(t, &rb)
 	prod := ts.env(t, slug, "production")
@@ -603,7 +603,7 @@ func TestPromotionRollbackAccess(t *testing.T) {
 	}
 	// A deleted target cannot be restored.
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
-		return tx.Delete(ctx, slug, store.KindEnvironment, "production", 0)
+		return tx.Delete(ctx, slug, api.KindEnvironment, "production", 0)
 	})
 	e = ts.mustCall(t, http.StatusConflict, ts.admin, "POST", "/v1/tenants/acme/promotions/"+p.ID+"/rollback", nil).apiError(t)
 	if !strings.Contains(e.Message, `target environment "production" no longer exists`) {
@@ -658,7 +658,7 @@ func TestPromotionLinks(t *testing.T) {
 
 	// A link whose source is gone is stale: a new link replaces it.
 	ts.write(t, func(ctx context.Context, tx store.Tx) error {
-		return tx.Delete(ctx, slug, store.KindEnvironment, "hotfix", 0)
+		return tx.Delete(ctx, slug, api.KindEnvironment, "hotfix", 0)
 	})
 	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/promotions", linked("staging"))
 	ts.mustCall(t, http.StatusOK, ts.admin, "GET", "/v1/tenants/acme/promotion-links/production", nil).json(t, &l)

@@ -38,7 +38,7 @@ func (s *Server) provisionLoop(ctx context.Context) {
 func (s *Server) provisionDue(ctx context.Context) error {
 	var due []string
 	err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		objs, err := tx.List(ctx, store.ListQuery{Kind: store.KindTenant})
+		objs, err := tx.List(ctx, store.ListQuery{Kind: api.KindTenant})
 		for _, o := range objs {
 			t, err := tenantFromObject(o)
 			if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) stepWork(ctx context.Context, slug, step string) error {
 	case "environment_setup":
 		var names []string
 		err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-			envs, err := allObjects[api.Environment](ctx, tx, slug, store.KindEnvironment)
+			envs, err := allObjects[api.Environment](ctx, tx, slug, api.KindEnvironment)
 			for _, e := range envs {
 				if e.Status != api.StatusActive || e.Database == nil {
 					names = append(names, e.Name)
@@ -100,7 +100,7 @@ func (s *Server) stepWork(ctx context.Context, slug, step string) error {
 func (s *Server) advance(ctx context.Context, slug string) error {
 	var t api.Tenant
 	err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		o, err := tx.Get(ctx, slug, store.KindTenant, slug)
+		o, err := tx.Get(ctx, slug, api.KindTenant, slug)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *Server) advance(ctx context.Context, slug string) error {
 		if err := tx.Lock(ctx, lockTenant(slug)); err != nil {
 			return err
 		}
-		o, err := tx.Get(ctx, slug, store.KindTenant, slug)
+		o, err := tx.Get(ctx, slug, api.KindTenant, slug)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -175,7 +175,7 @@ func (s *Server) advance(ctx context.Context, slug string) error {
 			return nil
 		}
 		s.log.WarnContext(ctx, "provisioning a tenant failed; retried later", "tenant", slug, "error", workErr)
-		return s.audit(ctx, tx, nil, auditEntry{tenant: slug, action: "tenant.provisioning.failed", kind: store.KindTenant, key: slug,
+		return s.audit(ctx, tx, nil, auditEntry{tenant: slug, action: "tenant.provisioning.failed", kind: api.KindTenant, key: slug,
 			before: o.Revision, after: next.Revision, detail: cur.StatusReason})
 	})
 }
@@ -187,7 +187,7 @@ func (s *Server) recordProvisioning(ctx context.Context, tx store.Tx, slug strin
 	from, to := slices.Index(steps, prev)+1, slices.Index(steps, step)
 	for _, st := range steps[from : to+1] {
 		if err := s.audit(ctx, tx, nil, auditEntry{tenant: slug, action: "tenant.provisioning." + st,
-			kind: store.KindTenant, key: slug, after: rev}); err != nil {
+			kind: api.KindTenant, key: slug, after: rev}); err != nil {
 			return err
 		}
 	}

@@ -12,11 +12,6 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 )
 
-// tenantQuotaKey is the store key of a tenant's tenant-wide quota; an
-// environment's quota is stored under the environment's name, which can
-// never start with "@".
-const tenantQuotaKey = "@tenant"
-
 // quotaRoutes serves quotas. Only a platform admin sets a tenant's
 // tenant-wide quota, its budget on the platform; a tenant admin shares that
 // budget out among the tenant's environments.
@@ -33,7 +28,7 @@ func (s *Server) quotaRoutes() []route {
 
 // tenantQuota reads a tenant's tenant-wide quota; nil when it has none.
 func tenantQuota(ctx context.Context, tx store.Tx, tenant string) (*api.Quota, error) {
-	o, err := tx.Get(ctx, tenant, store.KindQuota, tenantQuotaKey)
+	o, err := tx.Get(ctx, tenant, api.KindQuota, api.TenantQuotaKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -52,7 +47,7 @@ type quotaTarget struct {
 
 func (t quotaTarget) key() string {
 	if t.env == "" {
-		return tenantQuotaKey
+		return api.TenantQuotaKey
 	}
 	return t.env
 }
@@ -108,7 +103,7 @@ func loadQuota(ctx context.Context, tx store.Tx, t quotaTarget) (api.Quota, erro
 	if err := loadQuotaOwner(ctx, tx, t); err != nil {
 		return api.Quota{}, err
 	}
-	o, err := tx.Get(ctx, t.tenant, store.KindQuota, t.key())
+	o, err := tx.Get(ctx, t.tenant, api.KindQuota, t.key())
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Quota{}, errNotFound("%s is not set (no quota means no limit)", t.what())
 	}
@@ -120,7 +115,7 @@ func loadQuota(ctx context.Context, tx store.Tx, t quotaTarget) (api.Quota, erro
 
 // environmentQuotas reads every environment quota of a tenant, by environment.
 func environmentQuotas(ctx context.Context, tx store.Tx, tenant string) (map[string]api.QuotaSpec, error) {
-	all, err := allObjects[api.Quota](ctx, tx, tenant, store.KindQuota)
+	all, err := allObjects[api.Quota](ctx, tx, tenant, api.KindQuota)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +142,7 @@ func checkQuotaFits(ctx context.Context, tx store.Tx, tenant, env string, spec a
 	var violations []quota.Violation
 	if env == "" {
 		violations = quota.Fit(&spec, envs)
-		users, err := tx.Count(ctx, tenant, store.KindUser)
+		users, err := tx.Count(ctx, tenant, api.KindUser)
 		if err != nil {
 			return err
 		}
@@ -206,13 +201,13 @@ func (s *Server) putQuota(w http.ResponseWriter, r *http.Request, p *principal, 
 		return err
 	}
 	err = updateIn(s, w, r, p, update[api.Quota]{
-		tenant: t.tenant, kind: store.KindQuota, key: t.key(), what: t.what(),
+		tenant: t.tenant, kind: api.KindQuota, key: t.key(), what: t.what(),
 		// The quota as it is; revision 0 when there is none, which the PUT creates.
 		load: func(ctx context.Context, tx store.Tx) (api.Quota, error) {
 			if err := loadQuotaOwner(ctx, tx, t); err != nil {
 				return api.Quota{}, err
 			}
-			o, err := tx.Get(ctx, t.tenant, store.KindQuota, t.key())
+			o, err := tx.Get(ctx, t.tenant, api.KindQuota, t.key())
 			if errors.Is(err, store.ErrNotFound) {
 				return api.Quota{}, nil
 			}
@@ -278,7 +273,7 @@ func (s *Server) deleteQuota(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	err = deleteIn(s, w, r, p, deletion[api.Quota]{
-		tenant: t.tenant, kind: store.KindQuota, key: t.key(), what: t.what(),
+		tenant: t.tenant, kind: api.KindQuota, key: t.key(), what: t.what(),
 		load: func(ctx context.Context, tx store.Tx) (api.Quota, error) { return loadQuota(ctx, tx, t) },
 		cascade: func(_ context.Context, _ store.Tx, q api.Quota) (string, error) {
 			return "was " + quotaLimits(q.QuotaSpec), nil
@@ -295,7 +290,7 @@ func (s *Server) deleteQuota(w http.ResponseWriter, r *http.Request, p *principa
 // returns store.ErrNotFound when the quota is not set.
 func (s *Server) removeQuota(ctx context.Context, tx store.Tx, p *principal, tenant, env, why string) error {
 	t := quotaTarget{tenant: tenant, env: env}
-	o, err := tx.Get(ctx, tenant, store.KindQuota, t.key())
+	o, err := tx.Get(ctx, tenant, api.KindQuota, t.key())
 	if err != nil {
 		return err
 	}
@@ -303,5 +298,5 @@ func (s *Server) removeQuota(ctx context.Context, tx store.Tx, p *principal, ten
 	if err != nil {
 		return err
 	}
-	return s.remove(ctx, tx, p, tenant, store.KindQuota, t.key(), o.Revision, "was "+quotaLimits(q.QuotaSpec)+"; "+why)
+	return s.remove(ctx, tx, p, tenant, api.KindQuota, t.key(), o.Revision, "was "+quotaLimits(q.QuotaSpec)+"; "+why)
 }

@@ -63,7 +63,7 @@ func TestQuotaTenantWideLifecycle(t *testing.T) {
 	// If-Match on a quota that is not set is stale by definition.
 	ts.mustCall(t, http.StatusPreconditionFailed, ts.admin, "PUT", quotaTenantPath, `{}`, "If-Match", `"2"`)
 
-	if got := strings.Join(ts.envAudit(t, "acme", "quota", tenantQuotaKey), ","); got != "quota.create,quota.update,quota.delete" {
+	if got := strings.Join(ts.envAudit(t, "acme", "quota", api.TenantQuotaKey), ","); got != "quota.create,quota.update,quota.delete" {
 		t.Errorf("audit %s", got)
 	}
 }
@@ -189,7 +189,7 @@ func TestQuotaLoweringBelowUse(t *testing.T) {
 	ts.mustCall(t, http.StatusCreated, ts.admin, "PUT", quotaStagePath, `{"cpu_millicores": 2000}`)
 	for i := range 3 {
 		id := fmt.Sprintf("usr_%d", i)
-		envSeed[api.User](t, ts, "acme", store.KindUser, id, api.User{
+		envSeed[api.User](t, ts, "acme", api.KindUser, id, api.User{
 			UserSpec: api.UserSpec{Email: id + "@example.com", DisplayName: id}, TenantID: "acme", UserID: id, ID: "acme/" + id,
 		})
 	}

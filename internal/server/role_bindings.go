@@ -53,13 +53,13 @@ func checkBinding(ctx context.Context, tx store.Tx, tenant string, b api.RoleBin
 	if b.UserID == "" {
 		return errInvalid("user_id", "user_id is required: the user_id of a user of tenant %q, such as tenancy_user.NAME.user_id", tenant)
 	}
-	if _, err := tx.Get(ctx, tenant, store.KindUser, b.UserID); errors.Is(err, store.ErrNotFound) {
+	if _, err := tx.Get(ctx, tenant, api.KindUser, b.UserID); errors.Is(err, store.ErrNotFound) {
 		return errInvalid("user_id", "user_id: user %q does not exist in tenant %q; create the user first", b.UserID, tenant)
 	} else if err != nil {
 		return err
 	}
 	if b.Environment != nil {
-		_, err := tx.Get(ctx, tenant, store.KindEnvironment, *b.Environment)
+		_, err := tx.Get(ctx, tenant, api.KindEnvironment, *b.Environment)
 		if errors.Is(err, store.ErrNotFound) {
 			return errInvalid("environment", "environment: %q does not exist in tenant %q; create it first, or leave environment unset to bind every environment",
 				*b.Environment, tenant)
@@ -67,7 +67,7 @@ func checkBinding(ctx context.Context, tx store.Tx, tenant string, b api.RoleBin
 			return err
 		}
 	}
-	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding)
+	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, api.KindRoleBinding)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func checkKeepsAdmin(ctx context.Context, tx store.Tx, p *principal, tenant stri
 	if !isTenantAdminBinding(cur.RoleBindingSpec) {
 		return nil
 	}
-	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding)
+	bindings, err := allObjects[api.RoleBinding](ctx, tx, tenant, api.KindRoleBinding)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func newRoleBinding(ctx context.Context, tx store.Tx, p *principal, tenant strin
 
 func (s *Server) createRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return createIn(s, w, r, p, creation[api.RoleBinding]{
-		kind: store.KindRoleBinding,
+		kind: api.KindRoleBinding,
 		check: func(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.RoleBinding, error) {
 			return newRoleBinding(ctx, tx, p, tenant, body)
 		},
@@ -166,7 +166,7 @@ func loadRoleBinding(ctx context.Context, tx store.Tx, tenant, id string) (api.R
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return api.RoleBinding{}, err
 	}
-	return getObject[api.RoleBinding](ctx, tx, tenant, store.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
+	return getObject[api.RoleBinding](ctx, tx, tenant, api.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
 }
 
 func (s *Server) getRoleBinding(w http.ResponseWriter, r *http.Request, _ *principal) error {
@@ -201,7 +201,7 @@ func (s *Server) listRoleBindings(w http.ResponseWriter, r *http.Request, _ *pri
 		if _, err := loadTenant(ctx, tx, slug); err != nil {
 			return nil, err
 		}
-		return listPageOf[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding, after, size, keep)
+		return listPageOf[api.RoleBinding](ctx, tx, slug, api.KindRoleBinding, after, size, keep)
 	})
 }
 
@@ -210,7 +210,7 @@ func (s *Server) listRoleBindings(w http.ResponseWriter, r *http.Request, _ *pri
 func (s *Server) patchRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("binding")
 	return updateIn(s, w, r, p, update[api.RoleBinding]{
-		tenant: slug, kind: store.KindRoleBinding, key: id, what: fmt.Sprintf("role binding %q", id),
+		tenant: slug, kind: api.KindRoleBinding, key: id, what: fmt.Sprintf("role binding %q", id),
 		load: func(ctx context.Context, tx store.Tx) (api.RoleBinding, error) {
 			return loadRoleBinding(ctx, tx, slug, id)
 		},
@@ -251,7 +251,7 @@ func (s *Server) patchRoleBinding(w http.ResponseWriter, r *http.Request, p *pri
 func (s *Server) deleteRoleBinding(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("binding")
 	return deleteIn(s, w, r, p, deletion[api.RoleBinding]{
-		tenant: slug, kind: store.KindRoleBinding, key: id, what: fmt.Sprintf("role binding %q", id),
+		tenant: slug, kind: api.KindRoleBinding, key: id, what: fmt.Sprintf("role binding %q", id),
 		load: func(ctx context.Context, tx store.Tx) (api.RoleBinding, error) {
 			return loadRoleBinding(ctx, tx, slug, id)
 		},
@@ -275,5 +275,5 @@ func bindingDetail(b api.RoleBinding) string {
 // removeBinding deletes a binding with its audit event, for another write
 // that takes it away; why says which.
 func (s *Server) removeBinding(ctx context.Context, tx store.Tx, p *principal, b api.RoleBinding, why string) error {
-	return s.remove(ctx, tx, p, b.TenantID, store.KindRoleBinding, b.BindingID, b.Revision, bindingDetail(b)+"; "+why)
+	return s.remove(ctx, tx, p, b.TenantID, api.KindRoleBinding, b.BindingID, b.Revision, bindingDetail(b)+"; "+why)
 }

@@ -16,7 +16,7 @@ func (ts *testServer) rbEnvironment(t testing.TB, tenant, name string) {
 	t.Helper()
 	err := ts.store.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
 		e := api.Environment{EnvironmentSpec: api.EnvironmentSpec{Name: name, Type: api.EnvStaging}, TenantID: tenant, ID: tenant + "/" + name, Status: api.StatusActive}
-		_, err := createObject[api.Environment](ctx, tx, tenant, store.KindEnvironment, name, e)
+		_, err := createObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, e)
 		return err
 	})
 	if err != nil {

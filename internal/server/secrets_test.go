@@ -42,7 +42,7 @@ func TestIntegrationSecretsAreEncryptedAtRest(t *testing.T) {
 	stored := func() string {
 		var data string
 		err := ts.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
-			o, err := tx.Get(ctx, "acme", store.KindIntegration, "hook")
+			o, err := tx.Get(ctx, "acme", api.KindIntegration, "hook")
 			data = string(o.Data)
 			return err
 		})
@@ -127,7 +127,7 @@ func TestSecretsThatLookSealedRoundTrip(t *testing.T) {
 				}
 				var stored storedIntegration
 				err := ts.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
-					o, err := tx.Get(ctx, "acme", store.KindIntegration, name)
+					o, err := tx.Get(ctx, "acme", api.KindIntegration, name)
 					if err == nil {
 						stored, err = fromObject[storedIntegration](o)
 					}

@@ -57,12 +57,12 @@ func (s *Server) listRegions(w http.ResponseWriter, r *http.Request, _ *principa
 func tenantFromObject(o store.Object) (api.Tenant, error) { return fromObject[api.Tenant](o) }
 
 func tenantObject(t api.Tenant) (store.Object, error) {
-	return toObject[api.Tenant](t.Slug, store.KindTenant, t.Slug, t)
+	return toObject[api.Tenant](t.Slug, api.KindTenant, t.Slug, t)
 }
 
 // loadTenant reads a tenant that the caller may see.
 func loadTenant(ctx context.Context, tx store.Tx, slug string) (api.Tenant, error) {
-	o, err := tx.Get(ctx, slug, store.KindTenant, slug)
+	o, err := tx.Get(ctx, slug, api.KindTenant, slug)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Tenant{}, errTenantNotFound(slug)
 	}
@@ -196,7 +196,7 @@ func checkDomainFree(ctx context.Context, tx store.Tx, domain *string, self stri
 	if domain == nil {
 		return nil
 	}
-	objs, err := tx.List(ctx, store.ListQuery{Kind: store.KindTenant})
+	objs, err := tx.List(ctx, store.ListQuery{Kind: api.KindTenant})
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *princip
 		if err := tx.Lock(ctx, lockTenant(spec.Slug)); err != nil {
 			return 0, nil, err
 		}
-		if _, err := tx.Get(ctx, spec.Slug, store.KindTenant, spec.Slug); err == nil {
+		if _, err := tx.Get(ctx, spec.Slug, api.KindTenant, spec.Slug); err == nil {
 			return 0, nil, errConflict("slug", "tenant %q already exists; import it (terraform import tenancy_tenant.NAME %s) or choose another slug", spec.Slug, spec.Slug)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return 0, nil, err
@@ -252,7 +252,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *princip
 		if o, err = tx.Create(ctx, o); err != nil {
 			return 0, nil, err
 		}
-		if err := s.audit(ctx, tx, p, auditEntry{tenant: t.Slug, action: actionTenantCreate, kind: store.KindTenant, key: t.Slug, after: o.Revision}); err != nil {
+		if err := s.audit(ctx, tx, p, auditEntry{tenant: t.Slug, action: actionTenantCreate, kind: api.KindTenant, key: t.Slug, after: o.Revision}); err != nil {
 			return 0, nil, err
 		}
 		if err := s.recordProvisioning(ctx, tx, t.Slug, o.Revision, "", t.ProvisioningStep); err != nil {
@@ -313,7 +313,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p *principa
 		if p.Tenant != "" {
 			// A tenant's token sees its own tenant at most; scanning the
 			// others would let the paging reveal that they exist.
-			o, err := tx.Get(ctx, p.Tenant, store.KindTenant, p.Tenant)
+			o, err := tx.Get(ctx, p.Tenant, api.KindTenant, p.Tenant)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && after >= p.Tenant) {
 				return nil
 			}
@@ -325,7 +325,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p *principa
 			list.Items = append(list.Items, t)
 			return err
 		}
-		objs, next, err := listPage(ctx, tx, store.ListQuery{Kind: store.KindTenant, After: after}, size, keep)
+		objs, next, err := listPage(ctx, tx, store.ListQuery{Kind: api.KindTenant, After: after}, size, keep)
 		if err != nil {
 			return err
 		}
@@ -359,7 +359,7 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	u := update[api.Tenant]{
-		tenant: slug, kind: store.KindTenant, key: slug, what: fmt.Sprintf("tenant %q", slug),
+		tenant: slug, kind: api.KindTenant, key: slug, what: fmt.Sprintf("tenant %q", slug),
 		load: func(ctx context.Context, tx store.Tx) (api.Tenant, error) { return loadTenant(ctx, tx, slug) },
 		apply: func(ctx context.Context, tx store.Tx, cur api.Tenant, body []byte) (api.Tenant, error) {
 			return s.applyTenantPatch(ctx, tx, p, cur, body)
@@ -375,7 +375,7 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 			if err != nil {
 				return nil, err
 			}
-			envs, err := allObjects[api.Environment](ctx, tx, slug, store.KindEnvironment)
+			envs, err := allObjects[api.Environment](ctx, tx, slug, api.KindEnvironment)
 			if err != nil {
 				return nil, err
 			}
@@ -404,7 +404,7 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p *principa
 					moveErr = err
 					continue
 				}
-				if _, err := putObject[api.Environment](ctx, tx, slug, store.KindEnvironment, m.env, e); err != nil {
+				if _, err := putObject[api.Environment](ctx, tx, slug, api.KindEnvironment, m.env, e); err != nil {
 					return 0, nil, err
 				}
 			}
@@ -537,7 +537,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p *princip
 				}
 			}
 			v := backupView(b)
-			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.delete", kind: store.KindTenant, key: slug,
+			if err := s.audit(ctx, tx, p, auditEntry{tenant: slug, action: "tenant.delete", kind: api.KindTenant, key: slug,
 				before: t.Revision, detail: fmt.Sprintf("final backup %s (%d records, %s) kept until %s", b.ID, v.Records,
 					storesLine(v.Stores), b.RetainUntil.Format(time.RFC3339))}); err != nil {
 				return 0, nil, err
@@ -565,6 +565,6 @@ func (s *Server) deletableTenant(ctx context.Context, tx store.Tx, slug string, 
 		return t, nil, errConflict("deletion_protection",
 			"tenant %q has deletion_protection enabled; set deletion_protection = false and apply before destroying it", slug)
 	}
-	envs, err := allObjects[api.Environment](ctx, tx, slug, store.KindEnvironment)
+	envs, err := allObjects[api.Environment](ctx, tx, slug, api.KindEnvironment)
 	return t, envs, err
 }

@@ -402,11 +402,11 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request, _ *principal) 
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		users, err := tx.Count(ctx, slug, store.KindUser)
+		users, err := tx.Count(ctx, slug, api.KindUser)
 		if err != nil {
 			return err
 		}
-		envs, err := tx.Count(ctx, slug, store.KindEnvironment)
+		envs, err := tx.Count(ctx, slug, api.KindEnvironment)
 		if err != nil {
 			return err
 		}

@@ -86,7 +86,7 @@ func TestUsageCountsWhatTheTenantHolds(t *testing.T) {
 	}
 	ts.envCreate(t, "acme", "production", "production")
 	ts.envCreate(t, "acme", "staging", "staging")
-	envSeed[api.User](t, ts, "acme", store.KindUser, "usr_1", api.User{UserSpec: api.UserSpec{Email: "a@example.com"}, TenantID: "acme", UserID: "usr_1"})
+	envSeed[api.User](t, ts, "acme", api.KindUser, "usr_1", api.User{UserSpec: api.UserSpec{Email: "a@example.com"}, TenantID: "acme", UserID: "usr_1"})
 	if err := ts.srv.flushUsage(t.Context()); err != nil {
 		t.Fatal(err)
 	}

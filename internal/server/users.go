@@ -39,13 +39,13 @@ func loadUser(ctx context.Context, tx store.Tx, tenant, userID string) (api.User
 	if _, err := loadTenant(ctx, tx, tenant); err != nil {
 		return api.User{}, err
 	}
-	return getObject[api.User](ctx, tx, tenant, store.KindUser, userID, fmt.Sprintf("user %q", userID))
+	return getObject[api.User](ctx, tx, tenant, api.KindUser, userID, fmt.Sprintf("user %q", userID))
 }
 
 // checkEmailFree refuses an e-mail address another user of the tenant has,
 // compared without case as mail systems do; the caller holds the tenant lock.
 func checkEmailFree(ctx context.Context, tx store.Tx, tenant, email, self string) error {
-	users, err := allObjects[api.User](ctx, tx, tenant, store.KindUser)
+	users, err := allObjects[api.User](ctx, tx, tenant, api.KindUser)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func checkUserQuota(ctx context.Context, tx store.Tx, tenant string) error {
 	if err != nil || q == nil || q.MaxUsers == nil {
 		return err
 	}
-	n, err := tx.Count(ctx, tenant, store.KindUser)
+	n, err := tx.Count(ctx, tenant, api.KindUser)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func newUser(ctx context.Context, tx store.Tx, tenant string, body []byte) (api.
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return createIn(s, w, r, p, creation[api.User]{
-		kind: store.KindUser, check: newUser,
+		kind: api.KindUser, check: newUser,
 		key:    func(u api.User) string { return u.UserID },
 		detail: func(u api.User) string { return "email " + u.Email },
 	})
@@ -130,7 +130,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ *principal)
 		if _, err := loadTenant(ctx, tx, slug); err != nil {
 			return nil, err
 		}
-		return listPageOf[api.User](ctx, tx, slug, store.KindUser, after, size, keep)
+		return listPageOf[api.User](ctx, tx, slug, api.KindUser, after, size, keep)
 	})
 }
 
@@ -139,7 +139,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, _ *principal)
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("user")
 	return updateIn(s, w, r, p, update[api.User]{
-		tenant: slug, kind: store.KindUser, key: id, what: fmt.Sprintf("user %q", id),
+		tenant: slug, kind: api.KindUser, key: id, what: fmt.Sprintf("user %q", id),
 		load: func(ctx context.Context, tx store.Tx) (api.User, error) { return loadUser(ctx, tx, slug, id) },
 		apply: func(ctx context.Context, tx store.Tx, cur api.User, body []byte) (api.User, error) {
 			next, err := applyMergePatch(cur.UserSpec, body)
@@ -164,10 +164,10 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *principal)
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	slug, id := r.PathValue("tenant"), r.PathValue("user")
 	return deleteIn(s, w, r, p, deletion[api.User]{
-		tenant: slug, kind: store.KindUser, key: id, what: fmt.Sprintf("user %q", id),
+		tenant: slug, kind: api.KindUser, key: id, what: fmt.Sprintf("user %q", id),
 		load: func(ctx context.Context, tx store.Tx) (api.User, error) { return loadUser(ctx, tx, slug, id) },
 		cascade: func(ctx context.Context, tx store.Tx, u api.User) (string, error) {
-			bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, store.KindRoleBinding)
+			bindings, err := allObjects[api.RoleBinding](ctx, tx, slug, api.KindRoleBinding)
 			if err != nil {
 				return "", err
 			}

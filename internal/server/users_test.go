@@ -32,7 +32,7 @@ func (ts *testServer) rbQuota(t testing.TB, tenant string, maxUsers int64) {
 	t.Helper()
 	err := ts.store.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
 		q := api.Quota{QuotaSpec: api.QuotaSpec{MaxUsers: &maxUsers}, TenantID: tenant, ID: tenant}
-		_, err := createObject[api.Quota](ctx, tx, tenant, store.KindQuota, tenantQuotaKey, q)
+		_, err := createObject[api.Quota](ctx, tx, tenant, api.KindQuota, api.TenantQuotaKey, q)
 		return err
 	})
 	if err != nil {

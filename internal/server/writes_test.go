@@ -47,7 +47,7 @@ func TestWriteThatChangesNothingKeepsTheRevision(t *testing.T) {
 		{api.KindRoleBinding, binding.BindingID, "PATCH", "/v1/tenants/acme/role-bindings/" + binding.BindingID, map[string]any{"role": api.RoleTenantUser}, map[string]any{"environment": "staging"}},
 		{api.KindFeatureFlag, "new-billing", "PATCH", "/v1/tenants/acme/feature-flags/new-billing", map[string]any{}, map[string]any{"description": "e"}},
 		{api.KindIntegration, "hook", "PATCH", "/v1/tenants/acme/integrations/hook", map[string]any{"secret": "s3cret"}, map[string]any{"secret": "other"}},
-		{api.KindQuota, "@tenant", "PUT", "/v1/tenants/acme/quota", tenantQuota, map[string]any{"cpu_millicores": 8000, "max_users": 10}},
+		{api.KindQuota, api.TenantQuotaKey, "PUT", "/v1/tenants/acme/quota", tenantQuota, map[string]any{"cpu_millicores": 8000, "max_users": 10}},
 		{api.KindQuota, "staging", "PUT", "/v1/tenants/acme/environments/staging/quota", envQuota, map[string]any{"cpu_millicores": 2000}},
 		{api.KindSchema, "staging", "PUT", "/v1/tenants/acme/environments/staging/schema", migrations,
 			map[string]any{"migrations": map[string]string{"1": "CREATE TABLE items (id INTEGER PRIMARY KEY)", "2": "CREATE TABLE more (id INTEGER)"}}},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store/storetest"
 )
@@ -38,7 +39,7 @@ func TestSQLiteReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
+		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
 		return err
 	})
 	if err != nil {
@@ -54,7 +55,7 @@ func TestSQLiteReopen(t *testing.T) {
 	// Reopening applies no migration twice and finds the data.
 	s = openURL(t, "sqlite://"+path)
 	err = s.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Get(ctx, "acme", store.KindTenant, "acme")
+		_, err := tx.Get(ctx, "acme", api.KindTenant, "acme")
 		return err
 	})
 	if err != nil {

@@ -24,20 +24,9 @@ var (
 	ErrStaleRevision = errors.New("stale revision")
 )
 
-// Object kinds, as the audit log names them.
-const (
-	KindTenant      = api.KindTenant
-	KindEnvironment = api.KindEnvironment
-	KindUser        = api.KindUser
-	KindRoleBinding = api.KindRoleBinding
-	KindQuota       = api.KindQuota
-	KindFeatureFlag = api.KindFeatureFlag
-	KindIntegration = api.KindIntegration
-	KindPromotion   = api.KindPromotion
-)
-
 // Object is one stored document. Data is the object's JSON as the API shows
-// it, less revision and timestamps, which the store owns.
+// it, less revision and timestamps, which the store owns; Kind is one of
+// the api.Kind* names.
 type Object struct {
 	Tenant    string // the owning tenant's slug; a tenant owns itself
 	Kind      string

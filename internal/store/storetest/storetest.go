@@ -188,7 +188,7 @@ func testPing(t *testing.T, s store.Store) {
 }
 
 func testCreateGetPutDelete(t *testing.T, s store.Store) {
-	const tenant, kind, key = "acme", store.KindEnvironment, "staging"
+	const tenant, kind, key = "acme", api.KindEnvironment, "staging"
 
 	created := create(t, s, tenant, kind, key, `{"name":"staging","type":"staging"}`)
 	if created.Revision != 1 || created.Tenant != tenant || created.Kind != kind || created.Key != key {
@@ -219,7 +219,7 @@ func testCreateGetPutDelete(t *testing.T, s store.Store) {
 
 	// The same key in another tenant or of another kind is another object.
 	create(t, s, "globex", kind, key, `{}`)
-	create(t, s, tenant, store.KindFeatureFlag, key, `{}`)
+	create(t, s, tenant, api.KindFeatureFlag, key, `{}`)
 
 	var put store.Object
 	update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
@@ -273,34 +273,34 @@ func testCreateGetPutDelete(t *testing.T, s store.Store) {
 }
 
 func testDeleteAnyRevision(t *testing.T, s store.Store) {
-	create(t, s, "acme", store.KindUser, "u1", `{}`)
+	create(t, s, "acme", api.KindUser, "u1", `{}`)
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		o, err := tx.Get(ctx, "acme", store.KindUser, "u1")
+		o, err := tx.Get(ctx, "acme", api.KindUser, "u1")
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Put(ctx, o, o.Revision); err != nil {
 			return err
 		}
-		return tx.Delete(ctx, "acme", store.KindUser, "u1", 0)
+		return tx.Delete(ctx, "acme", api.KindUser, "u1", 0)
 	})
-	_, err := get(t, s, "acme", store.KindUser, "u1")
+	_, err := get(t, s, "acme", api.KindUser, "u1")
 	wantErr(t, "Get after Delete at any revision", err, store.ErrNotFound)
 }
 
 func testInvalidJSON(t *testing.T, s store.Store) {
 	for _, data := range []string{"", "{", "nope"} {
 		err := s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(data)})
+			_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(data)})
 			return err
 		})
 		if err == nil {
 			t.Errorf("Create with data %q: no error", data)
 		}
 	}
-	create(t, s, "acme", store.KindTenant, "acme", `{}`)
+	create(t, s, "acme", api.KindTenant, "acme", `{}`)
 	err := s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Put(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage("{")}, 1)
+		_, err := tx.Put(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage("{")}, 1)
 		return err
 	})
 	if err == nil {
@@ -317,8 +317,8 @@ func testDataJSONPreserved(t *testing.T, s store.Store) {
 		"{\n  \"spaced\" : [ 1 , 2 ]\n}",
 	} {
 		key := fmt.Sprintf("o%02d", i)
-		created := create(t, s, "acme", store.KindIntegration, key, data)
-		got, err := get(t, s, "acme", store.KindIntegration, key)
+		created := create(t, s, "acme", api.KindIntegration, key, data)
+		got, err := get(t, s, "acme", api.KindIntegration, key)
 		noErr(t, "Get", err)
 		sameObject(t, "Get of "+data, got, created)
 		if !sameJSON(t, got.Data, []byte(data)) {
@@ -336,14 +336,14 @@ func testDataJSONPreserved(t *testing.T, s store.Store) {
 
 func testTimes(t *testing.T, s store.Store) {
 	before := time.Now().UTC().Truncate(time.Microsecond)
-	created := create(t, s, "acme", store.KindQuota, "acme", `{}`)
+	created := create(t, s, "acme", api.KindQuota, "acme", `{}`)
 	after := time.Now()
 	for _, v := range []time.Time{created.CreatedAt, created.UpdatedAt} {
 		if !isUTCMicro(v) || v.Before(before) || v.After(after) {
 			t.Errorf("Create: time %v not in UTC at microseconds between %v and %v", v, before, after)
 		}
 	}
-	got, err := get(t, s, "acme", store.KindQuota, "acme")
+	got, err := get(t, s, "acme", api.KindQuota, "acme")
 	noErr(t, "Get", err)
 	// Equal by ==, location included: what Create returns is what Get returns.
 	if got.CreatedAt != created.CreatedAt || got.UpdatedAt != created.UpdatedAt {
@@ -354,7 +354,7 @@ func testTimes(t *testing.T, s store.Store) {
 		put, err = tx.Put(ctx, got, got.Revision)
 		return err
 	})
-	got, err = get(t, s, "acme", store.KindQuota, "acme")
+	got, err = get(t, s, "acme", api.KindQuota, "acme")
 	noErr(t, "Get", err)
 	if got.CreatedAt != created.CreatedAt || got.UpdatedAt != put.UpdatedAt || !isUTCMicro(put.UpdatedAt) {
 		t.Errorf("Get after Put: times %v, %v; want %v, %v", got.CreatedAt, got.UpdatedAt, created.CreatedAt, put.UpdatedAt)
@@ -363,10 +363,10 @@ func testTimes(t *testing.T, s store.Store) {
 
 func testListPagination(t *testing.T, s store.Store) {
 	for _, k := range []string{"k05", "k01", "k10", "k03", "k02", "k08", "k04", "k09", "k07", "k06"} {
-		create(t, s, "acme", store.KindFeatureFlag, k, `{}`)
+		create(t, s, "acme", api.KindFeatureFlag, k, `{}`)
 	}
-	create(t, s, "globex", store.KindFeatureFlag, "k00", `{}`)
-	create(t, s, "acme", store.KindEnvironment, "k00", `{}`)
+	create(t, s, "globex", api.KindFeatureFlag, "k00", `{}`)
+	create(t, s, "acme", api.KindEnvironment, "k00", `{}`)
 
 	list := func(q store.ListQuery) []store.Object {
 		t.Helper()
@@ -377,7 +377,7 @@ func testListPagination(t *testing.T, s store.Store) {
 		})
 		return out
 	}
-	q := store.ListQuery{Tenant: "acme", Kind: store.KindFeatureFlag, Limit: 4}
+	q := store.ListQuery{Tenant: "acme", Kind: api.KindFeatureFlag, Limit: 4}
 	wantKeys(t, "first page", list(q), "acme/feature_flag/k01", "acme/feature_flag/k02", "acme/feature_flag/k03", "acme/feature_flag/k04")
 	q.After = "k04"
 	wantKeys(t, "second page", list(q), "acme/feature_flag/k05", "acme/feature_flag/k06", "acme/feature_flag/k07", "acme/feature_flag/k08")
@@ -396,14 +396,14 @@ func testListPagination(t *testing.T, s store.Store) {
 	if got := list(q); len(got) != 10 {
 		t.Errorf("List with limit -1: %d objects, want 10", len(got))
 	}
-	wantKeys(t, "empty tenant", list(store.ListQuery{Tenant: "initech", Kind: store.KindFeatureFlag}))
+	wantKeys(t, "empty tenant", list(store.ListQuery{Tenant: "initech", Kind: api.KindFeatureFlag}))
 	wantKeys(t, "unknown kind", list(store.ListQuery{Tenant: "acme", Kind: "nothing"}))
 }
 
 func testListAcrossTenants(t *testing.T, s store.Store) {
 	for _, slug := range []string{"globex", "acme", "initech"} {
-		create(t, s, slug, store.KindTenant, slug, `{}`)
-		create(t, s, slug, store.KindEnvironment, "prod", `{}`)
+		create(t, s, slug, api.KindTenant, slug, `{}`)
+		create(t, s, slug, api.KindEnvironment, "prod", `{}`)
 	}
 	list := func(q store.ListQuery) []store.Object {
 		t.Helper()
@@ -414,31 +414,31 @@ func testListAcrossTenants(t *testing.T, s store.Store) {
 		})
 		return out
 	}
-	wantKeys(t, "tenants", list(store.ListQuery{Kind: store.KindTenant}),
+	wantKeys(t, "tenants", list(store.ListQuery{Kind: api.KindTenant}),
 		"acme/tenant/acme", "globex/tenant/globex", "initech/tenant/initech")
-	wantKeys(t, "tenants after acme", list(store.ListQuery{Kind: store.KindTenant, After: "acme", Limit: 1}),
+	wantKeys(t, "tenants after acme", list(store.ListQuery{Kind: api.KindTenant, After: "acme", Limit: 1}),
 		"globex/tenant/globex")
 	// Equal keys across tenants come in tenant order.
-	wantKeys(t, "environments of every tenant", list(store.ListQuery{Kind: store.KindEnvironment}),
+	wantKeys(t, "environments of every tenant", list(store.ListQuery{Kind: api.KindEnvironment}),
 		"acme/environment/prod", "globex/environment/prod", "initech/environment/prod")
 }
 
 func testCount(t *testing.T, s store.Store) {
 	for i := range 3 {
-		create(t, s, "acme", store.KindUser, fmt.Sprint("u", i), `{}`)
+		create(t, s, "acme", api.KindUser, fmt.Sprint("u", i), `{}`)
 	}
-	create(t, s, "globex", store.KindUser, "u0", `{}`)
-	create(t, s, "acme", store.KindRoleBinding, "b0", `{}`)
+	create(t, s, "globex", api.KindUser, "u0", `{}`)
+	create(t, s, "acme", api.KindRoleBinding, "b0", `{}`)
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
 		for _, tc := range []struct {
 			tenant, kind string
 			want         int
 		}{
-			{"acme", store.KindUser, 3},
-			{"globex", store.KindUser, 1},
-			{"", store.KindUser, 4},
-			{"acme", store.KindRoleBinding, 1},
-			{"initech", store.KindUser, 0},
+			{"acme", api.KindUser, 3},
+			{"globex", api.KindUser, 1},
+			{"", api.KindUser, 4},
+			{"acme", api.KindRoleBinding, 1},
+			{"initech", api.KindUser, 0},
 		} {
 			n, err := tx.Count(ctx, tc.tenant, tc.kind)
 			noErr(t, "Count", err)
@@ -452,10 +452,10 @@ func testCount(t *testing.T, s store.Store) {
 
 func testDeleteTenantAndExport(t *testing.T, s store.Store) {
 	for _, slug := range []string{"acme", "acme-2", "globex"} {
-		create(t, s, slug, store.KindTenant, slug, `{"slug":"`+slug+`"}`)
-		create(t, s, slug, store.KindUser, "u1", `{}`)
-		create(t, s, slug, store.KindEnvironment, "staging", `{}`)
-		create(t, s, slug, store.KindEnvironment, "production", `{}`)
+		create(t, s, slug, api.KindTenant, slug, `{"slug":"`+slug+`"}`)
+		create(t, s, slug, api.KindUser, "u1", `{}`)
+		create(t, s, slug, api.KindEnvironment, "staging", `{}`)
+		create(t, s, slug, api.KindEnvironment, "production", `{}`)
 	}
 	var exported []store.Object
 	view(t, s, func(ctx context.Context, tx store.Tx) (err error) {
@@ -480,7 +480,7 @@ func testDeleteTenantAndExport(t *testing.T, s store.Store) {
 				t.Errorf("DeleteTenant(acme) left %d objects of %s, want 4", len(exported), other)
 			}
 		}
-		tenants, err := tx.List(ctx, store.ListQuery{Kind: store.KindTenant})
+		tenants, err := tx.List(ctx, store.ListQuery{Kind: api.KindTenant})
 		noErr(t, "List", err)
 		wantKeys(t, "tenants after DeleteTenant", tenants, "acme-2/tenant/acme-2", "globex/tenant/globex")
 		return nil
@@ -490,17 +490,17 @@ func testDeleteTenantAndExport(t *testing.T, s store.Store) {
 }
 
 func testUpdateRollsBack(t *testing.T, s store.Store) {
-	create(t, s, "acme", store.KindTenant, "acme", `{"v":1}`)
+	create(t, s, "acme", api.KindTenant, "acme", `{"v":1}`)
 	boom := errors.New("boom")
 	err := s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		if _, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindUser, Key: "u1", Data: json.RawMessage(`{}`)}); err != nil {
+		if _, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindUser, Key: "u1", Data: json.RawMessage(`{}`)}); err != nil {
 			return err
 		}
-		if _, err := tx.Put(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(`{"v":2}`)}, 1); err != nil {
+		if _, err := tx.Put(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(`{"v":2}`)}, 1); err != nil {
 			return err
 		}
 		// Inside the transaction its own writes are visible.
-		if _, err := tx.Get(ctx, "acme", store.KindUser, "u1"); err != nil {
+		if _, err := tx.Get(ctx, "acme", api.KindUser, "u1"); err != nil {
 			return err
 		}
 		return boom
@@ -508,9 +508,9 @@ func testUpdateRollsBack(t *testing.T, s store.Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Update returned %v, want the function's error", err)
 	}
-	_, err = get(t, s, "acme", store.KindUser, "u1")
+	_, err = get(t, s, "acme", api.KindUser, "u1")
 	wantErr(t, "Get of a rolled back Create", err, store.ErrNotFound)
-	got, err := get(t, s, "acme", store.KindTenant, "acme")
+	got, err := get(t, s, "acme", api.KindTenant, "acme")
 	noErr(t, "Get", err)
 	if got.Revision != 1 || !sameJSON(t, got.Data, []byte(`{"v":1}`)) {
 		t.Errorf("rolled back Put left %+v", got)
@@ -518,64 +518,64 @@ func testUpdateRollsBack(t *testing.T, s store.Store) {
 
 	// An error from the store itself rolls back too, and the store goes on working.
 	err = s.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		if _, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindUser, Key: "u2", Data: json.RawMessage(`{}`)}); err != nil {
+		if _, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindUser, Key: "u2", Data: json.RawMessage(`{}`)}); err != nil {
 			return err
 		}
-		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
+		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
 		return err
 	})
 	wantErr(t, "Create on a taken key", err, store.ErrExists)
-	_, err = get(t, s, "acme", store.KindUser, "u2")
+	_, err = get(t, s, "acme", api.KindUser, "u2")
 	wantErr(t, "Get of a rolled back Create", err, store.ErrNotFound)
 
 	// A caller may handle ErrExists and go on in the same transaction.
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
+		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
 		wantErr(t, "Create on a taken key", err, store.ErrExists)
-		_, err = tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindUser, Key: "u3", Data: json.RawMessage(`{}`)})
+		_, err = tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindUser, Key: "u3", Data: json.RawMessage(`{}`)})
 		return err
 	})
-	if _, err := get(t, s, "acme", store.KindUser, "u3"); err != nil {
+	if _, err := get(t, s, "acme", api.KindUser, "u3"); err != nil {
 		t.Errorf("Create after a handled ErrExists: %v", err)
 	}
 }
 
 func testViewIsReadOnly(t *testing.T, s store.Store) {
 	err := s.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
+		_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(`{}`)})
 		return err
 	})
 	if err == nil {
 		t.Fatal("Create in View: no error")
 	}
-	_, err = get(t, s, "acme", store.KindTenant, "acme")
+	_, err = get(t, s, "acme", api.KindTenant, "acme")
 	wantErr(t, "Get after Create in View", err, store.ErrNotFound)
 }
 
 func testViewSeesOneSnapshot(t *testing.T, s store.Store) {
-	create(t, s, "acme", store.KindTenant, "acme", `{"v":1}`)
+	create(t, s, "acme", api.KindTenant, "acme", `{"v":1}`)
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
-		first, err := tx.Get(ctx, "acme", store.KindTenant, "acme")
+		first, err := tx.Get(ctx, "acme", api.KindTenant, "acme")
 		noErr(t, "Get", err)
 		// Another transaction commits while this one is open.
 		update(t, s, func(ctx context.Context, tx store.Tx) error {
-			if _, err := tx.Put(ctx, store.Object{Tenant: "acme", Kind: store.KindTenant, Key: "acme", Data: json.RawMessage(`{"v":2}`)}, 1); err != nil {
+			if _, err := tx.Put(ctx, store.Object{Tenant: "acme", Kind: api.KindTenant, Key: "acme", Data: json.RawMessage(`{"v":2}`)}, 1); err != nil {
 				return err
 			}
-			_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: store.KindUser, Key: "u1", Data: json.RawMessage(`{}`)})
+			_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindUser, Key: "u1", Data: json.RawMessage(`{}`)})
 			return err
 		})
-		again, err := tx.Get(ctx, "acme", store.KindTenant, "acme")
+		again, err := tx.Get(ctx, "acme", api.KindTenant, "acme")
 		noErr(t, "Get", err)
 		sameObject(t, "second Get in one View", again, first)
-		n, err := tx.Count(ctx, "acme", store.KindUser)
+		n, err := tx.Count(ctx, "acme", api.KindUser)
 		noErr(t, "Count", err)
 		if n != 0 {
 			t.Errorf("View sees a user created after it began")
 		}
 		return nil
 	})
-	got, err := get(t, s, "acme", store.KindTenant, "acme")
+	got, err := get(t, s, "acme", api.KindTenant, "acme")
 	noErr(t, "Get", err)
 	if got.Revision != 2 {
 		t.Errorf("a new View sees revision %d, want 2", got.Revision)
@@ -768,13 +768,13 @@ func testTokenLineage(t *testing.T, s store.Store) {
 func testAudit(t *testing.T, s store.Store) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6007008, time.UTC)
 	events := []api.AuditEvent{
-		{Tenant: "acme", Actor: "tok1", ActorTokenID: "tok_1", ActorTokenCreatedByID: "tok_0", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "acme", RevisionAfter: 1, RequestID: "r1", Time: at},
-		{Tenant: "globex", Actor: "tok1", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "globex", RevisionAfter: 1},
-		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionAfter: 1},
+		{Tenant: "acme", Actor: "tok1", ActorTokenID: "tok_1", ActorTokenCreatedByID: "tok_0", Action: "create", ObjectKind: api.KindTenant, ObjectKey: "acme", RevisionAfter: 1, RequestID: "r1", Time: at},
+		{Tenant: "globex", Actor: "tok1", Action: "create", ObjectKind: api.KindTenant, ObjectKey: "globex", RevisionAfter: 1},
+		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: api.KindEnvironment, ObjectKey: "staging", RevisionAfter: 1},
 		{Tenant: "", Actor: "tok1", Action: "create_token", ObjectKind: "token", ObjectKey: "tok2", Detail: "tenant_viewer"},
-		{Tenant: "acme", Actor: "tok2", Action: "update", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionBefore: 1, RevisionAfter: 2, Detail: `{"settings":{}}`, PromotionID: "prm_0123456789abcdef0123"},
-		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: store.KindEnvironment, ObjectKey: "production", RevisionAfter: 1},
-		{Tenant: "acme", Actor: "tok2", Action: "delete", ObjectKind: store.KindEnvironment, ObjectKey: "staging", RevisionBefore: 2},
+		{Tenant: "acme", Actor: "tok2", Action: "update", ObjectKind: api.KindEnvironment, ObjectKey: "staging", RevisionBefore: 1, RevisionAfter: 2, Detail: `{"settings":{}}`, PromotionID: "prm_0123456789abcdef0123"},
+		{Tenant: "acme", Actor: "tok2", Action: "create", ObjectKind: api.KindEnvironment, ObjectKey: "production", RevisionAfter: 1},
+		{Tenant: "acme", Actor: "tok2", Action: "delete", ObjectKind: api.KindEnvironment, ObjectKey: "staging", RevisionBefore: 2},
 	}
 	ids := make([]int64, len(events))
 	before := time.Now().UTC().Truncate(time.Microsecond)
@@ -796,7 +796,7 @@ func testAudit(t *testing.T, s store.Store) {
 	// A later transaction's ids keep growing.
 	var later int64
 	update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
-		later, err = tx.AppendAudit(ctx, api.AuditEvent{Tenant: "initech", Actor: "tok1", Action: "create", ObjectKind: store.KindTenant, ObjectKey: "initech"})
+		later, err = tx.AppendAudit(ctx, api.AuditEvent{Tenant: "initech", Actor: "tok1", Action: "create", ObjectKind: api.KindTenant, ObjectKey: "initech"})
 		return err
 	})
 	if later <= ids[len(ids)-1] {
@@ -837,14 +837,14 @@ func testAudit(t *testing.T, s store.Store) {
 		{"tenant after", store.AuditQuery{Tenant: "acme", After: ids[2], Limit: 2}, want(4, 5)},
 		{"tenant newest first after", store.AuditQuery{Tenant: "acme", Desc: true, After: ids[5], Limit: 2}, want(4, 2)},
 		{"tenant newest first after the first", store.AuditQuery{Tenant: "acme", Desc: true, After: ids[0]}, want()},
-		{"kind", store.AuditQuery{Tenant: "acme", ObjectKind: store.KindEnvironment}, want(2, 4, 5, 6)},
-		{"object", store.AuditQuery{Tenant: "acme", ObjectKind: store.KindEnvironment, ObjectKey: "staging"}, want(2, 4, 6)},
-		{"object newest first", store.AuditQuery{Tenant: "acme", ObjectKind: store.KindEnvironment, ObjectKey: "staging", Desc: true, Limit: 1}, want(6)},
+		{"kind", store.AuditQuery{Tenant: "acme", ObjectKind: api.KindEnvironment}, want(2, 4, 5, 6)},
+		{"object", store.AuditQuery{Tenant: "acme", ObjectKind: api.KindEnvironment, ObjectKey: "staging"}, want(2, 4, 6)},
+		{"object newest first", store.AuditQuery{Tenant: "acme", ObjectKind: api.KindEnvironment, ObjectKey: "staging", Desc: true, Limit: 1}, want(6)},
 		{"platform", store.AuditQuery{}, want(3)},
 		{"other tenant", store.AuditQuery{Tenant: "globex"}, want(1)},
 		{"no such tenant", store.AuditQuery{Tenant: "nobody"}, want()},
 		{"all", store.AuditQuery{All: true, Limit: len(events)}, want(0, 1, 2, 3, 4, 5, 6)},
-		{"all of a kind", store.AuditQuery{All: true, ObjectKind: store.KindTenant, Desc: true, Limit: 3}, append([]int64{later}, want(1, 0)...)},
+		{"all of a kind", store.AuditQuery{All: true, ObjectKind: api.KindTenant, Desc: true, Limit: 3}, append([]int64{later}, want(1, 0)...)},
 	} {
 		if got := idsOf(list(tc.q)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ListAudit %s = %v, want %v", tc.name, got, tc.want)
@@ -1097,7 +1097,7 @@ func incrementLocked(ctx context.Context, s store.Store) error {
 		if err := tx.Lock(ctx, "platform", "tenant:x"); err != nil {
 			return err
 		}
-		o, err := tx.Get(ctx, "x", store.KindQuota, "counter")
+		o, err := tx.Get(ctx, "x", api.KindQuota, "counter")
 		if err != nil {
 			return err
 		}
@@ -1112,7 +1112,7 @@ func incrementLocked(ctx context.Context, s store.Store) error {
 
 func checkCounter(t *testing.T, s store.Store, want int) {
 	t.Helper()
-	o, err := get(t, s, "x", store.KindQuota, "counter")
+	o, err := get(t, s, "x", api.KindQuota, "counter")
 	noErr(t, "Get counter", err)
 	if n := counter(t, o); n != want || o.Revision != int64(want)+1 {
 		t.Errorf("counter = %d at revision %d, want %d at revision %d", n, o.Revision, want, want+1)
@@ -1120,7 +1120,7 @@ func checkCounter(t *testing.T, s store.Store, want int) {
 }
 
 func testLockSerializesUpdates(t *testing.T, s store.Store) {
-	create(t, s, "x", store.KindQuota, "counter", `{"n":0}`)
+	create(t, s, "x", api.KindQuota, "counter", `{"n":0}`)
 	const workers = 50
 	var wg sync.WaitGroup
 	for range workers {
@@ -1137,8 +1137,8 @@ func testLockSerializesUpdates(t *testing.T, s store.Store) {
 // Tests of two replicas.
 
 func testReplicasStalePutFails(t *testing.T, a, b store.Store) {
-	created := create(t, a, "x", store.KindQuota, "counter", `{"n":0}`)
-	fromB, err := get(t, b, "x", store.KindQuota, "counter")
+	created := create(t, a, "x", api.KindQuota, "counter", `{"n":0}`)
+	fromB, err := get(t, b, "x", api.KindQuota, "counter")
 	noErr(t, "Get from b", err)
 	sameObject(t, "b sees a's object", fromB, created)
 
@@ -1152,7 +1152,7 @@ func testReplicasStalePutFails(t *testing.T, a, b store.Store) {
 	})
 	wantErr(t, "Put of a revision another replica replaced", err, store.ErrStaleRevision)
 	err = b.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		return tx.Delete(ctx, "x", store.KindQuota, "counter", fromB.Revision)
+		return tx.Delete(ctx, "x", api.KindQuota, "counter", fromB.Revision)
 	})
 	wantErr(t, "Delete of a revision another replica replaced", err, store.ErrStaleRevision)
 	err = b.Update(t.Context(), func(ctx context.Context, tx store.Tx) error {
@@ -1168,7 +1168,7 @@ func testReplicasStalePutFails(t *testing.T, a, b store.Store) {
 // locks: every stale write must fail, so that the counter ends equal to the
 // number of writes that succeeded.
 func testReplicasConditionalPuts(t *testing.T, a, b store.Store) {
-	create(t, a, "x", store.KindQuota, "counter", `{"n":0}`)
+	create(t, a, "x", api.KindQuota, "counter", `{"n":0}`)
 	const workers, increments = 8, 10
 	var (
 		wg    sync.WaitGroup
@@ -1185,7 +1185,7 @@ func testReplicasConditionalPuts(t *testing.T, a, b store.Store) {
 			for done := 0; done < increments; {
 				var o store.Object
 				err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-					o, err = tx.Get(ctx, "x", store.KindQuota, "counter")
+					o, err = tx.Get(ctx, "x", api.KindQuota, "counter")
 					return err
 				})
 				if err != nil {
@@ -1222,7 +1222,7 @@ func testReplicasConditionalPuts(t *testing.T, a, b store.Store) {
 }
 
 func testReplicasLock(t *testing.T, a, b store.Store) {
-	create(t, a, "x", store.KindQuota, "counter", `{"n":0}`)
+	create(t, a, "x", api.KindQuota, "counter", `{"n":0}`)
 	const workers = 50
 	var wg sync.WaitGroup
 	for w := range workers {
