@@ -28,7 +28,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
-// Config configures a Server. Only Store is required.
+// Config configures a Server. Store and Data are required.
 type Config struct {
 	Store store.Store
 	// Regions a tenant may be placed in; api.DefaultRegions when empty.
@@ -39,7 +39,8 @@ type Config struct {
 	// MaxBodyBytes limits request bodies; 1 MiB when 0.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
-	// Now is the clock; time.Now when nil. Tests move it.
+	// Now is the clock, of the server and of the times its store stamps;
+	// time.Now when nil. Tests move it.
 	Now func() time.Time
 	// IdempotencyTTL is how long the answer to a write with an
 	// Idempotency-Key is kept for replays; 24 hours when 0.
@@ -85,7 +86,7 @@ type Server struct {
 }
 
 // New builds a Server; call Handler to serve it and Run for its background
-// work. It fails only on a SecretKey of the wrong size.
+// work. It fails on a missing Data and on a SecretKey of the wrong size.
 func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:             cfg.Store,
@@ -123,6 +124,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.store != nil {
+		// One clock: the times the store stamps are the server's too.
+		s.store = s.store.WithClock(s.now)
 	}
 	var err error
 	if s.secrets, err = newSecretBox(cfg.SecretKey); err != nil {

@@ -29,8 +29,9 @@ func TestTenantCreateAndGet(t *testing.T) {
 	}
 }
 
-// stepClock is a clock that stands still until the test moves it, for Config.Now. It starts at
-// the real time, since the store stamps objects with the real time.
+// stepClock is a clock that stands still until the test moves it, for
+// Config.Now: the server's clock and the one its store stamps times with. It
+// starts at the real time.
 type stepClock struct {
 	mu  sync.Mutex
 	now time.Time

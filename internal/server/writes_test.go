@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 )
@@ -87,5 +88,37 @@ func TestWriteThatChangesNothingKeepsTheRevision(t *testing.T) {
 				t.Errorf("a change wrote %d audit events, want 1", n-events)
 			}
 		})
+	}
+}
+
+// TestWritesStampTheServersClock moves the server's clock (Config.Now) far
+// from the real time: objects' created_at and updated_at, which the store
+// stamps, and audit events, which the server stamps, follow it alike.
+func TestWritesStampTheServersClock(t *testing.T) {
+	t.Parallel()
+	clock := newStepClock()
+	clock.Advance(-240 * time.Hour)
+	ts := newTestServer(t, withClock(clock))
+	at := func() time.Time { return clock.Now().UTC().Truncate(time.Microsecond) }
+
+	created := at()
+	tn := ts.createTenant(t, "acme")
+	if !tn.CreatedAt.Equal(created) || !tn.UpdatedAt.Equal(created) {
+		t.Errorf("a new tenant: created_at %s, updated_at %s; the clock says %s", tn.CreatedAt, tn.UpdatedAt, created)
+	}
+	clock.Advance(time.Hour)
+	updated := at()
+	ts.mustCall(t, http.StatusOK, ts.admin, "PATCH", "/v1/tenants/acme", map[string]any{"display_name": "Acme"}).json(t, &tn)
+	if !tn.CreatedAt.Equal(created) || !tn.UpdatedAt.Equal(updated) {
+		t.Errorf("an updated tenant: created_at %s, updated_at %s; want %s and %s", tn.CreatedAt, tn.UpdatedAt, created, updated)
+	}
+	events := auditOf(t, ts, "acme", "&object_kind=tenant")
+	for _, e := range events {
+		if want := map[bool]time.Time{true: updated, false: created}[e.Action == "tenant.update"]; !e.Time.Equal(want) {
+			t.Errorf("audit event %s at %s, want %s", e.Action, e.Time, want)
+		}
+	}
+	if last := events[len(events)-1]; last.Action != "tenant.update" {
+		t.Errorf("the last audit event is %s, want tenant.update", last.Action)
 	}
 }

@@ -56,7 +56,7 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 	db.SetMaxOpenConns(postgresMaxConns)
 	db.SetMaxIdleConns(postgresMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{d: postgresDialect(), write: db, read: db}
+	s := &sqlStore{d: postgresDialect(), write: db, read: db, now: time.Now}
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)

@@ -67,6 +67,8 @@ type sqlStore struct {
 	d     *dialect
 	write *sql.DB
 	read  *sql.DB // the same pool as write unless the database wants separate readers
+	// now is the clock that stamps the times the store owns; see WithClock.
+	now func() time.Time
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -84,6 +86,13 @@ func (s *sqlStore) View(ctx context.Context, fn func(ctx context.Context, tx Tx)
 	return s.run(ctx, s.read, &s.d.view, func(tx *sqlTx) error { return fn(ctx, tx) })
 }
 
+// WithClock returns the store over the same database, stamping with now.
+func (s *sqlStore) WithClock(now func() time.Time) Store {
+	c := *s
+	c.now = now
+	return &c
+}
+
 func (s *sqlStore) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
@@ -92,7 +101,7 @@ func (s *sqlStore) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn 
 	// After a successful Commit this does nothing; otherwise it ends the
 	// transaction whether fn failed or panicked.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&sqlTx{d: s.d, tx: tx}); err != nil {
+	if err := fn(&sqlTx{d: s.d, tx: tx, now: s.now}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -166,7 +175,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 				return fmt.Errorf("migration %s: %w", base, err)
 			}
 			if _, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-				version, base, s.d.timeArg(now())); err != nil {
+				version, base, s.d.timeArg(tx.stamp())); err != nil {
 				return fmt.Errorf("migration %s: record: %w", base, err)
 			}
 		}
@@ -201,8 +210,9 @@ func (t *sqlTx) appliedMigrations(ctx context.Context) (map[int64]bool, error) {
 
 // sqlTx implements Tx over one database/sql transaction.
 type sqlTx struct {
-	d  *dialect
-	tx *sql.Tx
+	d   *dialect
+	tx  *sql.Tx
+	now func() time.Time
 }
 
 var _ Tx = (*sqlTx)(nil)
@@ -231,18 +241,19 @@ func (t *sqlTx) Lock(ctx context.Context, names ...string) error {
 	return t.d.lock(ctx, t.tx, names)
 }
 
-// now is the store's clock: UTC at the microsecond precision both databases keep.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// stamp is the time on the store's clock, at the microsecond precision
+// both databases keep.
+func (t *sqlTx) stamp() time.Time { return normTime(t.now()) }
 
 // normTime brings a caller's time to what the database will give back.
 func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// orNow is normTime(t), or now when t is zero.
-func orNow(t time.Time) time.Time {
-	if t.IsZero() {
-		return now()
+// orNow is normTime(v), or the store's time when v is zero.
+func (t *sqlTx) orNow(v time.Time) time.Time {
+	if v.IsZero() {
+		return t.stamp()
 	}
-	return normTime(t)
+	return normTime(v)
 }
 
 func (t *sqlTx) nullTimeArg(v *time.Time) any {
@@ -394,10 +405,10 @@ func (t *sqlTx) Create(ctx context.Context, o Object) (Object, error) {
 	if !json.Valid(o.Data) {
 		return Object{}, fmt.Errorf("store: create %s: data is not valid JSON", name)
 	}
-	at := now()
+	at := t.stamp()
 	createdAt, updatedAt := at, at
 	if !o.CreatedAt.IsZero() {
-		createdAt, updatedAt = normTime(o.CreatedAt), orNow(o.UpdatedAt)
+		createdAt, updatedAt = normTime(o.CreatedAt), t.orNow(o.UpdatedAt)
 	}
 	created, err := scanObject(t.queryRow(ctx,
 		"INSERT INTO objects ("+objectColumns+") VALUES (?, ?, ?, 1, ?, ?, ?)"+
@@ -420,7 +431,7 @@ func (t *sqlTx) Put(ctx context.Context, o Object, expectRevision int64) (Object
 	stored, err := scanObject(t.queryRow(ctx,
 		"UPDATE objects SET revision = revision + 1, data = ?, updated_at = ?"+
 			" WHERE tenant = ? AND kind = ? AND key = ? AND revision = ? RETURNING "+objectColumns,
-		string(o.Data), t.d.timeArg(now()), o.Tenant, o.Kind, o.Key, expectRevision))
+		string(o.Data), t.d.timeArg(t.stamp()), o.Tenant, o.Kind, o.Key, expectRevision))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Object{}, t.whyNoRow(ctx, "put", o.Tenant, o.Kind, o.Key, expectRevision)
 	}
@@ -495,7 +506,7 @@ func scanToken(r row) (TokenRecord, error) {
 func (t *sqlTx) CreateToken(ctx context.Context, tok TokenRecord) error {
 	n, err := t.exec(ctx, "INSERT INTO tokens ("+tokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 		tok.ID, tok.Name, tok.Tenant, tok.Role, tok.Hash, tok.CreatedBy, tok.CreatedByID,
-		t.d.timeArg(orNow(tok.CreatedAt)), t.nullTimeArg(tok.ExpiresAt), t.nullTimeArg(tok.RevokedAt))
+		t.d.timeArg(t.orNow(tok.CreatedAt)), t.nullTimeArg(tok.ExpiresAt), t.nullTimeArg(tok.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("store: create token %s: %w", tok.ID, err)
 	}
@@ -543,7 +554,7 @@ func (t *sqlTx) RevokeToken(ctx context.Context, id string, at time.Time) ([]str
 		"WITH RECURSIVE tree(id) AS (SELECT id FROM tokens WHERE id = ?"+
 			" UNION SELECT tokens.id FROM tokens JOIN tree ON tokens.created_by_id = tree.id)"+
 			" UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (SELECT id FROM tree) RETURNING id",
-		id, t.d.timeArg(orNow(at))))
+		id, t.d.timeArg(t.orNow(at))))
 	if err != nil {
 		return nil, fmt.Errorf("store: revoke token %s: %w", id, err)
 	}
@@ -582,7 +593,7 @@ func (t *sqlTx) ListTokens(ctx context.Context, q TokenQuery) ([]TokenRecord, er
 // RevokeTenantTokens revokes every token of a tenant that is not revoked yet.
 func (t *sqlTx) RevokeTenantTokens(ctx context.Context, tenant string, at time.Time) error {
 	if _, err := t.exec(ctx, "UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL",
-		t.d.timeArg(orNow(at)), tenant); err != nil {
+		t.d.timeArg(t.orNow(at)), tenant); err != nil {
 		return fmt.Errorf("store: revoke tokens of tenant %s: %w", tenant, err)
 	}
 	return nil
@@ -606,7 +617,7 @@ func (t *sqlTx) AppendAudit(ctx context.Context, e api.AuditEvent) (int64, error
 		"INSERT INTO audit_events (tenant, actor, actor_token_id, actor_token_created_by_id, action, object_kind, object_key, revision_before, revision_after, request_id, detail, time, promotion_id)"+
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
 		e.Tenant, e.Actor, e.ActorTokenID, e.ActorTokenCreatedByID, e.Action, e.ObjectKind, e.ObjectKey, e.RevisionBefore, e.RevisionAfter,
-		e.RequestID, e.Detail, t.d.timeArg(orNow(e.Time)), e.PromotionID).Scan(&id)
+		e.RequestID, e.Detail, t.d.timeArg(t.orNow(e.Time)), e.PromotionID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: append audit event of tenant %q: %w", e.Tenant, err)
 	}
@@ -703,7 +714,7 @@ func (t *sqlTx) PutIdempotency(ctx context.Context, r IdempotencyRecord) error {
 	n, err := t.exec(ctx,
 		"INSERT INTO idempotency (scope, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)"+
 			" ON CONFLICT (scope, key) DO NOTHING",
-		r.Scope, r.Key, r.RequestHash, r.Status, body, t.d.timeArg(orNow(r.CreatedAt)))
+		r.Scope, r.Key, r.RequestHash, r.Status, body, t.d.timeArg(t.orNow(r.CreatedAt)))
 	if err != nil {
 		return fmt.Errorf("store: put idempotency key %q of %q: %w", r.Key, r.Scope, err)
 	}
@@ -742,7 +753,7 @@ func (t *sqlTx) PutBackup(ctx context.Context, b BackupRecord) error {
 		return fmt.Errorf("store: put backup %s: data or summary is not valid JSON", b.ID)
 	}
 	n, err := t.exec(ctx, "INSERT INTO backups ("+backupColumns+", payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-		b.ID, b.Tenant, b.Environment, b.Kind, t.d.timeArg(orNow(b.TakenAt)), t.d.timeArg(normTime(b.RetainUntil)),
+		b.ID, b.Tenant, b.Environment, b.Kind, t.d.timeArg(t.orNow(b.TakenAt)), t.d.timeArg(normTime(b.RetainUntil)),
 		b.SizeBytes, b.Checksum, string(b.Summary), string(b.Data), b.Payload)
 	if err != nil {
 		return fmt.Errorf("store: put backup %s: %w", b.ID, err)
@@ -803,7 +814,7 @@ func (t *sqlTx) RateBucket(ctx context.Context, tenant string) (RateBucket, erro
 func (t *sqlTx) PutRateBucket(ctx context.Context, b RateBucket) error {
 	_, err := t.exec(ctx, "INSERT INTO rate_buckets (tenant, tokens, rate_limit, updated_at) VALUES (?, ?, ?, ?)"+
 		" ON CONFLICT (tenant) DO UPDATE SET tokens = excluded.tokens, rate_limit = excluded.rate_limit, updated_at = excluded.updated_at",
-		b.Tenant, b.Tokens, b.Limit, t.d.timeArg(orNow(b.UpdatedAt)))
+		b.Tenant, b.Tokens, b.Limit, t.d.timeArg(t.orNow(b.UpdatedAt)))
 	if err != nil {
 		return fmt.Errorf("store: put rate bucket of %q: %w", b.Tenant, err)
 	}

@@ -63,7 +63,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// One writer connection: writers queue in database/sql rather than
 	// polling the file lock; other processes still wait on busy_timeout.
 	write.SetMaxOpenConns(1)
-	s := &sqlStore{d: sqliteDialect(), write: write, read: write}
+	s := &sqlStore{d: sqliteDialect(), write: write, read: write, now: time.Now}
 	// Migrating first also turns WAL on before any reader connects.
 	if err := migrateSQLite(ctx, s); err != nil {
 		_ = write.Close()

@@ -133,6 +133,12 @@ type Store interface {
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// View runs fn in a read-only transaction that sees one consistent snapshot.
 	View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// WithClock returns the store over the same database, stamping the
+	// times it owns with now instead of time.Now: when objects are created
+	// and updated, and any time a caller leaves zero. tenancyd gives it its
+	// own clock, so that a test that moves the clock sees it in objects,
+	// audit events, tokens and backups alike.
+	WithClock(now func() time.Time) Store
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

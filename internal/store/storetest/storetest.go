@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InvalidJSON", testInvalidJSON},
 		{"DataJSONPreserved", testDataJSONPreserved},
 		{"Times", testTimes},
+		{"Clock", testClock},
 		{"ListPagination", testListPagination},
 		{"ListAcrossTenants", testListAcrossTenants},
 		{"Count", testCount},
@@ -358,6 +359,43 @@ func testTimes(t *testing.T, s store.Store) {
 	noErr(t, "Get", err)
 	if got.CreatedAt != created.CreatedAt || got.UpdatedAt != put.UpdatedAt || !isUTCMicro(put.UpdatedAt) {
 		t.Errorf("Get after Put: times %v, %v; want %v, %v", got.CreatedAt, got.UpdatedAt, created.CreatedAt, put.UpdatedAt)
+	}
+}
+
+// testClock stamps with a clock of the caller's, far from the real time:
+// the times of created and updated objects, and those a caller leaves zero.
+func testClock(t *testing.T, s store.Store) {
+	now := time.Date(2001, 2, 3, 4, 5, 6, 789123456, time.FixedZone("X", 3600))
+	clocked := s.WithClock(func() time.Time { return now })
+	want := now.UTC().Truncate(time.Microsecond)
+	created := create(t, clocked, "acme", api.KindQuota, "acme", `{}`)
+	if created.CreatedAt != want || created.UpdatedAt != want {
+		t.Errorf("Create: times %v, %v; the clock says %v", created.CreatedAt, created.UpdatedAt, want)
+	}
+	now = now.Add(time.Hour)
+	var put store.Object
+	update(t, clocked, func(ctx context.Context, tx store.Tx) (err error) {
+		put, err = tx.Put(ctx, created, created.Revision)
+		return err
+	})
+	if put.CreatedAt != want || put.UpdatedAt != want.Add(time.Hour) {
+		t.Errorf("Put: times %v, %v; want %v, %v", put.CreatedAt, put.UpdatedAt, want, want.Add(time.Hour))
+	}
+	update(t, clocked, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.AppendAudit(ctx, api.AuditEvent{Tenant: "acme", Actor: "a", Action: "quota.update", ObjectKind: api.KindQuota, ObjectKey: "acme"})
+		return err
+	})
+	var events []api.AuditEvent
+	view(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+		events, err = tx.ListAudit(ctx, store.AuditQuery{Tenant: "acme"})
+		return err
+	})
+	if len(events) != 1 || !events[0].Time.Equal(want.Add(time.Hour)) {
+		t.Errorf("an audit event without a time: %+v; want it at %v", events, want.Add(time.Hour))
+	}
+	// The store it came from keeps the real clock.
+	if o := create(t, s, "acme", api.KindQuota, "other", `{}`); o.CreatedAt.Year() == 2001 {
+		t.Errorf("the store WithClock was called on stamps with its clock too: %v", o.CreatedAt)
 	}
 }
 
