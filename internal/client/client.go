@@ -1,6 +1,8 @@
 // Package client is the Go client of tenancyd's HTTP API that the Terraform
-// provider uses. Retries, backoff, rate-limit waits, idempotency keys and
-// ETags live here, so that resource code never deals with them.
+// provider uses. Retries, backoff, rate-limit waits and idempotency keys
+// live here, so that resource code never deals with them; so does If-Match,
+// which a caller asks for by passing the revision it recorded (ifMatch),
+// never as a header.
 package client
 
 import (
@@ -384,17 +386,6 @@ func create[T any](ctx context.Context, c *Client, path string, body any, id ide
 		return nil, err
 	}
 	r.expect = id
-	return send[T](ctx, c, r)
-}
-
-// Post POSTs body (none if nil) to path, for actions that are not creates;
-// an answer without a body gives a nil *T.
-func Post[T any](ctx context.Context, c *Client, path string, body any) (*T, error) {
-	r, err := jsonRequest(http.MethodPost, path, body, 0)
-	if err != nil {
-		return nil, err
-	}
-	r.emptyOK = true
 	return send[T](ctx, c, r)
 }
 

@@ -111,30 +111,8 @@ func (c *Client) GetBackup(ctx context.Context, tenant, id string) (*api.Backup,
 	return Get[api.Backup](ctx, c, backupsPath(tenant, id))
 }
 
-// ListBackups reads every backup of a tenant, oldest first.
-func (c *Client) ListBackups(ctx context.Context, tenant string) ([]api.Backup, error) {
-	return ListAll[api.Backup](ctx, c, backupsPath(tenant), nil)
-}
-
 // DeleteBackup deletes a backup of a tenant before its retain_until.
 func (c *Client) DeleteBackup(ctx context.Context, tenant, id string) error {
 	_, err := Delete[json.RawMessage](ctx, c, backupsPath(tenant, id), 0)
 	return err
-}
-
-// ListAllBackups reads every backup on the platform (a platform_admin
-// token), or those of one tenant slug when tenant is not "", including the
-// final backups of deleted tenants.
-func (c *Client) ListAllBackups(ctx context.Context, tenant string) ([]api.Backup, error) {
-	var query url.Values
-	if tenant != "" {
-		query = url.Values{"tenant": {tenant}}
-	}
-	return ListAll[api.Backup](ctx, c, "/v1/backups", query)
-}
-
-// RestoreBackup restores a backup as req says (see api.RestoreRequest);
-// with req.DryRun it only checks and lists what it would restore.
-func (c *Client) RestoreBackup(ctx context.Context, id string, req api.RestoreRequest) (*api.RestoreResult, error) {
-	return Create[api.RestoreResult](ctx, c, PathEscape("v1", "backups", id, "restore"), req)
 }

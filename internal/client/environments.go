@@ -59,9 +59,11 @@ func (c *Client) UpdateEnvironment(ctx context.Context, tenant, name string, pat
 }
 
 // DeleteEnvironment deletes an environment together with its quota, the
-// role bindings scoped to it and its entries in feature flags; ifMatch,
-// unless 0, is the revision the delete requires.
-func (c *Client) DeleteEnvironment(ctx context.Context, tenant, name string, ifMatch int64) error {
-	_, err := Delete[json.RawMessage](ctx, c, environmentPath(tenant, name), ifMatch)
+// role bindings scoped to it and its entries in feature flags, whatever its
+// revision: promotions change environments' settings as well as Terraform
+// does, so the revision Terraform last recorded is often behind without
+// anything Terraform manages having changed.
+func (c *Client) DeleteEnvironment(ctx context.Context, tenant, name string) error {
+	_, err := Delete[json.RawMessage](ctx, c, environmentPath(tenant, name), 0)
 	return err
 }

@@ -42,9 +42,10 @@ func (c *Client) UpdateFeatureFlag(ctx context.Context, tenant, key string, patc
 	return patchAs[api.FeatureFlag](ctx, c, featureFlagPath(tenant, key), patch, ifMatch, flagIdentity(tenant, key))
 }
 
-// DeleteFeatureFlag deletes a feature flag in every environment; ifMatch,
-// unless 0, is the revision the delete requires.
-func (c *Client) DeleteFeatureFlag(ctx context.Context, tenant, key string, ifMatch int64) error {
-	_, err := Delete[json.RawMessage](ctx, c, featureFlagPath(tenant, key), ifMatch)
+// DeleteFeatureFlag deletes a feature flag in every environment, whatever
+// its revision: promotions, and writes to environments Terraform does not
+// manage, change a flag without changing what Terraform manages of it.
+func (c *Client) DeleteFeatureFlag(ctx context.Context, tenant, key string) error {
+	_, err := Delete[json.RawMessage](ctx, c, featureFlagPath(tenant, key), 0)
 	return err
 }

@@ -69,7 +69,7 @@ func TestFeatureFlagCalls(t *testing.T) {
 	if _, err := c.UpdateFeatureFlag(ctx, "acme", "new-billing", json.RawMessage(`{"environments":{"production":null}}`), 2); err != nil {
 		t.Errorf("UpdateFeatureFlag: %v", err)
 	}
-	if err := c.DeleteFeatureFlag(ctx, "acme", "new-billing", 0); err != nil {
+	if err := c.DeleteFeatureFlag(ctx, "acme", "new-billing"); err != nil {
 		t.Errorf("DeleteFeatureFlag: %v", err)
 	}
 	checkCalls(t, calls, []recordedCall{

@@ -32,11 +32,6 @@ func (c *Client) GetIntegration(ctx context.Context, tenant, name string) (*api.
 	return get[api.Integration](ctx, c, integrationPath(tenant, name), integrationIdentity(tenant, name))
 }
 
-// ListIntegrations reads every integration of a tenant, in name order.
-func (c *Client) ListIntegrations(ctx context.Context, tenant string) ([]api.Integration, error) {
-	return listAll[api.Integration](ctx, c, integrationsPath(tenant), nil, inTenant(tenant))
-}
-
 // UpdateIntegration applies a merge patch to an integration: "secret" sets a
 // new secret and "secret": null removes it. ifMatch, unless 0, is the
 // revision the update requires.

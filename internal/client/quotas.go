@@ -52,9 +52,9 @@ func (c *Client) CheckQuota(ctx context.Context, tenant, environment string, spe
 	})
 }
 
-// DeleteQuota removes a quota, lifting its limits; ifMatch, unless 0, is
-// the revision the delete requires.
-func (c *Client) DeleteQuota(ctx context.Context, tenant, environment string, ifMatch int64) error {
-	_, err := Delete[json.RawMessage](ctx, c, quotaPath(tenant, environment), ifMatch)
+// DeleteQuota removes a quota, lifting its limits, whatever its revision:
+// promotions change environments' quotas as well as Terraform does.
+func (c *Client) DeleteQuota(ctx context.Context, tenant, environment string) error {
+	_, err := Delete[json.RawMessage](ctx, c, quotaPath(tenant, environment), 0)
 	return err
 }

@@ -52,7 +52,7 @@ func TestQuotaCalls(t *testing.T) {
 		!strings.Contains(err.Error(), "add up to 6000") {
 		t.Errorf("CheckQuota that does not fit: %v; want ErrConflict with the numbers and the field", err)
 	}
-	if err := c.DeleteQuota(ctx, "acme", "", 0); err != nil {
+	if err := c.DeleteQuota(ctx, "acme", ""); err != nil {
 		t.Errorf("DeleteQuota: %v", err)
 	}
 

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
@@ -25,20 +24,6 @@ func roleBindingPath(tenant, bindingID string) string {
 // binding_id.
 func (c *Client) CreateRoleBinding(ctx context.Context, tenant string, spec api.RoleBindingSpec) (*api.RoleBinding, error) {
 	return create[api.RoleBinding](ctx, c, roleBindingsPath(tenant), spec, inTenant(tenant))
-}
-
-// CheckRoleBinding asks the server whether CreateRoleBinding would succeed
-// (a dry run: every check, no write) and returns the binding as it would be.
-// ErrPermissionDenied means the token may not grant the role.
-func (c *Client) CheckRoleBinding(ctx context.Context, tenant string, spec api.RoleBindingSpec) (*api.RoleBinding, error) {
-	body, err := json.Marshal(spec)
-	if err != nil {
-		return nil, err
-	}
-	return send[api.RoleBinding](ctx, c, request{
-		method: http.MethodPost, path: roleBindingsPath(tenant), query: url.Values{"dry_run": {"true"}},
-		body: body, contentType: contentJSON, expect: inTenant(tenant),
-	})
 }
 
 // GetRoleBinding reads a role binding; ErrNotFound if the tenant has none with bindingID.

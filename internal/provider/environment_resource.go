@@ -406,7 +406,7 @@ func (r *environmentResource) Delete(ctx context.Context, req resource.DeleteReq
 	// write this object on Terraform's behalf, so a revision check would
 	// refuse Terraform's own changes. What is deleted is still the object
 	// the state names: the client refuses answers about another one.
-	err := r.client.DeleteEnvironment(ctx, tenant, name, 0)
+	err := r.client.DeleteEnvironment(ctx, tenant, name)
 	if err != nil && !errors.Is(err, client.ErrNotFound) {
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot delete environment %q of tenant %q", name, tenant), err)
 	}

@@ -304,7 +304,7 @@ func TestAccEnvironment_disappears(t *testing.T) {
 			{Config: cfg},
 			{
 				PreConfig: func() {
-					if err := srv.Client.DeleteEnvironment(context.Background(), tenant, "staging", 0); err != nil {
+					if err := srv.Client.DeleteEnvironment(context.Background(), tenant, "staging"); err != nil {
 						t.Fatalf("delete behind Terraform's back: %v", err)
 					}
 				},

@@ -304,7 +304,7 @@ func (r *featureFlagResource) Delete(ctx context.Context, req resource.DeleteReq
 	// write this object on Terraform's behalf, so a revision check would
 	// refuse Terraform's own changes. What is deleted is still the object
 	// the state names: the client refuses answers about another one.
-	err := r.client.DeleteFeatureFlag(ctx, tenant, key, 0)
+	err := r.client.DeleteFeatureFlag(ctx, tenant, key)
 	if err != nil && !errors.Is(err, client.ErrNotFound) {
 		addAPIError(&resp.Diagnostics, "Cannot delete feature flag "+strconv.Quote(formatID(tenant, key)), err)
 	}

@@ -420,7 +420,7 @@ func TestAccFeatureFlag_disappears(t *testing.T) {
 			{Config: cfg},
 			{
 				PreConfig: func() {
-					if err := srv.Client.DeleteFeatureFlag(context.Background(), tenant, "gone", 0); err != nil {
+					if err := srv.Client.DeleteFeatureFlag(context.Background(), tenant, "gone"); err != nil {
 						t.Fatalf("delete behind Terraform's back: %v", err)
 					}
 				},

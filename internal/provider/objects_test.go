@@ -85,7 +85,7 @@ func tenantObjects(ctx context.Context, srv *acctest.Server, tenant string) (map
 		return nil, err
 	}
 	counts["feature_flag"] = len(flags)
-	integrations, err := c.ListIntegrations(ctx, tenant)
+	integrations, err := client.ListAll[api.Integration](ctx, c, client.PathEscape("v1", "tenants", tenant, "integrations"), nil)
 	if err != nil {
 		return nil, err
 	}

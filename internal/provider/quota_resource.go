@@ -335,7 +335,7 @@ func (r *quotaResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	// write this object on Terraform's behalf, so a revision check would
 	// refuse Terraform's own changes. What is deleted is still the object
 	// the state names: the client refuses answers about another one.
-	err := r.client.DeleteQuota(ctx, tenant, env, 0)
+	err := r.client.DeleteQuota(ctx, tenant, env)
 	if err != nil && !errors.Is(err, client.ErrNotFound) {
 		addAPIError(&resp.Diagnostics, "Cannot remove the "+quotaLabel(tenant, env), err)
 	}

@@ -289,7 +289,7 @@ func TestAccQuota_disappears(t *testing.T) {
 			{Config: cfg},
 			{
 				PreConfig: func() {
-					if err := srv.Client.DeleteQuota(context.Background(), tenant, "", 0); err != nil {
+					if err := srv.Client.DeleteQuota(context.Background(), tenant, ""); err != nil {
 						t.Fatalf("delete behind Terraform's back: %v", err)
 					}
 				},
