@@ -43,9 +43,10 @@ func (c *Client) SetSchema(ctx context.Context, tenant, environment string, spec
 
 // CheckSchema asks the server whether SetSchema would be accepted (a dry
 // run: every check, nothing applied) and returns the schema as it would be;
-// its Pending lists the versions SetSchema would apply, in order.
-func (c *Client) CheckSchema(ctx context.Context, tenant, environment string, spec api.SchemaSpec, ifMatch int64) (*api.Schema, error) {
-	return c.putSchema(ctx, tenant, environment, spec, ifMatch, 0, true)
+// its Pending lists the versions SetSchema would apply, in order. It sends
+// no If-Match: the SetSchema that follows does.
+func (c *Client) CheckSchema(ctx context.Context, tenant, environment string, spec api.SchemaSpec) (*api.Schema, error) {
+	return c.putSchema(ctx, tenant, environment, spec, 0, 0, true)
 }
 
 func (c *Client) putSchema(ctx context.Context, tenant, environment string, spec api.SchemaSpec, ifMatch int64, timeout time.Duration, dryRun bool) (*api.Schema, error) {

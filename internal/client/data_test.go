@@ -49,7 +49,7 @@ func TestTenantDataCalls(t *testing.T) {
 	if s, err := c.SetSchema(ctx, "acme", "staging", spec, 3, 90*time.Second); err != nil || s.ID != "acme/staging" {
 		t.Errorf("SetSchema = %+v, %v", s, err)
 	}
-	if s, err := c.CheckSchema(ctx, "acme", "staging", spec, 0); err != nil || len(s.Pending) != 1 {
+	if s, err := c.CheckSchema(ctx, "acme", "staging", spec); err != nil || len(s.Pending) != 1 {
 		t.Errorf("CheckSchema = %+v, %v", s, err)
 	}
 	_, err := c.SetSchema(ctx, "acme", "staging", api.SchemaSpec{Migrations: map[string]string{"1": "DROP TABLE t"}}, 0, 0)

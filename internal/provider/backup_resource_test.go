@@ -361,7 +361,7 @@ resource "tenancy_backup" "test" {
 						} else if !errors.Is(err, client.ErrNotFound) {
 							return err
 						}
-						all, err := srv.Client.ListAllBackups(context.Background(), slug)
+						all, err := listAllBackups(context.Background(), srv.Client, slug)
 						if err != nil {
 							return err
 						}
@@ -373,7 +373,7 @@ resource "tenancy_backup" "test" {
 				},
 				{
 					PreConfig: func() {
-						res, err := srv.Client.RestoreBackup(context.Background(), backupID, api.RestoreRequest{})
+						res, err := restoreBackup(context.Background(), srv.Client, backupID, api.RestoreRequest{})
 						if err != nil {
 							t.Fatalf("restore %s: %v", backupID, err)
 						}
@@ -440,14 +440,14 @@ func testMoveBetweenTenants(t *testing.T, srv *acctest.Server) {
 					req := api.RestoreRequest{TargetTenant: to, TargetEnvironment: "staging", Move: true}
 					dry := req
 					dry.DryRun = true
-					plan, err := srv.Client.RestoreBackup(ctx, backupID, dry)
+					plan, err := restoreBackup(ctx, srv.Client, backupID, dry)
 					if err != nil {
 						t.Fatalf("dry run: %v", err)
 					}
 					if len(plan.Stores) != 1 || len(plan.Stores[0].Tables) == 0 {
 						t.Fatalf("the dry run lists %+v", plan.Stores)
 					}
-					if _, err := srv.Client.RestoreBackup(ctx, backupID, req); err != nil {
+					if _, err := restoreBackup(ctx, srv.Client, backupID, req); err != nil {
 						t.Fatalf("move: %v", err)
 					}
 					after := backupFigures(t, srv, to, "staging")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,24 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 )
+
+// Calls the provider never makes, for tests that look behind its back.
+
+// listBackups lists a tenant's backups, oldest first.
+func listBackups(ctx context.Context, c *client.Client, tenant string) ([]api.Backup, error) {
+	return client.ListAll[api.Backup](ctx, c, client.PathEscape("v1", "tenants", tenant, "backups"), nil)
+}
+
+// listAllBackups lists every backup of a tenant slug, those of deleted
+// tenants included (a platform_admin token).
+func listAllBackups(ctx context.Context, c *client.Client, tenant string) ([]api.Backup, error) {
+	return client.ListAll[api.Backup](ctx, c, "/v1/backups", url.Values{"tenant": {tenant}})
+}
+
+// restoreBackup restores a backup as req says.
+func restoreBackup(ctx context.Context, c *client.Client, id string, req api.RestoreRequest) (*api.RestoreResult, error) {
+	return client.Create[api.RestoreResult](ctx, c, client.PathEscape("v1", "backups", id, "restore"), req)
+}
 
 // tenantObjects counts, through the API, what the platform holds for a
 // tenant, by kind: the tenant itself, its environments, users, role
@@ -61,7 +80,7 @@ func tenantObjects(ctx context.Context, srv *acctest.Server, tenant string) (map
 			return nil, err
 		}
 	}
-	backups, err := c.ListBackups(ctx, tenant)
+	backups, err := listBackups(ctx, c, tenant)
 	if err != nil {
 		return nil, err
 	}

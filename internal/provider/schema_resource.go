@@ -238,7 +238,7 @@ func (r *schemaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 		summary := "The platform refuses the migrations of " + schemaWhat(plan)
 		// An environment created in this very apply has a new, empty store.
 		creating := state == nil && r.data.createdInThisRun(plan.TenantID.ValueString(), plan.Environment.ValueString())
-		sc, err := r.client.CheckSchema(ctx, plan.TenantID.ValueString(), plan.Environment.ValueString(), spec, 0)
+		sc, err := r.client.CheckSchema(ctx, plan.TenantID.ValueString(), plan.Environment.ValueString(), spec)
 		switch {
 		case err == nil:
 			base, pending = sc.Applied, sc.Pending

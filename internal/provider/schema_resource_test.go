@@ -723,7 +723,7 @@ resource "tenancy_backup" "env" {
 	if err := tf.Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	backups, err := srv.Client.ListBackups(ctx, tenant)
+	backups, err := listBackups(ctx, srv.Client, tenant)
 	if err != nil || len(backups) != 2 {
 		t.Fatalf("backups after the apply: %+v (%v); want 2", backups, err)
 	}
@@ -745,7 +745,7 @@ resource "tenancy_backup" "env" {
 	if err := expectRows(t, srv, tenant, "qa", map[string]int64{"items": 3})(nil); err != nil {
 		t.Fatal(err)
 	}
-	left, err := srv.Client.ListBackups(ctx, tenant)
+	left, err := listBackups(ctx, srv.Client, tenant)
 	if err != nil || len(left) != 1 || left[0].Environment == nil || *left[0].Environment != "staging" {
 		t.Fatalf("backups after dropping qa: %+v (%v); want staging's only", left, err)
 	}
