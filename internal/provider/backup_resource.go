@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -25,7 +24,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -98,7 +97,7 @@ func (r *backupResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Optional: true,
 				MarkdownDescription: "The environment to back up, such as `production`; unset backs up the whole tenant: " +
 					"every environment's data and all of the tenant's records. Changing it replaces the backup.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:    []validator.String{validators.EnvironmentName()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"retain_days": schema.Int64Attribute{

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -81,12 +80,12 @@ func (r *databaseCredentialsEphemeralResource) Schema(_ context.Context, _ ephem
 			"tenant_id": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Slug of the tenant, such as `acme`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+				Validators:          []validator.String{validators.Slug()},
 			},
 			"environment": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the environment whose data store the login reaches, such as `staging`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:          []validator.String{validators.EnvironmentName()},
 			},
 			"ttl": schema.StringAttribute{
 				Optional: true,

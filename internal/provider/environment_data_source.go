@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var _ datasource.DataSourceWithConfigure = (*environmentDataSource)(nil)
@@ -36,12 +35,12 @@ func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"tenant_id": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Slug of the tenant the environment belongs to.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+				Validators:          []validator.String{validators.Slug()},
 			},
 			"name": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the environment, such as `staging`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:          []validator.String{validators.EnvironmentName()},
 			},
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The environment's ID, `<tenant>/<name>` such as `acme/staging`."},
 			"type": schema.StringAttribute{

@@ -29,7 +29,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/promotion"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -151,14 +151,14 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 				Required: true,
 				MarkdownDescription: "Name of the environment whose configuration is promoted, such as `staging`. " +
 					"Changing it replaces the promotion.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:    []validator.String{validators.EnvironmentName()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"target_environment": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Name of the environment that is made to match the source, such as `production`; it must " +
 					"differ from `source_environment`. Changing it replaces the promotion.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:    []validator.String{validators.EnvironmentName()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"include": schema.SetAttribute{

@@ -22,6 +22,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -87,7 +88,7 @@ func databaseAttributeDocs() map[string]string {
 func settingsValidators() []validator.Map {
 	return []validator.Map{
 		mapvalidator.SizeAtMost(api.MaxSettings),
-		mapvalidator.KeysAre(stringvalidator.RegexMatches(validate.LabelKeyRegexp, "must be a settings key: "+validate.LabelKeyRule)),
+		mapvalidator.KeysAre(validators.LabelKey("a settings key")),
 		mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(api.MaxSettingValueBytes)),
 	}
 }
@@ -112,7 +113,7 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Required: true,
 				MarkdownDescription: "Name of the environment, unique in its tenant: " + validate.NameRule + " (`" + validate.NamePattern + "`). " +
 					"Changing it replaces the environment.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:    []validator.String{validators.EnvironmentName()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"type": schema.StringAttribute{
@@ -151,7 +152,7 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 					"created again from that backup (its current data goes into its final backup first): with a nightly backup, " +
 					"a sandbox that follows last night's production. Removing it changes nothing. A tenant backup of another " +
 					"tenant needs a `platform_admin` token.",
-				Validators: []validator.String{stringvalidator.RegexMatches(validate.BackupIDRegexp, "must be a backup id, such as bkp_0123456789abcdef0123")},
+				Validators: []validator.String{validators.BackupID()},
 				PlanModifiers: []planmodifier.String{
 					stringplanmodifier.UseStateForUnknown(),
 					stringplanmodifier.RequiresReplaceIfConfigured(),

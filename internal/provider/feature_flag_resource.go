@@ -27,6 +27,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -99,7 +100,7 @@ func (r *featureFlagResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"key": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "The flag's key, unique in the tenant: " + validate.NameRule + ". Changing it replaces the flag.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be "+validate.NameRule)},
+				Validators:          []validator.String{validators.Name("a feature flag key")},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"description": schema.StringAttribute{
@@ -112,7 +113,7 @@ func (r *featureFlagResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Optional: true,
 				MarkdownDescription: "The flag's state per environment, keyed by environment name; every environment named must exist " +
 					"in the tenant. Only the environments listed here are managed: see above.",
-				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name, "+validate.NameRule))},
+				Validators: []validator.Map{mapvalidator.KeysAre(validators.EnvironmentName())},
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
 						"enabled": schema.BoolAttribute{

@@ -4,14 +4,13 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var _ datasource.DataSourceWithConfigure = (*featureFlagsDataSource)(nil)
@@ -47,7 +46,7 @@ func (d *featureFlagsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"tenant_id": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "The tenant's ID (its slug), such as `acme`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug, "+validate.SlugRule)},
+				Validators:          []validator.String{validators.Slug()},
 			},
 			"flags": schema.ListNestedAttribute{
 				Computed:            true,

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -38,12 +38,12 @@ func (f *environmentIDFunction) Definition(_ context.Context, _ function.Definit
 			function.StringParameter{
 				Name:                "tenant",
 				MarkdownDescription: "The tenant's slug (its ID), such as `acme`.",
-				Validators:          []function.StringParameterValidator{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug, "+validate.SlugRule)},
+				Validators:          []function.StringParameterValidator{validators.Slug()},
 			},
 			function.StringParameter{
 				Name:                "environment",
 				MarkdownDescription: "The environment's name, such as `staging`.",
-				Validators:          []function.StringParameterValidator{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name, "+validate.NameRule)},
+				Validators:          []function.StringParameterValidator{validators.EnvironmentName()},
 			},
 		},
 		Return: function.StringReturn{},

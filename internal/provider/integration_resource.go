@@ -21,6 +21,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -87,7 +88,7 @@ func (r *integrationResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"name": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "The integration's name, unique in the tenant: " + validate.NameRule + ". Changing it replaces the integration.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be "+validate.NameRule)},
+				Validators:          []validator.String{validators.Name("an integration name")},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"kind": schema.StringAttribute{
@@ -105,7 +106,7 @@ func (r *integrationResource) Schema(_ context.Context, _ resource.SchemaRequest
 					api.MaxIntegrationConfigKeys, validate.NameRule, api.MaxIntegrationConfigValueLength, requiredConfigDoc()),
 				Validators: []validator.Map{
 					mapvalidator.SizeAtMost(api.MaxIntegrationConfigKeys),
-					mapvalidator.KeysAre(stringvalidator.RegexMatches(validate.NameRegexp, "must be "+validate.NameRule)),
+					mapvalidator.KeysAre(validators.Name("a config key")),
 					mapvalidator.ValueStringsAre(stringvalidator.LengthAtMost(api.MaxIntegrationConfigValueLength)),
 				},
 			},

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -22,7 +21,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/quota"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -107,7 +106,7 @@ func (r *quotaResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Optional: true,
 				MarkdownDescription: "Name of the environment whose quota this is, which must exist in the tenant. " +
 					"Unset, this is the tenant-wide quota. Changing it replaces the quota.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:    []validator.String{validators.EnvironmentName()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			quota.CPUMillicores: limit("CPU in thousandths of a core (1000 = one core)"),

@@ -18,7 +18,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -89,7 +89,7 @@ func (r *roleBindingResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Optional: true,
 				MarkdownDescription: "The name of the environment the role applies in, which must exist in the tenant. " +
 					"Unset, the role applies in every environment of the tenant.",
-				Validators: []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators: []validator.String{validators.EnvironmentName()},
 			},
 		},
 	}

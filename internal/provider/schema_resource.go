@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var (
@@ -97,7 +97,7 @@ func (r *schemaResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 				Required: true,
 				MarkdownDescription: "Name of the environment whose data store the migrations change, such as `staging`; " +
 					"usually `tenancy_environment.NAME.name`. Changing it replaces the schema (the migrations stay applied in the old environment).",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.NameRegexp, "must be an environment name: "+validate.NameRule)},
+				Validators:    []validator.String{validators.EnvironmentName()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"migrations": schema.MapAttribute{
@@ -111,10 +111,10 @@ func (r *schemaResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 					validate.MigrationVersionRule, api.MaxMigrationBytes>>10, api.MaxMigrations),
 				Validators: []validator.Map{
 					mapvalidator.SizeAtMost(api.MaxMigrations),
-					mapvalidator.KeysAre(stringvalidator.RegexMatches(validate.MigrationVersionRegexp, "must be a migration version: "+validate.MigrationVersionRule)),
+					mapvalidator.KeysAre(validators.MigrationVersion()),
 					mapvalidator.ValueStringsAre(
 						stringvalidator.LengthAtMost(api.MaxMigrationBytes),
-						stringvalidator.RegexMatches(nonBlank, "must hold SQL: a migration must change something"),
+						validators.NotBlank("SQL"),
 					),
 				},
 			},
@@ -142,9 +142,6 @@ func (r *schemaResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 var schemaTimeoutDoc = fmt.Sprintf("How long one migration may run, a duration such as `90s` or `10m`, from 1s to %s; "+
 	"default %s. The platform cancels a migration that runs longer and rolls it back, and the apply fails naming its version.",
 	shortDuration(api.MaxMigrationTime), shortDuration(api.DefaultMigrationTime))
-
-// nonBlank matches text with something other than white space.
-var nonBlank = regexp.MustCompile(`\S`)
 
 func (r *schemaResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {

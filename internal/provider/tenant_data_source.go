@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -13,7 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var _ datasource.DataSourceWithConfigure = (*tenantDataSource)(nil)
@@ -38,7 +37,7 @@ func (d *tenantDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"slug": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "The tenant's slug.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug such as \"acme\"")},
+				Validators:          []validator.String{validators.Slug()},
 			},
 			"id":           computed("The tenant's ID, equal to its slug."),
 			"display_name": computed("Human-readable name."),

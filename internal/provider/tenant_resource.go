@@ -107,7 +107,7 @@ func (r *tenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 				Required: true,
 				MarkdownDescription: "Unique, permanent name of the tenant, 3 to 63 characters matching `" + validate.SlugPattern +
 					"`. Changing it replaces the tenant.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be 3 to 63 lower-case letters, digits and hyphens, start with a letter and not end with a hyphen")},
+				Validators:    []validator.String{validators.Slug()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"display_name": schema.StringAttribute{

@@ -296,7 +296,7 @@ func TestAccTenant_invalidInputFailsAtPlan(t *testing.T) {
 		name, slug, extra string
 		want              string
 	}{
-		{"slug", "Bad_Slug", "", `(?s)Attribute slug must be 3 to 63 lower-case letters`},
+		{"slug", "Bad_Slug", "", `(?s)Attribute slug must be a tenant slug: 3 to 63 lower-case letters`},
 		{"timezone", "tz-test", `timezone = "Mars/Olympus"`, `(?s)timezone.*"Mars/Olympus" is not an IANA time zone`},
 		{"cidr", "cidr-test", `security_policy = { allowed_cidrs = ["10.0.0.1/8"] }`, `(?s)allowed_cidrs.*10\.0\.0\.0/8`},
 		{"language", "lang-test", `language = "english_US"`, `(?s)language.*english_US`},

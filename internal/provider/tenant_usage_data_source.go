@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var _ datasource.DataSourceWithConfigure = (*tenantUsageDataSource)(nil)
@@ -53,7 +52,7 @@ func (d *tenantUsageDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"tenant_id": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Slug of the tenant.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+				Validators:          []validator.String{validators.Slug()},
 			},
 			"api_calls":  count("API requests counted since `window_started_at`."),
 			"api_errors": count("Of those, the requests answered with an HTTP status of 400 or above (refusals such as 404 and 429 included)."),

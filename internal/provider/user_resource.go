@@ -65,7 +65,7 @@ func tenantIDAttribute(what string) schema.StringAttribute {
 		Required: true,
 		MarkdownDescription: "Slug of the tenant the " + what + " belongs to, usually `tenancy_tenant.NAME.id`. " +
 			"Changing it replaces the " + what + ".",
-		Validators:    []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+		Validators:    []validator.String{validators.Slug()},
 		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validate"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
@@ -69,7 +67,7 @@ func tenantIDDataSourceAttribute() schema.StringAttribute {
 	return schema.StringAttribute{
 		Required:            true,
 		MarkdownDescription: "The tenant's ID (its slug), such as `acme`.",
-		Validators:          []validator.String{stringvalidator.RegexMatches(validate.SlugRegexp, "must be a tenant slug: "+validate.SlugRule)},
+		Validators:          []validator.String{validators.Slug()},
 	}
 }
 

@@ -56,10 +56,11 @@ var (
 
 // Rules as users read them, used in error messages and in schema descriptions.
 const (
-	SlugRule             = `3 to 63 characters of a-z, 0-9 and "-", starting with a letter and ending with a letter or digit`
+	SlugRule             = `3 to 63 lower-case letters, digits and "-", starting with a letter and ending with a letter or digit`
 	NameRule             = `1 to 63 characters of a-z, 0-9, "_" and "-", starting with a letter`
 	LabelKeyRule         = `1 to 63 characters of a-z, 0-9, ".", "_" and "-", starting and ending with a letter or digit`
 	MigrationVersionRule = `a positive whole number without leading zeros (such as 1, 2, 10), at most 18 digits`
+	BackupIDRule         = `"bkp_" and up to 64 lower-case hexadecimal digits, such as bkp_0123456789abcdef0123`
 )
 
 // Limits of the free-form values.

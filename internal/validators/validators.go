@@ -1,19 +1,23 @@
 // Package validators holds the terraform-plugin-framework validators that
 // terraform-plugin-framework-validators does not offer. Each one delegates to
 // internal/validate, so the provider refuses at plan time exactly what tenancyd
-// would refuse at apply time. For slugs, names, enumerations, lengths and
-// ranges use stringvalidator.RegexMatches with validate.SlugRegexp or
-// validate.NameRegexp, stringvalidator.OneOf, stringvalidator.LengthBetween and
-// int64validator.Between instead.
+// would refuse at apply time, and says so in one voice: identifiers (Slug,
+// Name, LabelKey, MigrationVersion, BackupID) as "must be <what>: <rule>",
+// free-form values as what internal/validate says of them. For enumerations,
+// lengths and ranges use stringvalidator.OneOf, stringvalidator.LengthBetween
+// and int64validator.Between instead.
 package validators
 
 import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
@@ -122,3 +126,88 @@ func (labelsMap) ValidateMap(ctx context.Context, req validator.MapRequest, resp
 
 // plain drops the Markdown code marks of a description.
 func plain(markdown string) string { return strings.ReplaceAll(markdown, "`", "") }
+
+// Slug accepts a tenant slug (validate.SlugPattern).
+func Slug() Identifier {
+	return Identifier{"Tenant Slug", "a tenant slug", validate.SlugRule, validate.SlugRegexp}
+}
+
+// EnvironmentName accepts an environment's name (validate.NamePattern).
+func EnvironmentName() Identifier { return Name("an environment name") }
+
+// Name accepts a name of the rule environments, feature flag keys,
+// integrations and their config keys share (validate.NamePattern); what says
+// which it is, such as "a feature flag key".
+func Name(what string) Identifier {
+	return Identifier{"Name", what, validate.NameRule, validate.NameRegexp}
+}
+
+// LabelKey accepts a key of the rule labels and settings share
+// (validate.LabelKeyPattern); what says which it is, such as "a settings key".
+func LabelKey(what string) Identifier {
+	return Identifier{"Key", what, validate.LabelKeyRule, validate.LabelKeyRegexp}
+}
+
+// MigrationVersion accepts a migration version (validate.MigrationVersionPattern).
+func MigrationVersion() Identifier {
+	return Identifier{"Migration Version", "a migration version", validate.MigrationVersionRule, validate.MigrationVersionRegexp}
+}
+
+// BackupID accepts a backup's id (validate.BackupIDPattern).
+func BackupID() Identifier {
+	return Identifier{"Backup ID", "a backup id", validate.BackupIDRule, validate.BackupIDRegexp}
+}
+
+// Identifier checks a string attribute, or a function's string parameter,
+// against one of the identifier rules of internal/validate; every refusal
+// reads "must be <what>: <rule>".
+type Identifier struct {
+	thing, what, rule string
+	re                *regexp.Regexp
+}
+
+var (
+	_ validator.String                  = Identifier{}
+	_ function.StringParameterValidator = Identifier{}
+)
+
+func (v Identifier) Description(ctx context.Context) string { return plain(v.MarkdownDescription(ctx)) }
+
+func (v Identifier) MarkdownDescription(context.Context) string {
+	return "value must be " + v.what + ": " + v.rule
+}
+
+func (v Identifier) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || v.re.MatchString(req.ConfigValue.ValueString()) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.thing,
+		fmt.Sprintf("Attribute %s must be %s: %s, got: %s", req.Path, v.what, v.rule, strconv.Quote(req.ConfigValue.ValueString())))
+}
+
+func (v Identifier) ValidateParameterString(_ context.Context, req function.StringParameterValidatorRequest, resp *function.StringParameterValidatorResponse) {
+	if req.Value.IsNull() || req.Value.IsUnknown() || v.re.MatchString(req.Value.ValueString()) {
+		return
+	}
+	resp.Error = function.NewArgumentFuncError(req.ArgumentPosition,
+		fmt.Sprintf("Invalid %s: the value must be %s: %s, got: %s", v.thing, v.what, v.rule, strconv.Quote(req.Value.ValueString())))
+}
+
+// NotBlank accepts text with something other than white space; what says
+// what the text holds, such as "SQL".
+func NotBlank(what string) validator.String { return notBlank{what} }
+
+type notBlank struct{ what string }
+
+func (v notBlank) Description(ctx context.Context) string { return v.MarkdownDescription(ctx) }
+
+func (v notBlank) MarkdownDescription(context.Context) string {
+	return "value must hold " + v.what + ", not only white space"
+}
+
+func (v notBlank) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || strings.TrimSpace(req.ConfigValue.ValueString()) != "" {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+v.what, fmt.Sprintf("Attribute %s must hold %s, not only white space", req.Path, v.what))
+}
