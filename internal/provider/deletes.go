@@ -17,16 +17,23 @@ import (
 // Delete the state and private state that the last apply (or refresh-only
 // apply) saved: a change made since then has to be accepted into the state
 // before the object can be deleted.
+//
+// Environments, feature flags and quotas are deleted whatever their
+// revision: promotions (and their rollback when a
+// tenancy_environment_promotion is destroyed first, in the same run) write
+// them on Terraform's behalf, so a revision check would refuse Terraform's
+// own changes. What is deleted is still the object the state names: the
+// client refuses answers about another one.
 func deleteRevision(ctx context.Context, req resource.DeleteRequest, diags *diag.Diagnostics) int64 {
 	rev, d := revisionFrom(ctx, req.Private)
 	diags.Append(d...)
 	return rev
 }
 
-// deleteFailed reports the error of a Delete, if any: an object that is
-// already gone counts as deleted; one that changed since Terraform last
-// read it gets the way forward. what names the object, such as
-// `tenant "acme"`.
+// deleteFailed reports the error of a Delete, if any; every resource's
+// Delete ends with it. An object that is already gone counts as deleted;
+// one that changed since Terraform last read it gets the way forward. what
+// names the object, such as `tenant "acme"`.
 func deleteFailed(diags *diag.Diagnostics, what string, err error) {
 	switch {
 	case err == nil, errors.Is(err, client.ErrNotFound):

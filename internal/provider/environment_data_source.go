@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -32,11 +31,7 @@ func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads one environment of a tenant by its name, for example to use its settings elsewhere.",
 		Attributes: map[string]schema.Attribute{
-			"tenant_id": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Slug of the tenant the environment belongs to.",
-				Validators:          []validator.String{validators.Slug()},
-			},
+			"tenant_id": tenantIDDataSourceAttribute(),
 			"name": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the environment, such as `staging`.",
@@ -50,7 +45,8 @@ func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "The environment's configuration; null when it has none.",
 			},
-			"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `active`, or `failed` while its data store cannot be made (tenancyd retries)."},
+			"status": schema.StringAttribute{Computed: true, MarkdownDescription: "Lifecycle state of the environment: `" + api.StatusActive + "`, or `" + api.StatusFailed +
+				"` while its data store cannot be made (tenancyd retries)."},
 			"database": schema.SingleNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: databaseDescription,
@@ -89,13 +85,8 @@ func (d *environmentDataSource) Read(ctx context.Context, req datasource.ReadReq
 	}
 	tenant, name := m.TenantID.ValueString(), m.Name.ValueString()
 	e, err := d.client.GetEnvironment(ctx, tenant, name)
-	if errors.Is(err, client.ErrNotFound) {
-		resp.Diagnostics.AddAttributeError(path.Root("name"), "Environment not found",
-			fmt.Sprintf("Tenant %q has no environment %q that this token may see. The platform answered: %v", tenant, name, err))
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot read environment %q of tenant %q", name, tenant), err)
+	what := fmt.Sprintf("environment %q of tenant %q", name, tenant)
+	if dataReadFailed(&resp.Diagnostics, "Cannot read "+what, path.Root("name"), what, err) {
 		return
 	}
 	resp.Diagnostics.Append(m.fromAPI(ctx, e)...)

@@ -506,9 +506,8 @@ func (r *environmentPromotionResource) Delete(ctx context.Context, req resource.
 			tflog.Info(ctx, "rolled back", map[string]any{"promotion": id, "changes": len(rb.RollbackChanges)})
 		}
 	}
-	if err := r.client.DeletePromotionLink(ctx, tenant, target); err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, "Cannot remove the promotion link of "+promotionWhat(state), err)
-	}
+	err := r.client.DeletePromotionLink(ctx, tenant, target)
+	deleteFailed(&resp.Diagnostics, "the promotion link of "+promotionWhat(state), err)
 }
 
 func (r *environmentPromotionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

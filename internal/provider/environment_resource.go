@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -66,20 +65,21 @@ var databaseType = types.ObjectType{AttrTypes: map[string]attr.Type{
 var databaseDescription = "Where the environment's data store lives, without secrets (mint credentials with the " +
 	"`tenancy_database_credentials` ephemeral resource): `engine` (" + quotedList(api.Engines) + "), `host`, `port`, " +
 	"`name` (the database, or on SQLite the path of the environment's file on tenancyd's host), `schema` (empty on SQLite, " +
-	"which has no schemas) and `isolation`, the store's placement: `shared` (a schema in the shared tenant-data database) or " +
-	"`dedicated` (a database of its own). It changes when the tenant's `isolation` changes (or, under `hybrid`, the " +
-	"environment's `type` to or from `production`): the platform moves the data, and the plan shows `database` as known " +
-	"after apply. Null while the store is not provisioned (`status` is `failed`)."
+	"which has no schemas) and `isolation`, the store's placement: `" + api.PlacementShared + "` (a schema in the shared tenant-data " +
+	"database) or `" + api.PlacementDedicated + "` (a database of its own). It changes when the tenant's `isolation` changes (or, " +
+	"under `" + api.IsolationHybrid + "`, the environment's `type` to or from `" + api.EnvProduction + "`): the platform moves the " +
+	"data, and the plan shows `database` as known after apply. Null while the store is not provisioned (`status` is `" +
+	api.StatusFailed + "`)."
 
 // databaseAttributes are database's nested attributes, all computed.
 func databaseAttributeDocs() map[string]string {
 	return map[string]string{
-		"engine":    "`postgres` or `sqlite`.",
+		"engine":    quotedList(api.Engines) + ".",
 		"host":      "The PostgreSQL server's host (or Unix socket directory); empty on SQLite.",
 		"port":      "The PostgreSQL server's port; 0 on SQLite.",
 		"name":      "The database's name; on SQLite, the path of the environment's file on tenancyd's host.",
 		"schema":    "The environment's schema; empty on SQLite.",
-		"isolation": "The store's placement: `shared` or `dedicated`.",
+		"isolation": "The store's placement: " + quotedList(api.Placements) + ".",
 	}
 }
 
@@ -134,8 +134,9 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 			},
 			"status": schema.StringAttribute{
 				Computed: true,
-				MarkdownDescription: "Lifecycle state of the environment: `active` once its data store is made, or `failed` " +
-					"while making it fails (tenancyd retries). Creating an environment waits up to five minutes for it to be `active`.",
+				MarkdownDescription: "Lifecycle state of the environment: `" + api.StatusActive + "` once its data store is made, or `" +
+					api.StatusFailed + "` while making it fails (tenancyd retries). Creating an environment waits up to five minutes " +
+					"for it to be `" + api.StatusActive + "`.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"database": schema.SingleNestedAttribute{
@@ -402,15 +403,9 @@ func (r *environmentResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
-	// No If-Match: promotions (and their rollback when a
-	// tenancy_environment_promotion is destroyed first, in the same run)
-	// write this object on Terraform's behalf, so a revision check would
-	// refuse Terraform's own changes. What is deleted is still the object
-	// the state names: the client refuses answers about another one.
+	// Whatever its revision: see deleteRevision.
 	err := r.client.DeleteEnvironment(ctx, tenant, name)
-	if err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot delete environment %q of tenant %q", name, tenant), err)
-	}
+	deleteFailed(&resp.Diagnostics, fmt.Sprintf("environment %q of tenant %q", name, tenant), err)
 }
 
 func (r *environmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -425,9 +420,7 @@ func setEnvironmentState(ctx context.Context, state stateSetter, private private
 	if diags.HasError() {
 		return diags
 	}
-	diags.Append(state.Set(ctx, &m)...)
-	diags.Append(setRevision(ctx, private, e.Revision)...)
-	return diags
+	return append(diags, saveState(ctx, state, private, &m, e.Revision)...)
 }
 
 // spec is the environment the configuration asks for, as the API takes it.

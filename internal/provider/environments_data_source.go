@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -90,8 +91,7 @@ func (d *environmentsDataSource) Read(ctx context.Context, req datasource.ReadRe
 		query.Set("type", m.Type.ValueString())
 	}
 	envs, err := d.client.ListEnvironments(ctx, tenant, query)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list the environments of tenant "+strconv.Quote(tenant), err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot list the environments of tenant "+strconv.Quote(tenant), path.Root("tenant_id"), "tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	m.Environments = make([]environmentModel, len(envs))

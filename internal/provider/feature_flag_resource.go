@@ -173,7 +173,7 @@ func (r *featureFlagResource) Create(ctx context.Context, req resource.CreateReq
 		addAPIError(&resp.Diagnostics, "Cannot create feature flag "+strconv.Quote(formatID(tenant, spec.Key)), err)
 		return
 	}
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, f, plan.Environments)...)
+	resp.Diagnostics.Append(setFeatureFlagState(ctx, &resp.State, resp.Private, f, plan.Environments)...)
 }
 
 func (r *featureFlagResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -257,7 +257,7 @@ func (r *featureFlagResource) Update(ctx context.Context, req resource.UpdateReq
 		addAPIError(&resp.Diagnostics, "Cannot update feature flag "+id, err)
 		return
 	}
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, f, plan.Environments)...)
+	resp.Diagnostics.Append(setFeatureFlagState(ctx, &resp.State, resp.Private, f, plan.Environments)...)
 }
 
 // patch applies a flag patch at the revision Terraform last saw. When the
@@ -300,15 +300,9 @@ func (r *featureFlagResource) Delete(ctx context.Context, req resource.DeleteReq
 	tenant, key := state.TenantID.ValueString(), state.Key.ValueString()
 	// The whole flag goes, in every environment: it belongs to this resource
 	// even where only a promotion sets its entries.
-	// No If-Match: promotions (and their rollback when a
-	// tenancy_environment_promotion is destroyed first, in the same run)
-	// write this object on Terraform's behalf, so a revision check would
-	// refuse Terraform's own changes. What is deleted is still the object
-	// the state names: the client refuses answers about another one.
+	// Whatever its revision: see deleteRevision.
 	err := r.client.DeleteFeatureFlag(ctx, tenant, key)
-	if err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, "Cannot delete feature flag "+strconv.Quote(formatID(tenant, key)), err)
-	}
+	deleteFailed(&resp.Diagnostics, "feature flag "+strconv.Quote(formatID(tenant, key)), err)
 }
 
 func (r *featureFlagResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -317,17 +311,15 @@ func (r *featureFlagResource) ImportState(ctx context.Context, req resource.Impo
 	}
 }
 
-// setState writes what the platform returned, narrowed to the environments
+// setFeatureFlagState writes what the platform returned, narrowed to the environments
 // in managed, and keeps the revision in private state.
-func (r *featureFlagResource) setState(ctx context.Context, state stateSetter, private privateSetter, f *api.FeatureFlag, managed types.Map) diag.Diagnostics {
+func setFeatureFlagState(ctx context.Context, state stateSetter, private privateSetter, f *api.FeatureFlag, managed types.Map) diag.Diagnostics {
 	var m featureFlagModel
 	diags := m.fromAPI(ctx, f, managed, false)
 	if diags.HasError() {
 		return diags
 	}
-	diags.Append(state.Set(ctx, &m)...)
-	diags.Append(setRevision(ctx, private, f.Revision)...)
-	return diags
+	return append(diags, saveState(ctx, state, private, &m, f.Revision)...)
 }
 
 // fromAPI maps a flag the API returned onto the model. With all, it takes

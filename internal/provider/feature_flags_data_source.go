@@ -6,11 +6,10 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var _ datasource.DataSourceWithConfigure = (*featureFlagsDataSource)(nil)
@@ -43,11 +42,7 @@ func (d *featureFlagsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 		MarkdownDescription: "Reads every feature flag of a tenant, with its state in every environment, " +
 			"including the environments that no `tenancy_feature_flag` manages (such as those a promotion sets).",
 		Attributes: map[string]schema.Attribute{
-			"tenant_id": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "The tenant's ID (its slug), such as `acme`.",
-				Validators:          []validator.String{validators.Slug()},
-			},
+			"tenant_id": tenantIDDataSourceAttribute(),
 			"flags": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The tenant's flags, ordered by key.",
@@ -85,8 +80,7 @@ func (d *featureFlagsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	}
 	tenant := m.TenantID.ValueString()
 	flags, err := d.client.ListFeatureFlags(ctx, tenant)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list the feature flags of tenant "+strconv.Quote(tenant), err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot list the feature flags of tenant "+strconv.Quote(tenant), path.Root("tenant_id"), "tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	m.Flags = make([]featureFlagsDataSourceFlag, 0, len(flags))

@@ -34,6 +34,14 @@ type privateGetter interface {
 // sent back as If-Match so that a write never overwrites a change it has not seen.
 const privateRevision = "revision"
 
+// saveState stores m, made from what the platform answered, as the
+// resource's state, and the object's revision as its private state: how
+// every set<Type>State ends, and so every Create, Read, Update and import.
+func saveState(ctx context.Context, state stateSetter, private privateSetter, m any, rev int64) diag.Diagnostics {
+	diags := state.Set(ctx, m)
+	return append(diags, setRevision(ctx, private, rev)...)
+}
+
 func setRevision(ctx context.Context, p privateSetter, rev int64) diag.Diagnostics {
 	return p.SetKey(ctx, privateRevision, []byte(strconv.FormatInt(rev, 10)))
 }
@@ -139,6 +147,30 @@ func readFailed(ctx context.Context, resp *resource.ReadResponse, what string, e
 				" or token) with a token that can see it, and plan again.")
 	default:
 		addAPIError(&resp.Diagnostics, "Cannot read "+what, err)
+	}
+	return true
+}
+
+// dataReadFailed handles a failed read in a data source's Read, as
+// readFailed does in a resource's, and reports whether Read must stop. A
+// data source has no state to keep or drop, so whatever failed is an error:
+// an object that is missing (what names it, such as `tenant "acme"`) on the
+// attribute that named it, at; a tenant out of the token's reach with what
+// to do about it; anything else as the platform answered. summary says
+// what failed, such as `Cannot read tenant "acme"`.
+func dataReadFailed(diags *diag.Diagnostics, summary string, at path.Path, what string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, client.ErrNotFound):
+		kind, _, _ := strings.Cut(what, " ")
+		diags.AddAttributeError(at, upperFirst(kind)+" not found",
+			"No "+what+" exists that this token may see. The platform answered: "+err.Error())
+	case errors.Is(err, client.ErrOutOfReach):
+		diags.AddError(summary+" with this token",
+			err.Error()+".\n\nConfigure the provider ("+envToken+" or token) with a token that can see it, and plan again.")
+	default:
+		addAPIError(diags, summary, err)
 	}
 	return true
 }

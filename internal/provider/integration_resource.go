@@ -218,19 +218,18 @@ func (r *integrationResource) Create(ctx context.Context, req resource.CreateReq
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	// Write-only values are null in the plan; only the configuration has them.
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("secret_wo"), &secret)...)
-	config, diags := stringMapFrom(ctx, plan.Config)
+	spec, diags := plan.spec(ctx, secret)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	tenant := plan.TenantID.ValueString()
-	spec := api.IntegrationSpec{Name: plan.Name.ValueString(), Kind: plan.Kind.ValueString(), Config: config, Secret: secret.ValueStringPointer()}
 	i, err := r.client.CreateIntegration(ctx, tenant, spec)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot create integration "+strconv.Quote(formatID(tenant, spec.Name)), err)
 		return
 	}
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, i, plan.SecretWOVersion)...)
+	resp.Diagnostics.Append(setIntegrationState(ctx, &resp.State, resp.Private, i, plan.SecretWOVersion)...)
 }
 
 func (r *integrationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -245,7 +244,7 @@ func (r *integrationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Integration "+strconv.Quote(i.ID), tenant, api.KindIntegration, name, i.Revision)
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, i, state.SecretWOVersion)...)
+	resp.Diagnostics.Append(setIntegrationState(ctx, &resp.State, resp.Private, i, state.SecretWOVersion)...)
 }
 
 func (r *integrationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -254,9 +253,9 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("secret_wo"), &secret)...)
-	from, diags := stringMapFrom(ctx, state.Config)
+	from, diags := state.spec(ctx, types.StringNull())
 	resp.Diagnostics.Append(diags...)
-	to, diags := stringMapFrom(ctx, plan.Config)
+	to, diags := plan.spec(ctx, types.StringNull())
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -266,7 +265,7 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 	type configOnly struct {
 		Config map[string]string `json:"config"`
 	}
-	configPatch, err := client.MergePatch(configOnly{from}, configOnly{to})
+	configPatch, err := client.MergePatch(configOnly{from.Config}, configOnly{to.Config})
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot compute the change to integration "+id, err.Error())
 		return
@@ -300,7 +299,7 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 		addAPIError(&resp.Diagnostics, "Cannot update integration "+id, err)
 		return
 	}
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, i, plan.SecretWOVersion)...)
+	resp.Diagnostics.Append(setIntegrationState(ctx, &resp.State, resp.Private, i, plan.SecretWOVersion)...)
 }
 
 func (r *integrationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -318,29 +317,40 @@ func (r *integrationResource) ImportState(ctx context.Context, req resource.Impo
 	importByID(ctx, req, resp, "An integration is imported by its tenant and name", "tenant/name", "tenant_id", "name")
 }
 
-// setState writes what the platform returned, never the secret, and keeps
-// the revision in private state. version is secret_wo_version, which only
-// Terraform keeps.
-func (r *integrationResource) setState(ctx context.Context, state stateSetter, private privateSetter, i *api.Integration, version types.Int64) diag.Diagnostics {
-	m := integrationModel{
-		ID:              types.StringValue(i.ID),
-		TenantID:        types.StringValue(i.TenantID),
-		Name:            types.StringValue(i.Name),
-		Kind:            types.StringValue(i.Kind),
-		Config:          types.MapNull(types.StringType),
-		SecretWO:        types.StringNull(),
-		SecretWOVersion: version,
-		SecretSet:       types.BoolValue(i.SecretSet),
+// setIntegrationState writes what the platform returned, never the
+// secret, and keeps the revision in private state. version is
+// secret_wo_version, which only Terraform keeps.
+func setIntegrationState(ctx context.Context, state stateSetter, private privateSetter, i *api.Integration, version types.Int64) diag.Diagnostics {
+	m := integrationModel{SecretWOVersion: version}
+	diags := m.fromAPI(ctx, i)
+	if diags.HasError() {
+		return diags
+	}
+	return append(diags, saveState(ctx, state, private, &m, i.Revision)...)
+}
+
+// spec is what the model asks of the platform; secret, from the
+// configuration (write-only values are null in the plan), rides along.
+func (m *integrationModel) spec(ctx context.Context, secret types.String) (api.IntegrationSpec, diag.Diagnostics) {
+	config, diags := stringMapFrom(ctx, m.Config)
+	return api.IntegrationSpec{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(), Config: config, Secret: secret.ValueStringPointer()}, diags
+}
+
+// fromAPI sets the model from what the platform returned; the secret never
+// comes back, and secret_wo_version is left as it is.
+func (m *integrationModel) fromAPI(ctx context.Context, i *api.Integration) diag.Diagnostics {
+	m.ID = types.StringValue(i.ID)
+	m.TenantID = types.StringValue(i.TenantID)
+	m.Name = types.StringValue(i.Name)
+	m.Kind = types.StringValue(i.Kind)
+	m.Config = types.MapNull(types.StringType)
+	m.SecretWO = types.StringNull()
+	m.SecretSet = types.BoolValue(i.SecretSet)
+	if i.Config == nil {
+		return nil
 	}
 	var diags diag.Diagnostics
-	if i.Config != nil {
-		m.Config, diags = types.MapValueFrom(ctx, types.StringType, i.Config)
-		if diags.HasError() {
-			return diags
-		}
-	}
-	diags.Append(state.Set(ctx, &m)...)
-	diags.Append(setRevision(ctx, private, i.Revision)...)
+	m.Config, diags = types.MapValueFrom(ctx, types.StringType, i.Config)
 	return diags
 }
 

@@ -36,10 +36,6 @@ const (
 	environmentQuotaIDFormat = "tenant/environment"
 )
 
-// tenantQuotaAuditKey is the key under which the audit log records a
-// tenant-wide quota (an environment's quota is recorded under its name).
-const tenantQuotaAuditKey = "@tenant"
-
 type quotaResource struct {
 	client *client.Client
 	data   *providerData
@@ -297,7 +293,7 @@ func (r *quotaResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	key := env
 	if key == "" {
-		key = tenantQuotaAuditKey
+		key = api.TenantQuotaKey
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Quota "+q.ID, tenant, api.KindQuota, key, q.Revision)
 	resp.Diagnostics.Append(setQuotaState(ctx, &resp.State, resp.Private, q)...)
@@ -329,15 +325,9 @@ func (r *quotaResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		return
 	}
 	tenant, env := state.TenantID.ValueString(), state.Environment.ValueString()
-	// No If-Match: promotions (and their rollback when a
-	// tenancy_environment_promotion is destroyed first, in the same run)
-	// write this object on Terraform's behalf, so a revision check would
-	// refuse Terraform's own changes. What is deleted is still the object
-	// the state names: the client refuses answers about another one.
+	// Whatever its revision: see deleteRevision.
 	err := r.client.DeleteQuota(ctx, tenant, env)
-	if err != nil && !errors.Is(err, client.ErrNotFound) {
-		addAPIError(&resp.Diagnostics, "Cannot remove the "+quotaLabel(tenant, env), err)
-	}
+	deleteFailed(&resp.Diagnostics, "the "+quotaLabel(tenant, env), err)
 }
 
 func (r *quotaResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -367,9 +357,7 @@ func quotaLabel(tenant, env string) string {
 func setQuotaState(ctx context.Context, state stateSetter, private privateSetter, q *api.Quota) diag.Diagnostics {
 	var m quotaResourceModel
 	m.fromAPI(q)
-	diags := state.Set(ctx, &m)
-	diags.Append(setRevision(ctx, private, q.Revision)...)
-	return diags
+	return saveState(ctx, state, private, &m, q.Revision)
 }
 
 // spec is the quota the configuration asks for, as the API takes it.

@@ -252,9 +252,7 @@ func (r *roleBindingResource) ImportState(ctx context.Context, req resource.Impo
 func setRoleBindingState(ctx context.Context, state stateSetter, private privateSetter, b *api.RoleBinding) diag.Diagnostics {
 	var m roleBindingResourceModel
 	m.fromAPI(b)
-	diags := state.Set(ctx, &m)
-	diags.Append(setRevision(ctx, private, b.Revision)...)
-	return diags
+	return saveState(ctx, state, private, &m, b.Revision)
 }
 
 // spec is the binding the configuration asks for, as the API takes it.

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -87,8 +88,7 @@ func (d *roleBindingsDataSource) Read(ctx context.Context, req datasource.ReadRe
 		query.Set("role", m.Role.ValueString())
 	}
 	bindings, err := d.client.ListRoleBindings(ctx, tenant, query)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list the role bindings of tenant "+strconv.Quote(tenant), err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot list the role bindings of tenant "+strconv.Quote(tenant), path.Root("tenant_id"), "tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	m.Bindings = make([]roleBindingResourceModel, len(bindings))

@@ -355,9 +355,7 @@ func setSchemaState(ctx context.Context, state stateSetter, private privateSette
 	if diags.HasError() {
 		return diags
 	}
-	diags.Append(state.Set(ctx, &m)...)
-	diags.Append(setRevision(ctx, private, sc.Revision)...)
-	return diags
+	return append(diags, saveState(ctx, state, private, &m, sc.Revision)...)
 }
 
 // fromAPI maps a schema the API returned onto the model.

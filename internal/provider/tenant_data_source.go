@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -82,13 +81,7 @@ func (d *tenantDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	slug := m.Slug.ValueString()
 	t, err := d.client.GetTenant(ctx, slug)
-	if errors.Is(err, client.ErrNotFound) {
-		resp.Diagnostics.AddAttributeError(path.Root("slug"), "Tenant not found",
-			"No tenant "+strconv.Quote(slug)+" exists that this token may see.")
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read tenant "+strconv.Quote(slug), err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot read tenant "+strconv.Quote(slug), path.Root("slug"), "tenant "+strconv.Quote(slug), err) {
 		return
 	}
 	resp.Diagnostics.Append(m.fromAPI(ctx, t)...)

@@ -369,7 +369,7 @@ func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest,
 	// The tenant exists from here on: it goes into state even if waiting
 	// fails, so Terraform taints it instead of forgetting it.
 	active, waitErr := waitForTenant(ctx, r.client, t)
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, active, plan.Timeouts)...)
+	resp.Diagnostics.Append(setTenantState(ctx, &resp.State, resp.Private, active, plan.Timeouts)...)
 	if waitErr != nil {
 		resp.Diagnostics.AddError("Tenant "+strconv.Quote(spec.Slug)+" did not become active",
 			fmt.Sprintf("The tenant was created but is still %q: %v. It is kept in state as tainted; "+
@@ -388,7 +388,7 @@ func (r *tenantResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Tenant "+strconv.Quote(t.Slug), t.Slug, api.KindTenant, t.Slug, t.Revision)
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, t, state.Timeouts)...)
+	resp.Diagnostics.Append(setTenantState(ctx, &resp.State, resp.Private, t, state.Timeouts)...)
 }
 
 func (r *tenantResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -426,7 +426,7 @@ func (r *tenantResource) Update(ctx context.Context, req resource.UpdateRequest,
 		addAPIError(&resp.Diagnostics, "Cannot update tenant "+strconv.Quote(to.Slug), err)
 		return
 	}
-	resp.Diagnostics.Append(r.setState(ctx, &resp.State, resp.Private, t, plan.Timeouts)...)
+	resp.Diagnostics.Append(setTenantState(ctx, &resp.State, resp.Private, t, plan.Timeouts)...)
 }
 
 func (r *tenantResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -444,22 +444,14 @@ func (r *tenantResource) Delete(ctx context.Context, req resource.DeleteRequest,
 
 	slug := state.Slug.ValueString()
 	d, err := r.client.DeleteTenant(ctx, slug, deleteRevision(ctx, req, &resp.Diagnostics))
-	switch {
-	case errors.Is(err, client.ErrNotFound):
-		return
-	case errors.Is(err, client.ErrPreconditionFailed):
-		deleteFailed(&resp.Diagnostics, "tenant "+strconv.Quote(slug), err)
-		return
-	case errors.Is(err, client.ErrConflict) && state.DeletionProtection.ValueBool():
+	if errors.Is(err, client.ErrConflict) && state.DeletionProtection.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Tenant "+strconv.Quote(slug)+" is protected from deletion",
 			"The platform refused to delete the tenant because deletion_protection is true. "+
 				"Set deletion_protection = false, apply, and then destroy. Server said: "+err.Error())
 		return
-	case err != nil:
-		addAPIError(&resp.Diagnostics, "Cannot delete tenant "+strconv.Quote(slug), err)
-		return
 	}
-	if d != nil {
+	deleteFailed(&resp.Diagnostics, "tenant "+strconv.Quote(slug), err)
+	if err == nil && d != nil {
 		tflog.Info(ctx, "tenant decommissioned", map[string]any{
 			"slug": slug, "backup_id": d.Backup.ID, "retain_until": d.Backup.RetainUntil.Format(time.RFC3339),
 		})
@@ -476,17 +468,15 @@ func (r *tenantResource) ImportState(ctx context.Context, req resource.ImportSta
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 }
 
-// setState writes what the backend returned, never the plan, into state,
+// setTenantState writes what the backend returned, never the plan, into state,
 // and keeps the object's revision in private state for conditional writes.
-func (r *tenantResource) setState(ctx context.Context, state stateSetter, private privateSetter, t *api.Tenant, to timeouts.Value) diag.Diagnostics {
+func setTenantState(ctx context.Context, state stateSetter, private privateSetter, t *api.Tenant, to timeouts.Value) diag.Diagnostics {
 	m := tenantResourceModel{Timeouts: to}
 	diags := m.fromAPI(ctx, t)
 	if diags.HasError() {
 		return diags
 	}
-	diags.Append(state.Set(ctx, &m)...)
-	diags.Append(setRevision(ctx, private, t.Revision)...)
-	return diags
+	return append(diags, saveState(ctx, state, private, &m, t.Revision)...)
 }
 
 // waitForTenant polls until a tenant is active or ctx ends, returning the

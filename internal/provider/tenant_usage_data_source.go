@@ -2,19 +2,16 @@ package provider
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/validators"
 )
 
 var _ datasource.DataSourceWithConfigure = (*tenantUsageDataSource)(nil)
@@ -49,11 +46,7 @@ func (d *tenantUsageDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"since `window_started_at` and how many failed, and the users, environments and storage it holds now. " +
 			"Call counts reach the database every few seconds, so a read may miss the last seconds' calls made through other tenancyd replicas.",
 		Attributes: map[string]schema.Attribute{
-			"tenant_id": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Slug of the tenant.",
-				Validators:          []validator.String{validators.Slug()},
-			},
+			"tenant_id":  tenantIDDataSourceAttribute(),
 			"api_calls":  count("API requests counted since `window_started_at`."),
 			"api_errors": count("Of those, the requests answered with an HTTP status of 400 or above (refusals such as 404 and 429 included)."),
 			"error_rate": schema.Float64Attribute{
@@ -79,13 +72,7 @@ func (d *tenantUsageDataSource) Read(ctx context.Context, req datasource.ReadReq
 	}
 	tenant := m.TenantID.ValueString()
 	u, err := d.client.GetUsage(ctx, tenant)
-	if errors.Is(err, client.ErrNotFound) {
-		resp.Diagnostics.AddAttributeError(path.Root("tenant_id"), "Tenant not found",
-			fmt.Sprintf("No tenant %q exists that this token may see. The platform answered: %v", tenant, err))
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot read the usage of tenant %q", tenant), err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot read the usage of tenant "+strconv.Quote(tenant), path.Root("tenant_id"), "tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	m.fromAPI(u)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -20,9 +21,6 @@ import (
 )
 
 var _ datasource.DataSourceWithConfigure = (*tenantsDataSource)(nil)
-
-// tenantStatuses are the states the status filter accepts.
-var tenantStatuses = []string{api.StatusProvisioning, api.StatusActive}
 
 type tenantsDataSource struct {
 	client *client.Client
@@ -76,8 +74,8 @@ func (d *tenantsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			},
 			"status": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Only tenants in this lifecycle state: " + quotedList(tenantStatuses) + ".",
-				Validators:          []validator.String{stringvalidator.OneOf(tenantStatuses...)},
+				MarkdownDescription: "Only tenants in this lifecycle state: " + quotedList(api.Statuses) + ".",
+				Validators:          []validator.String{stringvalidator.OneOf(api.Statuses...)},
 			},
 			"region": schema.StringAttribute{
 				Optional:            true,
@@ -100,7 +98,7 @@ func (d *tenantsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 						"labels":              schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Labels; null when it has none."},
 						"data_retention_days": schema.Int64Attribute{Computed: true, MarkdownDescription: "Days the final backup is kept after deletion."},
 						"deletion_protection": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the platform refuses to delete it."},
-						"status":              computed("Lifecycle state: " + quotedList(tenantStatuses) + "."),
+						"status":              computed("Lifecycle state: " + quotedList(api.Statuses) + "."),
 						"created_at":          computed("When the tenant was created (RFC 3339)."),
 					},
 				},
@@ -138,8 +136,7 @@ func (d *tenantsDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		return
 	}
 	tenants, err := d.client.ListTenants(ctx, query)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list tenants", err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot list tenants", path.Empty(), "tenants", err) {
 		return
 	}
 	m.Tenants = make([]tenantSummaryModel, 0, len(tenants))

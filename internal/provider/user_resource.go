@@ -58,18 +58,6 @@ func (r *userResource) Metadata(_ context.Context, req resource.MetadataRequest,
 	resp.TypeName = req.ProviderTypeName + "_user"
 }
 
-// tenantIDAttribute is the tenant_id of an object that lives in one tenant
-// for good: moving it to another tenant replaces it.
-func tenantIDAttribute(what string) schema.StringAttribute {
-	return schema.StringAttribute{
-		Required: true,
-		MarkdownDescription: "Slug of the tenant the " + what + " belongs to, usually `tenancy_tenant.NAME.id`. " +
-			"Changing it replaces the " + what + ".",
-		Validators:    []validator.String{validators.Slug()},
-		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-	}
-}
-
 func (r *userResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A user of one tenant. The platform gives each user a `user_id`; grant the user roles with " +
@@ -266,9 +254,7 @@ func (r *userResource) ImportState(ctx context.Context, req resource.ImportState
 func setUserState(ctx context.Context, state stateSetter, private privateSetter, u *api.User) diag.Diagnostics {
 	var m userResourceModel
 	m.fromAPI(u)
-	diags := state.Set(ctx, &m)
-	diags.Append(setRevision(ctx, private, u.Revision)...)
-	return diags
+	return saveState(ctx, state, private, &m, u.Revision)
 }
 
 // spec is the user the configuration asks for, as the API takes it.

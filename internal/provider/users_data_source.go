@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -62,15 +63,6 @@ func (d *usersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 	}
 }
 
-// tenantIDDataSourceAttribute is the tenant a list data source reads.
-func tenantIDDataSourceAttribute() schema.StringAttribute {
-	return schema.StringAttribute{
-		Required:            true,
-		MarkdownDescription: "The tenant's ID (its slug), such as `acme`.",
-		Validators:          []validator.String{validators.Slug()},
-	}
-}
-
 func (d *usersDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	d.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
@@ -87,8 +79,7 @@ func (d *usersDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 		query.Set("email", m.Email.ValueString())
 	}
 	users, err := d.client.ListUsers(ctx, tenant, query)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list the users of tenant "+strconv.Quote(tenant), err)
+	if dataReadFailed(&resp.Diagnostics, "Cannot list the users of tenant "+strconv.Quote(tenant), path.Root("tenant_id"), "tenant "+strconv.Quote(tenant), err) {
 		return
 	}
 	m.Users = make([]userResourceModel, len(users))
