@@ -367,13 +367,8 @@ func (r *environmentResource) Update(ctx context.Context, req resource.UpdateReq
 		return
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
-	patch, err := client.MergePatch(from, to)
-	if err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Cannot compute the change to environment %q of tenant %q", name, tenant), err.Error())
-		return
-	}
-	rev, diags := revisionFrom(ctx, req.Private)
-	if resp.Diagnostics.Append(diags...); diags.HasError() {
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, fmt.Sprintf("environment %q of tenant %q", name, tenant), from, to)
+	if !ok {
 		return
 	}
 	if plan.Database.IsUnknown() && plan.Type.Equal(state.Type) {
@@ -382,6 +377,7 @@ func (r *environmentResource) Update(ctx context.Context, req resource.UpdateReq
 		rev = 0
 	}
 	var e *api.Environment
+	var err error
 	if string(patch) == "{}" {
 		// Only database is planned to change: the tenant's isolation moved
 		// the data in this apply. Read where it is now.

@@ -481,7 +481,7 @@ func TestAccFeatureFlag_invalidInput(t *testing.T) {
 	cases := []struct {
 		name, key, body, want string
 	}{
-		{"key", "New_Billing", "", `(?s)Attribute key must be 1 to 63 characters`},
+		{"key", "New_Billing", "", `(?s)Attribute key must be a feature flag key: 1 to 63 characters`},
 		{"rollout", "x", `environments = { staging = { enabled = true, rollout_percentage = 101 } }`, `(?s)rollout_percentage\s+value\s+must\s+be\s+between\s+0\s+and\s+100,\s+got:\s+101`},
 		{"environment name", "x", `environments = { "Staging Env" = { enabled = true } }`, `(?s)environments.*must be an environment name`},
 		{"missing enabled", "x", `environments = { staging = { rollout_percentage = 5 } }`, `(?s)Incorrect attribute value type|attribute "enabled" is required`},

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -33,6 +34,21 @@ type privateGetter interface {
 // privateRevision is the private-state key holding the object's revision,
 // sent back as If-Match so that a write never overwrites a change it has not seen.
 const privateRevision = "revision"
+
+// updateOf is what an Update sends: the merge patch (RFC 7396) that turns
+// the object as the state has it (from) into the object as the plan has it
+// (to), and the revision Terraform recorded, for If-Match. ok is false when
+// either cannot be had; what names the object in the error.
+func updateOf(ctx context.Context, req resource.UpdateRequest, diags *diag.Diagnostics, what string, from, to any) (patch json.RawMessage, rev int64, ok bool) {
+	patch, err := client.MergePatch(from, to)
+	if err != nil {
+		diags.AddError("Cannot compute the change to "+what, err.Error())
+		return nil, 0, false
+	}
+	rev, d := revisionFrom(ctx, req.Private)
+	diags.Append(d...)
+	return patch, rev, !d.HasError()
+}
 
 // saveState stores m, made from what the platform answered, as the
 // resource's state, and the object's revision as its private state: how

@@ -212,6 +212,18 @@ func sendsSecret(state, plan integrationModel, secret types.String) bool {
 	return !secret.IsNull() && !state.SecretSet.IsUnknown() && !state.SecretSet.ValueBool()
 }
 
+// withSecret adds the secret to a merge patch of the integration: null
+// removes the stored one, which no merge of two specs can say (a spec omits
+// a nil secret).
+func withSecret(patch json.RawMessage, secret *string) (json.RawMessage, error) {
+	members := map[string]any{}
+	if err := json.Unmarshal(patch, &members); err != nil {
+		return nil, fmt.Errorf("reading the change: %w", err)
+	}
+	members["secret"] = secret
+	return json.Marshal(members)
+}
+
 func (r *integrationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan integrationModel
 	var secret types.String
@@ -262,38 +274,26 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 	}
 	tenant, name := plan.TenantID.ValueString(), plan.Name.ValueString()
 	id := strconv.Quote(formatID(tenant, name))
-	type configOnly struct {
-		Config map[string]string `json:"config"`
-	}
-	configPatch, err := client.MergePatch(configOnly{from.Config}, configOnly{to.Config})
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot compute the change to integration "+id, err.Error())
+	// Name and kind replace the integration, and neither spec carries the
+	// secret: the patch holds what config changes, if anything.
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "integration "+id, from, to)
+	if !ok {
 		return
 	}
-	patch := map[string]any{}
-	if err := json.Unmarshal(configPatch, &patch); err != nil {
-		resp.Diagnostics.AddError("Cannot compute the change to integration "+id, err.Error())
-		return
-	}
+	var err error
 	if sendsSecret(state, plan, secret) {
 		// A null secret_wo sends JSON null, which removes the stored secret.
-		patch["secret"] = secret.ValueStringPointer()
-	}
-	body, err := json.Marshal(patch)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot compute the change to integration "+id, "encoding the change failed")
-		return
-	}
-	rev, diags := revisionFrom(ctx, req.Private)
-	if resp.Diagnostics.Append(diags...); diags.HasError() {
-		return
+		if patch, err = withSecret(patch, secret.ValueStringPointer()); err != nil {
+			resp.Diagnostics.AddError("Cannot compute the change to integration "+id, err.Error())
+			return
+		}
 	}
 	var i *api.Integration
-	if len(patch) == 0 {
+	if string(patch) == "{}" {
 		// Only secret_wo_version's bookkeeping or nothing changes on the platform.
 		i, err = r.client.GetIntegration(ctx, tenant, name)
 	} else {
-		i, err = r.client.UpdateIntegration(ctx, tenant, name, body, rev)
+		i, err = r.client.UpdateIntegration(ctx, tenant, name, patch, rev)
 	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot update integration "+id, err)

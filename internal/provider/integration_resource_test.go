@@ -436,13 +436,13 @@ func TestAccIntegration_invalidInput(t *testing.T) {
 	cases := []struct {
 		name, iname, kind, body, want string
 	}{
-		{"name", "Deploy Hook", "slack", `config = { channel = "#x" }`, `(?s)Attribute name must be 1 to 63 characters`},
+		{"name", "Deploy Hook", "slack", `config = { channel = "#x" }`, `(?s)Attribute name must be an integration name: 1 to 63 characters`},
 		{"kind", "x", "email", `config = { to = "a@example.com" }`, `(?s)kind\s+value\s+must\s+be\s+one\s+of`},
 		{"webhook without url", "x", "webhook", "", `(?s)config\.url\s+is\s+required\s+when\s+kind\s+is\s+"webhook"`},
 		{"webhook over http", "x", "webhook", `config = { url = "http://hooks.example.com" }`, `(?s)Invalid\s+integration\s+config.*config\.url:.*does\s+not\s+start\s+with\s+"https://"`},
 		{"oidc without client_id", "x", "oidc", `config = { issuer_url = "https://id.example.com" }`, `(?s)config\.client_id\s+is\s+required\s+when\s+kind\s+is\s+"oidc",\s+which\s+needs\s+issuer_url\s+and\s+client_id`},
 		{"slack without channel", "x", "slack", `config = { channel = "" }`, `(?s)config\.channel\s+is\s+required`},
-		{"config key", "x", "slack", `config = { channel = "#x", "Bad Key" = "v" }`, `(?s)config.*must\s+be\s+1\s+to\s+63`},
+		{"config key", "x", "slack", `config = { channel = "#x", "Bad Key" = "v" }`, `(?s)Attribute config\["Bad Key"\] must be a config key:\s+1\s+to\s+63`},
 		{"empty secret", "x", "slack", `
   config    = { channel = "#x" }
   secret_wo = ""

@@ -215,13 +215,8 @@ func (r *roleBindingResource) Update(ctx context.Context, req resource.UpdateReq
 		return
 	}
 	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
-	patch, err := client.MergePatch(state.spec(), plan.spec())
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot compute the change to role binding "+strconv.Quote(id), err.Error())
-		return
-	}
-	rev, diags := revisionFrom(ctx, req.Private)
-	if resp.Diagnostics.Append(diags...); diags.HasError() {
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "role binding "+strconv.Quote(id), state.spec(), plan.spec())
+	if !ok {
 		return
 	}
 	b, err := r.client.UpdateRoleBinding(ctx, tenant, id, patch, rev)

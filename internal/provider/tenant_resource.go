@@ -412,13 +412,8 @@ func (r *tenantResource) Update(ctx context.Context, req resource.UpdateRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	patch, err := client.MergePatch(from, to)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot compute the change to tenant "+strconv.Quote(to.Slug), err.Error())
-		return
-	}
-	rev, diags := revisionFrom(ctx, req.Private)
-	if resp.Diagnostics.Append(diags...); diags.HasError() {
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "tenant "+strconv.Quote(to.Slug), from, to)
+	if !ok {
 		return
 	}
 	t, err := r.client.UpdateTenant(ctx, to.Slug, patch, rev)

@@ -171,13 +171,8 @@ func (r *userResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		return
 	}
 	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
-	patch, err := client.MergePatch(state.spec(), plan.spec())
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot compute the change to user "+strconv.Quote(id), err.Error())
-		return
-	}
-	rev, diags := revisionFrom(ctx, req.Private)
-	if resp.Diagnostics.Append(diags...); diags.HasError() {
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "user "+strconv.Quote(id), state.spec(), plan.spec())
+	if !ok {
 		return
 	}
 	u, err := r.client.UpdateUser(ctx, tenant, id, patch, rev)
