@@ -197,7 +197,7 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 		return
 	}
 	summary := "The platform would not take a backup of " + backupWhat(m)
-	_, err := r.client.CheckBackup(ctx, m.TenantID.ValueString(), m.request())
+	_, err := r.client.CheckBackup(ctx, m.TenantID.ValueString(), m.spec())
 	if !planCheck(ctx, summary, err, r.data.createdInThisRun(m.TenantID.ValueString(), m.Environment.ValueString())) {
 		addAPIError(&resp.Diagnostics, summary, withCreateHint(err))
 	}
@@ -209,14 +209,13 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	b, err := r.client.CreateBackup(ctx, plan.TenantID.ValueString(), plan.request())
+	b, err := r.client.CreateBackup(ctx, plan.TenantID.ValueString(), plan.spec())
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot take a backup of "+backupWhat(plan), err)
 		return
 	}
 	tflog.Info(ctx, "backup taken", map[string]any{"backup_id": b.ID, "size_bytes": b.SizeBytes})
-	resp.Diagnostics.Append(plan.fromAPI(ctx, b)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setBackupState(ctx, &resp.State, b, plan)...)
 }
 
 func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -231,11 +230,7 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if readFailed(ctx, resp, fmt.Sprintf("backup %s of tenant %q", id, tenant), err) {
 		return
 	}
-	resp.Diagnostics.Append(state.fromAPI(ctx, b)...)
-	if state.KeepOnDestroy.IsNull() {
-		state.KeepOnDestroy = types.BoolValue(false) // Imported.
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setBackupState(ctx, &resp.State, b, state)...)
 }
 
 // Update changes only keep_on_destroy, which the platform does not keep:
@@ -270,8 +265,22 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 	importByID(ctx, req, resp, "A backup is imported by its tenant and backup id", backupIDFormat, "tenant_id", "backup_id")
 }
 
-// request is the backup the configuration asks for, as the API takes it.
-func (m backupModel) request() api.BackupRequest {
+// setBackupState writes what the platform returned into state, with the
+// triggers and keep_on_destroy of m, which only Terraform keeps. A backup
+// has no revision: it never changes.
+func setBackupState(ctx context.Context, state stateSetter, b *api.Backup, m backupModel) diag.Diagnostics {
+	diags := m.fromAPI(ctx, b)
+	if m.KeepOnDestroy.IsNull() {
+		m.KeepOnDestroy = types.BoolValue(false) // Imported.
+	}
+	if diags.HasError() {
+		return diags
+	}
+	return append(diags, state.Set(ctx, &m)...)
+}
+
+// spec is the backup the configuration asks for, as the API takes it.
+func (m *backupModel) spec() api.BackupRequest {
 	req := api.BackupRequest{Environment: m.Environment.ValueStringPointer()}
 	if !m.RetainDays.IsNull() && !m.RetainDays.IsUnknown() {
 		req.RetainDays = m.RetainDays.ValueInt64Pointer()

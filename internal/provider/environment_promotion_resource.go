@@ -283,7 +283,7 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 		return
 	}
 
-	promoteReq, diags := plan.request(ctx)
+	promoteReq, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
@@ -325,7 +325,7 @@ func (r *environmentPromotionResource) Create(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	promoteReq, diags := plan.request(ctx)
+	promoteReq, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
@@ -341,7 +341,7 @@ func (r *environmentPromotionResource) Create(ctx context.Context, req resource.
 		return
 	}
 	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
-	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, true)...)
+	resp.Diagnostics.Append(plan.fromAPI(ctx, p, true)...)
 	plan.Changes = plan.LastChanges
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -356,15 +356,10 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 	state.ID = types.StringValue(formatID(tenant, source, target))
 
 	link, err := r.client.GetPromotionLink(ctx, tenant, target)
-	switch {
-	case errors.Is(err, client.ErrNotFound):
-		tflog.Warn(ctx, "promotion link no longer exists; removing the promotion from state", map[string]any{"id": state.ID.ValueString()})
-		resp.State.RemoveResource(ctx)
+	if readFailed(ctx, resp, "the promotion of "+promotionWhat(state), err) {
 		return
-	case err != nil:
-		addAPIError(&resp.Diagnostics, "Cannot read the promotion of "+promotionWhat(state), err)
-		return
-	case link.SourceEnvironment != source:
+	}
+	if link.SourceEnvironment != source {
 		resp.Diagnostics.AddWarning("The promotion of "+promotionWhat(state)+" was replaced outside Terraform",
 			fmt.Sprintf("Environment %q of tenant %q is now promoted from %q (%s). Terraform forgets this promotion; "+
 				"the plan creates it again, which fails until that other promotion is removed.", target, tenant, link.SourceEnvironment, link.ID))
@@ -380,7 +375,7 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 	empty := types.ListValueMust(types.StringType, []attr.Value{})
 	state.LastChanges = empty
 	if last != nil {
-		resp.Diagnostics.Append(state.fromPromotion(ctx, last, state.Include.IsNull())...)
+		resp.Diagnostics.Append(state.fromAPI(ctx, last, state.Include.IsNull())...)
 	}
 	if state.Include.IsNull() {
 		state.Include = allPromotionScopes()
@@ -393,7 +388,7 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 		state.Changes = state.LastChanges
 	}
 
-	promoteReq, diags := state.request(ctx)
+	promoteReq, diags := state.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
@@ -442,7 +437,7 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 	defer func() { resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...) }()
 	// What Read kept is stale once this apply is done.
 	resp.Diagnostics.Append(setPromotionPreview(ctx, resp.Private, nil)...)
-	promoteReq, diags := plan.request(ctx)
+	promoteReq, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() || !plannedRevision.IsUnknown() {
 		// Nothing to promote: the plan found nothing pending for this include.
 		return
@@ -472,7 +467,7 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 		return
 	}
 	tflog.Info(ctx, "promoted", map[string]any{"promotion": p.ID, "changes": len(p.Changes)})
-	resp.Diagnostics.Append(plan.fromPromotion(ctx, p, false)...)
+	resp.Diagnostics.Append(plan.fromAPI(ctx, p, false)...)
 	plan.Changes = plan.LastChanges
 }
 
@@ -643,8 +638,8 @@ func changedValues(planned, state map[string]string) []string {
 	return out
 }
 
-// request is the promotion the model asks for.
-func (m *environmentPromotionModel) request(ctx context.Context) (api.PromotionRequest, diag.Diagnostics) {
+// spec is the promotion the model asks for.
+func (m *environmentPromotionModel) spec(ctx context.Context) (api.PromotionRequest, diag.Diagnostics) {
 	req := api.PromotionRequest{SourceEnvironment: m.SourceEnvironment.ValueString(), TargetEnvironment: m.TargetEnvironment.ValueString()}
 	var diags diag.Diagnostics
 	if !m.Include.IsNull() && !m.Include.IsUnknown() {
@@ -654,10 +649,10 @@ func (m *environmentPromotionModel) request(ctx context.Context) (api.PromotionR
 	return req, diags
 }
 
-// fromPromotion writes what a promotion the backend returned says into the
+// fromAPI writes what a promotion the backend returned says into the
 // model: the resource's identity, last_changes, promoted_at and revision,
 // and, with withInclude, include.
-func (m *environmentPromotionModel) fromPromotion(ctx context.Context, p *api.Promotion, withInclude bool) diag.Diagnostics {
+func (m *environmentPromotionModel) fromAPI(ctx context.Context, p *api.Promotion, withInclude bool) diag.Diagnostics {
 	var diags, d diag.Diagnostics
 	m.ID = types.StringValue(formatID(p.TenantID, p.SourceEnvironment, p.TargetEnvironment))
 	m.TenantID = types.StringValue(p.TenantID)

@@ -162,12 +162,11 @@ func (r *featureFlagResource) Create(ctx context.Context, req resource.CreateReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	envs, diags := flagEnvironmentsFrom(ctx, plan.Environments)
+	spec, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
 	}
 	tenant := plan.TenantID.ValueString()
-	spec := api.FeatureFlagSpec{Key: plan.Key.ValueString(), Description: plan.Description.ValueString(), Environments: envs}
 	f, err := r.client.CreateFeatureFlag(ctx, tenant, spec)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot create feature flag "+strconv.Quote(formatID(tenant, spec.Key)), err)
@@ -201,8 +200,7 @@ func (r *featureFlagResource) Read(ctx context.Context, req resource.ReadRequest
 	if !next.Description.Equal(state.Description) || !next.Environments.Equal(state.Environments) {
 		explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Feature flag "+strconv.Quote(f.ID), tenant, api.KindFeatureFlag, key, f.Revision)
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &next)...)
-	resp.Diagnostics.Append(setRevision(ctx, resp.Private, f.Revision)...)
+	resp.Diagnostics.Append(saveState(ctx, &resp.State, resp.Private, &next, f.Revision)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportAll, nil)...)
 }
 
@@ -320,6 +318,12 @@ func setFeatureFlagState(ctx context.Context, state stateSetter, private private
 		return diags
 	}
 	return append(diags, saveState(ctx, state, private, &m, f.Revision)...)
+}
+
+// spec is the flag the model asks the platform for.
+func (m *featureFlagModel) spec(ctx context.Context) (api.FeatureFlagSpec, diag.Diagnostics) {
+	envs, diags := flagEnvironmentsFrom(ctx, m.Environments)
+	return api.FeatureFlagSpec{Key: m.Key.ValueString(), Description: m.Description.ValueString(), Environments: envs}, diags
 }
 
 // fromAPI maps a flag the API returned onto the model. With all, it takes

@@ -52,14 +52,11 @@ func updateOf(ctx context.Context, req resource.UpdateRequest, diags *diag.Diagn
 
 // saveState stores m, made from what the platform answered, as the
 // resource's state, and the object's revision as its private state: how
-// every set<Type>State ends, and so every Create, Read, Update and import.
+// every Create, Read, Update and import of an object with a revision ends,
+// most of them through their set<Type>State.
 func saveState(ctx context.Context, state stateSetter, private privateSetter, m any, rev int64) diag.Diagnostics {
 	diags := state.Set(ctx, m)
-	return append(diags, setRevision(ctx, private, rev)...)
-}
-
-func setRevision(ctx context.Context, p privateSetter, rev int64) diag.Diagnostics {
-	return p.SetKey(ctx, privateRevision, []byte(strconv.FormatInt(rev, 10)))
+	return append(diags, private.SetKey(ctx, privateRevision, []byte(strconv.FormatInt(rev, 10)))...)
 }
 
 // revisionFrom reads the revision Read last saw; 0 (no If-Match) when the

@@ -229,7 +229,7 @@ func (r *schemaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 		plan.Applied = types.ListUnknown(appliedMigrationType)
 		return
 	}
-	spec := api.SchemaSpec{Migrations: stringsOf(plan.Migrations)}
+	spec := plan.spec()
 	base, pending := prior, pendingVersions(spec.Migrations, prior)
 	if r.client != nil {
 		summary := "The platform refuses the migrations of " + schemaWhat(plan)
@@ -332,7 +332,7 @@ func (r *schemaResource) ImportState(ctx context.Context, req resource.ImportSta
 
 // apply sets the planned migrations, cancelling each after limit.
 func (r *schemaResource) apply(ctx context.Context, plan schemaModel, rev int64, limit time.Duration) (*api.Schema, error) {
-	spec := api.SchemaSpec{Migrations: stringsOf(plan.Migrations)}
+	spec := plan.spec()
 	// Each migration may take limit; the platform cancels it after that.
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(max(1, len(spec.Migrations)))*limit+time.Minute)
 	defer cancel()
@@ -356,6 +356,11 @@ func setSchemaState(ctx context.Context, state stateSetter, private privateSette
 		return diags
 	}
 	return append(diags, saveState(ctx, state, private, &m, sc.Revision)...)
+}
+
+// spec is the schema the model asks the platform for.
+func (m *schemaModel) spec() api.SchemaSpec {
+	return api.SchemaSpec{Migrations: stringsOf(m.Migrations)}
 }
 
 // fromAPI maps a schema the API returned onto the model.
