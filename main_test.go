@@ -77,7 +77,7 @@ func TestAccLocalProviderAsDocumented(t *testing.T) {
 		return string(out)
 	}
 	for _, dir := range []string{"quickstart", "fleet", filepath.Join("modules", "customer")} {
-		copyFiles(t, filepath.Join("examples", dir), filepath.Join(root, "examples", dir))
+		acctest.CopyDir(t, filepath.Join("examples", dir), filepath.Join(root, "examples", dir))
 	}
 	quickstart := filepath.Join(root, "examples", "quickstart")
 	if out := run(quickstart, "plan", "-input=false"); !strings.Contains(out, "Plan: 15 to add") {
@@ -95,29 +95,5 @@ func TestAccLocalProviderAsDocumented(t *testing.T) {
 	}
 	if !strings.Contains(string(demo), `echo "  export TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE"`) {
 		t.Error("KEEP=1 make demo does not print the TF_CLI_CONFIG_FILE line")
-	}
-}
-
-// copyFiles copies the files of one directory (not its subdirectories).
-func copyFiles(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -204,3 +204,29 @@ func (r *Terraform) Destroy(ctx context.Context, vars ...string) error {
 	}
 	return r.tf.Destroy(ctx, opts...)
 }
+
+// CopyDir copies the files of one directory (not its subdirectories) into
+// another, which it makes: a configuration from examples/ to a test's own
+// directory, where Terraform writes its state.
+func CopyDir(t testing.TB, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name())) //nolint:gosec // The test names the directory: the repository's own examples.
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil { //nolint:gosec // Into the test's own directory.
+			t.Fatal(err)
+		}
+	}
+}

@@ -46,3 +46,21 @@ func deleteFailed(diags *diag.Diagnostics, what string, err error) {
 		addAPIError(diags, "Cannot delete "+what, err)
 	}
 }
+
+// deleteObject is the whole Delete of a resource whose object is deleted
+// at the revision Terraform last recorded (deleteRevision) by del.
+func deleteObject[M any, PM interface {
+	*M
+	tenantObject
+}](ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse,
+	del func(ctx context.Context, tenant, key string, ifMatch int64) error,
+) {
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tenant, key := PM(&state).key()
+	err := del(ctx, tenant, key, deleteRevision(ctx, req, &resp.Diagnostics))
+	deleteFailed(&resp.Diagnostics, PM(&state).what(), err)
+}

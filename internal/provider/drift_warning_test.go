@@ -271,7 +271,7 @@ func TestAccDriftWarning_managedPromotion(t *testing.T) {
 	t.Setenv("TENANCY_ENDPOINT", srv.URL)
 	t.Setenv("TENANCY_TOKEN", srv.Token)
 	dir := t.TempDir()
-	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
+	acctest.CopyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
 	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
 	ctx := t.Context()
 	if err := tf.Init(ctx); err != nil {

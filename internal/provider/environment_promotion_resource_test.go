@@ -194,22 +194,11 @@ func (c priorValue) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest,
 // checkPromotionsDestroyed asserts against the API that no promotion of the
 // state keeps its link.
 func checkPromotionsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_environment_promotion" {
-				continue
-			}
-			a := rs.Primary.Attributes
-			_, err := srv.Client.GetPromotionLink(context.Background(), a["tenant_id"], a["target_environment"])
-			if err == nil {
-				return fmt.Errorf("promotion %s still has its link after destroy", rs.Primary.ID)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	// A destroyed promotion leaves its history; what goes is its link.
+	return checkGone("tenancy_environment_promotion", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetPromotionLink(ctx, a["tenant_id"], a["target_environment"])
+		return err
+	})
 }
 
 // production reads production's state through the API: its settings, its

@@ -39,22 +39,10 @@ resource "tenancy_environment" "test" {
 
 // checkEnvironmentsDestroyed asserts against the API that no environment of the state remains.
 func checkEnvironmentsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_environment" {
-				continue
-			}
-			tenant, name := rs.Primary.Attributes["tenant_id"], rs.Primary.Attributes["name"]
-			_, err := srv.Client.GetEnvironment(context.Background(), tenant, name)
-			if err == nil {
-				return fmt.Errorf("environment %s/%s still exists after destroy", tenant, name)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	return checkGone("tenancy_environment", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetEnvironment(ctx, a["tenant_id"], a["name"])
+		return err
+	})
 }
 
 func settingsExact(m map[string]string) knownvalue.Check {

@@ -116,7 +116,7 @@ func TestAccExamples_dataSources(t *testing.T) {
 	}
 	quickstart := filepath.Join(examplesDir, "quickstart")
 	withAll := t.TempDir()
-	copyDir(t, quickstart, withAll)
+	acctest.CopyDir(t, quickstart, withAll)
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		if err != nil {
@@ -157,7 +157,7 @@ func TestAccExamples_quickstartRefreshOnlyConverges(t *testing.T) {
 	t.Setenv("TENANCY_ENDPOINT", srv.URL)
 	t.Setenv("TENANCY_TOKEN", srv.Token)
 	dir := t.TempDir()
-	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
+	acctest.CopyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
 	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
 	ctx := t.Context()
 	if err := tf.Init(ctx); err != nil {

@@ -84,22 +84,10 @@ func expectFlagOnPlatform(srv *acctest.Server, tenant, key string, want map[stri
 }
 
 func checkFlagsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_feature_flag" {
-				continue
-			}
-			tenant, key, _ := strings.Cut(rs.Primary.ID, "/")
-			_, err := srv.Client.GetFeatureFlag(context.Background(), tenant, key)
-			if err == nil {
-				return fmt.Errorf("feature flag %s still exists after destroy", rs.Primary.ID)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	return checkGone("tenancy_feature_flag", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetFeatureFlag(ctx, a["tenant_id"], a["key"])
+		return err
+	})
 }
 
 // betweenPlanAndApply runs fn after the plan is made and before it is

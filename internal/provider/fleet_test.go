@@ -29,7 +29,7 @@ func TestAccExamples_fleet(t *testing.T) {
 	t.Setenv("TENANCY_TOKEN", srv.Token)
 	root := t.TempDir()
 	for _, dir := range []string{"fleet", filepath.Join("modules", "customer")} {
-		copyDir(t, filepath.Join(examplesDir, dir), filepath.Join(root, dir))
+		acctest.CopyDir(t, filepath.Join(examplesDir, dir), filepath.Join(root, dir))
 	}
 	tf := srv.Terraform(t, filepath.Join(root, "fleet"), provider.NewProtocol6("test"))
 
@@ -76,28 +76,4 @@ func TestAccExamples_fleet(t *testing.T) {
 		t.Fatal("the plan after applying the fleet is not empty")
 	}
 	t.Logf("applied %d customers; the next plan is empty", fleetSize)
-}
-
-// copyDir copies the files of one directory (not its subdirectories).
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -50,6 +50,48 @@ func updateOf(ctx context.Context, req resource.UpdateRequest, diags *diag.Diagn
 	return patch, rev, !d.HasError()
 }
 
+// tenantObject is the model of a resource whose object is one of a
+// tenant's, reached by the tenant and a key: what updateObject and
+// deleteObject need of it.
+type tenantObject interface {
+	// key is the object's tenant and its key in the tenant.
+	key() (tenant, key string)
+	// what names the object in messages, such as `user "u-1" of tenant "acme"`.
+	what() string
+}
+
+// updateObject is the whole Update of a resource whose object changes by a
+// merge patch of its spec (the model's spec method) and nothing else: the
+// patch from the state to the plan and the recorded revision (updateOf),
+// sent with send, and the answer saved as the state with save, the
+// resource's set<Type>State.
+func updateObject[M any, PM interface {
+	*M
+	tenantObject
+}, S, T any](ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse, spec func(*M) S,
+	send func(ctx context.Context, tenant, key string, patch json.RawMessage, ifMatch int64) (*T, error),
+	save func(context.Context, stateSetter, privateSetter, *T) diag.Diagnostics,
+) {
+	var plan, state M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	what := PM(&state).what()
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, what, spec(&state), spec(&plan))
+	if !ok {
+		return
+	}
+	tenant, key := PM(&state).key()
+	v, err := send(ctx, tenant, key, patch, rev)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot update "+what, err)
+		return
+	}
+	resp.Diagnostics.Append(save(ctx, &resp.State, resp.Private, v)...)
+}
+
 // saveState stores m, made from what the platform answered, as the
 // resource's state, and the object's revision as its private state: how
 // every Create, Read, Update and import of an object with a revision ends,

@@ -250,9 +250,9 @@ func (r *integrationResource) Read(ctx context.Context, req resource.ReadRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
+	tenant, name := state.key()
 	i, err := r.client.GetIntegration(ctx, tenant, name)
-	if readFailed(ctx, resp, "integration "+strconv.Quote(formatID(tenant, name)), err) {
+	if readFailed(ctx, resp, state.what(), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Integration "+strconv.Quote(i.ID), tenant, api.KindIntegration, name, i.Revision)
@@ -272,11 +272,10 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tenant, name := plan.TenantID.ValueString(), plan.Name.ValueString()
-	id := strconv.Quote(formatID(tenant, name))
+	tenant, name := plan.key()
 	// Name and kind replace the integration, and neither spec carries the
 	// secret: the patch holds what config changes, if anything.
-	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "integration "+id, from, to)
+	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, plan.what(), from, to)
 	if !ok {
 		return
 	}
@@ -284,7 +283,7 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 	if sendsSecret(state, plan, secret) {
 		// A null secret_wo sends JSON null, which removes the stored secret.
 		if patch, err = withSecret(patch, secret.ValueStringPointer()); err != nil {
-			resp.Diagnostics.AddError("Cannot compute the change to integration "+id, err.Error())
+			resp.Diagnostics.AddError("Cannot compute the change to "+plan.what(), err.Error())
 			return
 		}
 	}
@@ -296,21 +295,14 @@ func (r *integrationResource) Update(ctx context.Context, req resource.UpdateReq
 		i, err = r.client.UpdateIntegration(ctx, tenant, name, patch, rev)
 	}
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot update integration "+id, err)
+		addAPIError(&resp.Diagnostics, "Cannot update "+plan.what(), err)
 		return
 	}
 	resp.Diagnostics.Append(setIntegrationState(ctx, &resp.State, resp.Private, i, plan.SecretWOVersion)...)
 }
 
 func (r *integrationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state integrationModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
-	err := r.client.DeleteIntegration(ctx, tenant, name, deleteRevision(ctx, req, &resp.Diagnostics))
-	deleteFailed(&resp.Diagnostics, "integration "+strconv.Quote(formatID(tenant, name)), err)
+	deleteObject[integrationModel](ctx, req, resp, r.client.DeleteIntegration)
 }
 
 func (r *integrationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -327,6 +319,16 @@ func setIntegrationState(ctx context.Context, state stateSetter, private private
 		return diags
 	}
 	return append(diags, saveState(ctx, state, private, &m, i.Revision)...)
+}
+
+// key is the integration's tenant and name.
+func (m *integrationModel) key() (tenant, key string) {
+	return m.TenantID.ValueString(), m.Name.ValueString()
+}
+
+// what names the integration in messages.
+func (m *integrationModel) what() string {
+	return "integration " + strconv.Quote(formatID(m.TenantID.ValueString(), m.Name.ValueString()))
 }
 
 // spec is what the model asks of the platform; secret, from the

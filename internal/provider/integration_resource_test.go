@@ -19,7 +19,6 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 )
 
@@ -129,22 +128,10 @@ func noSecretInFlatState(secret string) resource.TestCheckFunc {
 }
 
 func checkIntegrationsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_integration" {
-				continue
-			}
-			tenant, name, _ := strings.Cut(rs.Primary.ID, "/")
-			_, err := srv.Client.GetIntegration(context.Background(), tenant, name)
-			if err == nil {
-				return fmt.Errorf("integration %s still exists after destroy", rs.Primary.ID)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	return checkGone("tenancy_integration", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetIntegration(ctx, a["tenant_id"], a["name"])
+		return err
+	})
 }
 
 func TestAccIntegration_writeOnlySecret(t *testing.T) {

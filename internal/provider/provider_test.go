@@ -2,6 +2,8 @@ package provider_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,10 +16,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
@@ -25,6 +29,27 @@ import (
 // registry or installed plugin is needed.
 var testProviders = map[string]func() (tfprotov6.ProviderServer, error){
 	"tenancy": func() (tfprotov6.ProviderServer, error) { return provider.NewProtocol6("test")(), nil },
+}
+
+// checkGone is a CheckDestroy: every resource of type typ that the state
+// held is gone from the platform, which read, given the resource's
+// attributes, reports as client.ErrNotFound.
+func checkGone(typ string, read func(ctx context.Context, attrs map[string]string) error) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, rs := range s.RootModule().Resources {
+			if rs.Type != typ {
+				continue
+			}
+			err := read(context.Background(), rs.Primary.Attributes)
+			if err == nil {
+				return fmt.Errorf("%s %s still exists after destroy", typ, rs.Primary.ID)
+			}
+			if !errors.Is(err, client.ErrNotFound) {
+				return fmt.Errorf("%s %s after destroy: %w", typ, rs.Primary.ID, err)
+			}
+		}
+		return nil
+	}
 }
 
 const lookupMissing = `
@@ -136,7 +161,7 @@ func TestAccProvider_narrowTokenOrWrongEndpointKeepsState(t *testing.T) {
 	t.Setenv("TENANCY_ENDPOINT", srv.URL)
 	t.Setenv("TENANCY_TOKEN", srv.Token)
 	dir := t.TempDir()
-	copyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
+	acctest.CopyDir(t, filepath.Join(examplesDir, "quickstart"), dir)
 	tf := srv.Terraform(t, dir, provider.NewProtocol6("test"))
 	ctx := t.Context()
 	if err := tf.Init(ctx); err != nil {

@@ -2,7 +2,6 @@ package provider_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
@@ -43,22 +41,10 @@ resource "tenancy_quota" %q {
 
 // checkQuotasDestroyed asserts against the API that no quota of the state remains.
 func checkQuotasDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_quota" {
-				continue
-			}
-			tenant, env := rs.Primary.Attributes["tenant_id"], rs.Primary.Attributes["environment"]
-			_, err := srv.Client.GetQuota(context.Background(), tenant, env)
-			if err == nil {
-				return fmt.Errorf("quota %s still set after destroy", rs.Primary.ID)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	return checkGone("tenancy_quota", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetQuota(ctx, a["tenant_id"], a["environment"])
+		return err
+	})
 }
 
 // quotaFixture gives a tenant, made through the API, the environments named.

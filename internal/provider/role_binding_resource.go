@@ -198,9 +198,9 @@ func (r *roleBindingResource) Read(ctx context.Context, req resource.ReadRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
+	tenant, id := state.key()
 	b, err := r.client.GetRoleBinding(ctx, tenant, id)
-	if readFailed(ctx, resp, "role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err) {
+	if readFailed(ctx, resp, state.what(), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Role binding "+b.ID, tenant, api.KindRoleBinding, b.BindingID, b.Revision)
@@ -208,34 +208,11 @@ func (r *roleBindingResource) Read(ctx context.Context, req resource.ReadRequest
 }
 
 func (r *roleBindingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state roleBindingResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
-	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "role binding "+strconv.Quote(id), state.spec(), plan.spec())
-	if !ok {
-		return
-	}
-	b, err := r.client.UpdateRoleBinding(ctx, tenant, id, patch, rev)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot update role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
-		return
-	}
-	resp.Diagnostics.Append(setRoleBindingState(ctx, &resp.State, resp.Private, b)...)
+	updateObject(ctx, req, resp, (*roleBindingResourceModel).spec, r.client.UpdateRoleBinding, setRoleBindingState)
 }
 
 func (r *roleBindingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state roleBindingResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	tenant, id := state.TenantID.ValueString(), state.BindingID.ValueString()
-	err := r.client.DeleteRoleBinding(ctx, tenant, id, deleteRevision(ctx, req, &resp.Diagnostics))
-	deleteFailed(&resp.Diagnostics, "role binding "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+	deleteObject[roleBindingResourceModel](ctx, req, resp, r.client.DeleteRoleBinding)
 }
 
 func (r *roleBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -248,6 +225,16 @@ func setRoleBindingState(ctx context.Context, state stateSetter, private private
 	var m roleBindingResourceModel
 	m.fromAPI(b)
 	return saveState(ctx, state, private, &m, b.Revision)
+}
+
+// key is the role binding's tenant and binding_id.
+func (m *roleBindingResourceModel) key() (tenant, key string) {
+	return m.TenantID.ValueString(), m.BindingID.ValueString()
+}
+
+// what names the role binding in messages.
+func (m *roleBindingResourceModel) what() string {
+	return fmt.Sprintf("role binding %q of tenant %q", m.BindingID.ValueString(), m.TenantID.ValueString())
 }
 
 // spec is the binding the configuration asks for, as the API takes it.

@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -78,22 +77,13 @@ resource "tenancy_role_binding" "test" {
 
 // checkBindingsDestroyed asserts against the API that no role binding of the state remains.
 func checkBindingsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_role_binding" {
-				continue
-			}
-			tenant, id := rs.Primary.Attributes["tenant_id"], rs.Primary.Attributes["binding_id"]
-			_, err := srv.Client.GetRoleBinding(context.Background(), tenant, id)
-			if err == nil {
-				return fmt.Errorf("role binding %s/%s still exists after destroy", tenant, id)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return checkUsersDestroyed(srv)(s)
-	}
+	return resource.ComposeTestCheckFunc(
+		checkGone("tenancy_role_binding", func(ctx context.Context, a map[string]string) error {
+			_, err := srv.Client.GetRoleBinding(ctx, a["tenant_id"], a["binding_id"])
+			return err
+		}),
+		checkUsersDestroyed(srv),
+	)
 }
 
 // bindingOf finds the one binding the test manages, by its user's address.

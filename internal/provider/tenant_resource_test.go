@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 )
 
@@ -42,21 +40,10 @@ resource "tenancy_tenant" "test" {
 
 // checkTenantsDestroyed asserts against the API that no tenant of the state remains.
 func checkTenantsDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_tenant" {
-				continue
-			}
-			_, err := srv.Client.GetTenant(context.Background(), rs.Primary.ID)
-			if err == nil {
-				return fmt.Errorf("tenant %q still exists after destroy", rs.Primary.ID)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	return checkGone("tenancy_tenant", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetTenant(ctx, a["id"])
+		return err
+	})
 }
 
 func TestAccTenant_lifecycle(t *testing.T) {

@@ -154,9 +154,9 @@ func (r *userResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
+	tenant, id := state.key()
 	u, err := r.client.GetUser(ctx, tenant, id)
-	if readFailed(ctx, resp, "user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err) {
+	if readFailed(ctx, resp, state.what(), err) {
 		return
 	}
 	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "User "+strconv.Quote(u.Email)+" ("+u.ID+")", tenant, api.KindUser, u.UserID, u.Revision)
@@ -164,34 +164,11 @@ func (r *userResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 }
 
 func (r *userResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state userResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
-	patch, rev, ok := updateOf(ctx, req, &resp.Diagnostics, "user "+strconv.Quote(id), state.spec(), plan.spec())
-	if !ok {
-		return
-	}
-	u, err := r.client.UpdateUser(ctx, tenant, id, patch, rev)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot update user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
-		return
-	}
-	resp.Diagnostics.Append(setUserState(ctx, &resp.State, resp.Private, u)...)
+	updateObject(ctx, req, resp, (*userResourceModel).spec, r.client.UpdateUser, setUserState)
 }
 
 func (r *userResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state userResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	tenant, id := state.TenantID.ValueString(), state.UserID.ValueString()
-	err := r.client.DeleteUser(ctx, tenant, id, deleteRevision(ctx, req, &resp.Diagnostics))
-	deleteFailed(&resp.Diagnostics, "user "+strconv.Quote(id)+" of tenant "+strconv.Quote(tenant), err)
+	deleteObject[userResourceModel](ctx, req, resp, r.client.DeleteUser)
 }
 
 // ImportState takes `<tenant>/<user_id>` or `<tenant>/<email>`: the
@@ -250,6 +227,16 @@ func setUserState(ctx context.Context, state stateSetter, private privateSetter,
 	var m userResourceModel
 	m.fromAPI(u)
 	return saveState(ctx, state, private, &m, u.Revision)
+}
+
+// key is the user's tenant and user_id.
+func (m *userResourceModel) key() (tenant, key string) {
+	return m.TenantID.ValueString(), m.UserID.ValueString()
+}
+
+// what names the user in messages.
+func (m *userResourceModel) what() string {
+	return fmt.Sprintf("user %q of tenant %q", m.UserID.ValueString(), m.TenantID.ValueString())
 }
 
 // spec is the user the configuration asks for, as the API takes it.

@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"testing"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 )
 
 const userAddr = "tenancy_user.test"
@@ -71,22 +69,10 @@ func stateAttr(s *terraform.State, address, attr string) (string, error) {
 
 // checkUsersDestroyed asserts against the API that no user of the state remains.
 func checkUsersDestroyed(srv *acctest.Server) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			if rs.Type != "tenancy_user" {
-				continue
-			}
-			tenant, id := rs.Primary.Attributes["tenant_id"], rs.Primary.Attributes["user_id"]
-			_, err := srv.Client.GetUser(context.Background(), tenant, id)
-			if err == nil {
-				return fmt.Errorf("user %s/%s still exists after destroy", tenant, id)
-			}
-			if !errors.Is(err, client.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}
+	return checkGone("tenancy_user", func(ctx context.Context, a map[string]string) error {
+		_, err := srv.Client.GetUser(ctx, a["tenant_id"], a["user_id"])
+		return err
+	})
 }
 
 var userIDPattern = regexp.MustCompile(`^usr_[0-9a-f]{20}$`)

@@ -58,7 +58,7 @@ func newFleet(t *testing.T, endpoint, token, prefix string, n int) *fleet {
 	t.Helper()
 	root := t.TempDir()
 	for _, dir := range []string{"fleet", filepath.Join("modules", "customer")} {
-		copyDir(t, filepath.Join(examplesDir, dir), filepath.Join(root, dir))
+		acctest.CopyDir(t, filepath.Join(examplesDir, dir), filepath.Join(root, dir))
 	}
 	// The example's own customers would be merged with the variable.
 	if err := os.Remove(filepath.Join(root, "fleet", "customers.auto.tfvars")); err != nil {
@@ -144,28 +144,4 @@ func compareObjects(want, got map[string]int64) (duplicates, missing int64, repo
 	}
 	sort.Strings(lines)
 	return duplicates, missing, strings.Join(lines, "; ")
-}
-
-// copyDir copies the files of one directory (not its subdirectories).
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
