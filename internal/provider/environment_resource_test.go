@@ -361,7 +361,7 @@ data "tenancy_environment" "test" {
   name      = "nowhere"
 }
 `, tenant)),
-				ExpectError: regexp.MustCompile(`(?s)Environment not found.*has no environment "nowhere"`),
+				ExpectError: regexp.MustCompile(`(?s)Environment not found.*No environment "nowhere" of tenant`),
 			},
 			{
 				Config: srv.Config(fmt.Sprintf(`
