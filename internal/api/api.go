@@ -251,7 +251,8 @@ type AuditEvent struct {
 	Detail                string    `json:"detail,omitempty"`
 	Time                  time.Time `json:"time"`
 	// PromotionID names the promotion that made this change to its target,
+	// or whose rollback made it (the detail says "rollback of promotion"),
 	// so that a drift explanation can tell what a promotion resource
-	// changed from what someone changed by hand. Rollbacks leave it empty.
+	// changed, or rolled back, from what someone changed by hand.
 	PromotionID string `json:"promotion_id,omitempty"`
 }

@@ -21,7 +21,8 @@ type auditEntry struct {
 	tenant, action, kind, key string
 	before, after             int64
 	detail                    string
-	// promotion is the id of the promotion that makes this change.
+	// promotion is the id of the promotion that makes this change, or
+	// whose rollback does.
 	promotion string
 }
 

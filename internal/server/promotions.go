@@ -151,7 +151,8 @@ func (sc *scene) checkQuotaPatch(p *principal, qp *promotion.QuotaPatch, what st
 }
 
 // patchCause says, in the audit events of a patch, why it was written:
-// why in the detail, and, for a promotion, its id.
+// why in the detail, and the id of the promotion that writes it or whose
+// rollback does.
 type patchCause struct {
 	why       string
 	promotion string
@@ -630,7 +631,7 @@ func (s *Server) rollbackPromotion(w http.ResponseWriter, r *http.Request, p *pr
 			return 0, nil, err
 		}
 		lines := promotion.Changes(sc.env(target), withoutMissingFlags(patch, sc.flags))
-		skipped, err := s.applyPatch(ctx, tx, p, sc, patch, patchCause{why: "rollback of promotion " + id})
+		skipped, err := s.applyPatch(ctx, tx, p, sc, patch, patchCause{why: "rollback of promotion " + id, promotion: id})
 		if err != nil {
 			return 0, nil, err
 		}

@@ -755,7 +755,7 @@ func TestPromotionSaysWhoMadeIt(t *testing.T) {
 	}
 	want := []string{
 		"environment.update " + first.ID, "environment.update " + second.ID, "environment.update " + byHand.ID,
-		"environment.update ", // The rollback is nobody's promotion.
+		"environment.update " + byHand.ID, // Its rollback.
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("production's audit events %q; want %q", got, want)
