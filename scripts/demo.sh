@@ -2,7 +2,8 @@
 # make demo: build the provider and tenancyd, start tenancyd on a fresh
 # SQLite file, apply examples/quickstart (with a schema promoted from
 # staging to production and a nightly backup), check that the next plan is empty
-# and reports no drift, change the tenant and a production flag behind
+# and reports no drift and that `terraform plan -refresh-only
+# -detailed-exitcode` exits 0, change the tenant and a production flag behind
 # Terraform's back, show the drift (explained) and the promotion's preview in
 # `terraform plan`, repair it with `terraform apply`, check that the next plan
 # is empty, then preview a staging change and carry it to production in one
@@ -98,6 +99,19 @@ if grep -q 'changed outside Terraform' "$work/plan.txt"; then
   exit 1
 fi
 grep -e 'No changes' "$work/plan.txt"
+
+step "terraform plan -refresh-only -detailed-exitcode: a nightly drift job finds nothing to record (exit 0)"
+set +e
+terraform plan -refresh-only -detailed-exitcode -no-color >"$work/plan.txt" 2>&1
+rc=$?
+set -e
+if [[ $rc -ne 0 ]] || grep -q 'changed outside Terraform' "$work/plan.txt"; then
+  cat "$work/plan.txt"
+  echo "expected the refresh-only plan to exit 0 without a drift warning, got exit $rc" >&2
+  exit 1
+fi
+grep -e 'No changes' "$work/plan.txt"
+echo "exit code $rc"
 
 step "Changing things behind Terraform's back, through the API"
 api() { curl -fsS -X "$1" "$TENANCY_ENDPOINT$2" -H "Authorization: Bearer $TENANCY_TOKEN" -H 'Content-Type: application/merge-patch+json' -d "$3" >/dev/null; }

@@ -175,13 +175,35 @@ type Diagnostic struct {
 	Address  string `json:"address"`
 }
 
+// PlanJSON runs terraform plan -detailed-exitcode with machine-readable
+// output and reports whether it exited 2, with the diagnostics it reported.
+func (r *Terraform) PlanJSON(ctx context.Context) (bool, []Diagnostic, error) {
+	return r.planJSON(ctx)
+}
+
 // PlanDiagnostics runs terraform plan with machine-readable output and
 // returns the diagnostics it reported, warnings included, which the testing
 // framework does not expose.
 func (r *Terraform) PlanDiagnostics(ctx context.Context) ([]Diagnostic, error) {
+	_, diags, err := r.planJSON(ctx)
+	return diags, err
+}
+
+// RefreshOnlyPlanDiagnostics runs terraform plan -refresh-only
+// -detailed-exitcode with machine-readable output, as a nightly
+// drift-detection job does, and reports whether it exited 2, with the
+// diagnostics it reported.
+func (r *Terraform) RefreshOnlyPlanDiagnostics(ctx context.Context) (bool, []Diagnostic, error) {
+	return r.planJSON(ctx, tfexec.RefreshOnly(true))
+}
+
+// planJSON runs terraform plan -detailed-exitcode -json and returns whether
+// it exited 2 and the diagnostics it reported.
+func (r *Terraform) planJSON(ctx context.Context, opts ...tfexec.PlanOption) (bool, []Diagnostic, error) {
 	var out bytes.Buffer
-	if _, err := r.tf.PlanJSON(ctx, &out, tfexec.Reattach(r.reattach)); err != nil {
-		return nil, err
+	changes, err := r.tf.PlanJSON(ctx, &out, append([]tfexec.PlanOption{tfexec.Reattach(r.reattach)}, opts...)...)
+	if err != nil {
+		return false, nil, err
 	}
 	var diags []Diagnostic
 	for _, line := range bytes.Split(out.Bytes(), []byte("\n")) {
@@ -193,7 +215,7 @@ func (r *Terraform) PlanDiagnostics(ctx context.Context) ([]Diagnostic, error) {
 			diags = append(diags, msg.Diagnostic)
 		}
 	}
-	return diags, nil
+	return changes, diags, nil
 }
 
 // Destroy runs terraform destroy.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strconv"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 )
@@ -49,6 +50,8 @@ func (c *Client) ListPromotions(ctx context.Context, tenant, target string) ([]a
 	if target != "" {
 		query.Set("target_environment", target)
 	}
+	// The largest pages: a drift explanation may read a long history.
+	query.Set("page_size", strconv.Itoa(api.MaxPageSize))
 	return listAll[api.Promotion](ctx, c, promotionsPath(tenant), query, inTenant(tenant))
 }
 

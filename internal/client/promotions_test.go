@@ -91,7 +91,7 @@ func TestPromotionHistoryAndRollback(t *testing.T) {
 		t.Errorf("DeletePromotionLink: %v", err)
 	}
 	want := []string{
-		"GET /v1/tenants/acme/promotions?target_environment=production",
+		"GET /v1/tenants/acme/promotions?page_size=500&target_environment=production",
 		"POST /v1/tenants/acme/promotions/prm_2/rollback?",
 		"GET /v1/tenants/acme/promotions/prm%2F1?",
 		"GET /v1/tenants/acme/promotion-links/production?",

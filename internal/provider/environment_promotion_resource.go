@@ -131,9 +131,11 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 			"A source changed in the same apply (in the configuration, or by hand and put back by this apply) is carried " +
 			"over in that apply, and previewed from its configured values, when `triggers` reference it; see `triggers`. " +
 			"`last_changes` keeps what the last promotion changed.\n\n" +
-			"What this resource writes to the target is not reported as drift of the target's `tenancy_environment`, " +
-			"`tenancy_feature_flag` or `tenancy_quota`: the platform marks its promotions, and the drift warnings leave " +
-			"their changes out.\n\n" +
+			"What this resource writes to the target, or puts back when it rolls back, is not drift of the target's " +
+			"`tenancy_environment`, `tenancy_feature_flag` or `tenancy_quota`: the platform marks its promotions, the drift " +
+			"warnings leave their changes out, and while nothing else changed those objects a refresh keeps in their state " +
+			"what Terraform last wrote or read, so `terraform plan -refresh-only -detailed-exitcode` right after an apply " +
+			"that promoted exits 0.\n\n" +
 			"An environment can be the target of only one `tenancy_environment_promotion`: a second one fails with an error " +
 			"naming the first one's source. Promoting into a `production` environment needs a `tenant_admin` token, and so " +
 			"does any change to a quota.\n\n" +
@@ -344,6 +346,7 @@ func (r *environmentPromotionResource) Create(ctx context.Context, req resource.
 	resp.Diagnostics.Append(plan.fromAPI(ctx, p, true)...)
 	plan.Changes = plan.LastChanges
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(r.keepPreview(ctx, resp.Private, plan)...)
 }
 
 func (r *environmentPromotionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -435,8 +438,14 @@ func (r *environmentPromotionResource) Update(ctx context.Context, req resource.
 	// Until a promotion says otherwise, the last one stays the state's.
 	plan.Changes, plan.LastChanges, plan.Revision, plan.PromotedAt = state.Changes, state.LastChanges, state.Revision, state.PromotedAt
 	defer func() { resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...) }()
-	// What Read kept is stale once this apply is done.
+	// What Read kept is stale once this apply is done; what a refresh
+	// would keep now replaces it, unless the apply fails.
 	resp.Diagnostics.Append(setPromotionPreview(ctx, resp.Private, nil)...)
+	defer func() {
+		if !resp.Diagnostics.HasError() {
+			resp.Diagnostics.Append(r.keepPreview(ctx, resp.Private, plan)...)
+		}
+	}()
 	promoteReq, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() || !plannedRevision.IsUnknown() {
 		// Nothing to promote: the plan found nothing pending for this include.
@@ -569,6 +578,24 @@ func planPromotion(ctx context.Context, plan *environmentPromotionModel, state e
 	plan.Changes, plan.LastChanges = changes, changes
 	plan.Revision = types.StringUnknown()
 	plan.PromotedAt = types.StringUnknown()
+}
+
+// keepPreview keeps, at the end of Create and Update, the dry run that Read
+// would keep: Terraform counts a change of private state as something a
+// refresh found, so a refresh right after the apply must find the same, or
+// `terraform plan -refresh-only -detailed-exitcode` would exit 2.
+func (r *environmentPromotionResource) keepPreview(ctx context.Context, private privateSetter, m environmentPromotionModel) diag.Diagnostics {
+	req, diags := m.spec(ctx)
+	if diags.HasError() {
+		return diags
+	}
+	p, err := r.client.PreviewPromotion(ctx, m.TenantID.ValueString(), req)
+	if err != nil {
+		// As in Read: the next plan asks again.
+		tflog.Warn(ctx, "cannot preview the promotion after applying it", map[string]any{"error": err.Error()})
+		return append(diags, setPromotionPreview(ctx, private, nil)...)
+	}
+	return append(diags, setPromotionPreview(ctx, private, &promotionPreview{Include: req.Include, Source: p.Source, Target: p.Target, Changes: p.Changes})...)
 }
 
 // privatePromotionPreview is the private-state key of what Read's dry run

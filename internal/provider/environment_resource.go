@@ -128,7 +128,10 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Optional:    true,
 				MarkdownDescription: fmt.Sprintf("The environment's configuration, as string keys and values, such as `log_level = \"info\"`. "+
 					"Keys are %s (`%s`); values are at most %d bytes; at most %d entries. "+
-					"Unset and `{}` differ: unset leaves the environment without settings.",
+					"Unset and `{}` differ: unset leaves the environment without settings. In the target of a "+
+					"`tenancy_environment_promotion` (which should `ignore_changes = [settings]`), the state keeps the settings "+
+					"Terraform last wrote or read while only the promotion changed them since; the `tenancy_environment` data "+
+					"source reads them as they are.",
 					validate.LabelKeyRule, validate.LabelKeyPattern, api.MaxSettingValueBytes, api.MaxSettings),
 				Validators: settingsValidators(),
 			},
@@ -187,7 +190,8 @@ func (r *environmentResource) Configure(_ context.Context, req resource.Configur
 // planDatabase), and checks a new environment's restore_from_backup with
 // the platform's dry run. It records the planned settings, so that a
 // promotion from this environment planned after it can preview what the
-// environment will be (see plannedSources).
+// environment will be (see plannedSources): as the platform holds them
+// when the plan leaves them alone and Read kept the state's.
 func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.client == nil {
 		return
@@ -197,13 +201,14 @@ func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if req.State.Raw.IsNull() {
+	creating := req.State.Raw.IsNull()
+	var state environmentModel
+	if creating {
 		if known(plan.TenantID) && known(plan.Name) {
 			r.data.planCreate(formatID(plan.TenantID.ValueString(), plan.Name.ValueString()))
 		}
 		r.checkRestore(ctx, plan, &resp.Diagnostics)
 	} else {
-		var state environmentModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -219,7 +224,14 @@ func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if !plan.Settings.IsNull() {
 		settings = stringsOf(plan.Settings)
 	}
-	plannedSourcesOf(r.client).planSettings(plan.TenantID.ValueString(), plan.Name.ValueString(), settings)
+	planned := plannedSourcesOf(r.client)
+	tenant, name := plan.TenantID.ValueString(), plan.Name.ValueString()
+	if held, ok := planned.heldSettings(tenant, name); ok && !creating && plan.Settings.Equal(state.Settings) {
+		// Read kept what a promotion into this environment wrote out of
+		// the state; the settings, unchanged, stay as the platform holds them.
+		settings = held
+	}
+	planned.planSettings(tenant, name, settings)
 }
 
 // planDatabase is the database an update leaves: the state's, unless the
@@ -348,8 +360,25 @@ func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest
 	if readFailed(ctx, resp, fmt.Sprintf("environment %q of tenant %q", name, tenant), err) {
 		return
 	}
-	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Environment "+e.ID, tenant, api.KindEnvironment, e.Name, e.Revision)
-	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, e)...)
+	var next environmentModel
+	resp.Diagnostics.Append(next.fromAPI(ctx, e)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	rev := e.Revision
+	if drift := readDrift(ctx, r.client, req.Private, tenant, api.KindEnvironment, e.Name, e.Revision); drift.ownChangesOnly() {
+		// Only promotions of the configuration (or their rollbacks) wrote
+		// the environment since Terraform recorded it: its settings are
+		// theirs, shown by the promotion resource, and the state keeps
+		// what Terraform last wrote or read, so that a refresh right after
+		// an apply that promoted has nothing to record.
+		next.Settings = state.Settings
+		rev = drift.last
+		plannedSourcesOf(r.client).holdSettings(tenant, name, e.Settings)
+	} else {
+		drift.warn(ctx, &resp.Diagnostics, "Environment "+e.ID)
+	}
+	resp.Diagnostics.Append(saveState(ctx, &resp.State, resp.Private, &next, rev)...)
 }
 
 func (r *environmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -383,7 +412,17 @@ func (r *environmentResource) Update(ctx context.Context, req resource.UpdateReq
 		// the data in this apply. Read where it is now.
 		e, err = r.client.GetEnvironment(ctx, tenant, name)
 	} else {
-		e, err = r.client.UpdateEnvironment(ctx, tenant, name, patch, rev)
+		e, err = writeAtOwnRevision(ctx, r.client, tenant, api.KindEnvironment, name, rev,
+			func(ctx context.Context) (int64, error) {
+				cur, err := r.client.GetEnvironment(ctx, tenant, name)
+				if err != nil {
+					return 0, err
+				}
+				return cur.Revision, nil
+			},
+			func(rev int64) (*api.Environment, error) {
+				return r.client.UpdateEnvironment(ctx, tenant, name, patch, rev)
+			})
 	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot update environment %q of tenant %q", name, tenant), err)

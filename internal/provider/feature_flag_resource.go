@@ -195,12 +195,27 @@ func (r *featureFlagResource) Read(ctx context.Context, req resource.ReadRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Only a change to what this resource manages is drift; a promotion
-	// writing production moves the revision without concerning it.
-	if !next.Description.Equal(state.Description) || !next.Environments.Equal(state.Environments) {
-		explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Feature flag "+strconv.Quote(f.ID), tenant, api.KindFeatureFlag, key, f.Revision)
+	rev := f.Revision
+	if last, diags := revisionFrom(ctx, req.Private); !diags.HasError() && last != 0 {
+		// Only a change to what this resource manages is drift: a promotion
+		// into production moves the revision without concerning it, and the
+		// recorded revision stays (patch writes at the new one when only
+		// such changes came in between), so that a refresh has nothing to
+		// record.
+		rev = last
 	}
-	resp.Diagnostics.Append(saveState(ctx, &resp.State, resp.Private, &next, f.Revision)...)
+	if !next.Description.Equal(state.Description) || !next.Environments.Equal(state.Environments) {
+		drift := readDrift(ctx, r.client, req.Private, tenant, api.KindFeatureFlag, key, f.Revision)
+		if drift.ownChangesOnly() {
+			// A promotion of the configuration (or its rollback) changed a
+			// managed entry: the promotion resource shows it (see objectDrift).
+			next.Environments = state.Environments
+		} else {
+			drift.warn(ctx, &resp.Diagnostics, "Feature flag "+strconv.Quote(f.ID))
+			rev = f.Revision
+		}
+	}
+	resp.Diagnostics.Append(saveState(ctx, &resp.State, resp.Private, &next, rev)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImportAll, nil)...)
 }
 
@@ -258,11 +273,13 @@ func (r *featureFlagResource) Update(ctx context.Context, req resource.UpdateReq
 	resp.Diagnostics.Append(setFeatureFlagState(ctx, &resp.State, resp.Private, f, plan.Environments)...)
 }
 
-// patch applies a flag patch at the revision Terraform last saw. When the
-// platform refuses it because the flag changed since, and the change is only
-// to what this resource does not manage (say a promotion into production in
-// the same apply), it retries at the new revision; a change to a managed
-// entry still fails, so Terraform never overwrites what it has not shown.
+// patch applies a flag patch at the revision Terraform last recorded. When
+// the platform refuses it because the flag changed since, and the change is
+// only to what this resource does not manage (say a promotion into
+// production in the same apply) or was made by a promotion of the
+// configuration, it retries at the new revision; any other change to a
+// managed entry still fails, so Terraform never overwrites what it has not
+// shown.
 func (r *featureFlagResource) patch(ctx context.Context, tenant, key string, patch map[string]any, rev int64, state *featureFlagModel) (*api.FeatureFlag, error) {
 	body, err := json.Marshal(patch)
 	if err != nil {
@@ -280,7 +297,9 @@ func (r *featureFlagResource) patch(ctx context.Context, tenant, key string, pat
 		var seen featureFlagModel
 		if diags := seen.fromAPI(ctx, cur, state.Environments, false); diags.HasError() ||
 			!seen.Description.Equal(state.Description) || !seen.Environments.Equal(state.Environments) {
-			return nil, err
+			if !driftSince(ctx, r.client, tenant, api.KindFeatureFlag, key, rev, cur.Revision).ownChangesOnly() {
+				return nil, err
+			}
 		}
 		tflog.Debug(ctx, "feature flag changed outside what this resource manages; retrying the update", map[string]any{
 			"tenant": tenant, "key": key, "revision": cur.Revision,

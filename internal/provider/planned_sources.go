@@ -34,6 +34,10 @@ type plannedSources struct {
 	settings map[plannedKey]map[string]string
 	// flags holds the entries of each flag that its resource manages.
 	flags map[plannedKey]map[string]api.FlagEnvironment
+	// held holds the settings that the platform holds for the environments
+	// whose state Read kept as it was, leaving out what promotions into
+	// them wrote (see objectDrift).
+	held map[plannedKey]map[string]string
 }
 
 // plannedKey names an environment or a flag of a tenant.
@@ -46,7 +50,10 @@ var plannedSourcesByClient sync.Map
 // plannedSourcesOf is the plannedSources of the run that made c.
 func plannedSourcesOf(c *client.Client) *plannedSources {
 	key := weak.Make(c)
-	fresh := &plannedSources{settings: map[plannedKey]map[string]string{}, flags: map[plannedKey]map[string]api.FlagEnvironment{}}
+	fresh := &plannedSources{
+		settings: map[plannedKey]map[string]string{}, flags: map[plannedKey]map[string]api.FlagEnvironment{},
+		held: map[plannedKey]map[string]string{},
+	}
 	v, loaded := plannedSourcesByClient.LoadOrStore(key, fresh)
 	if !loaded {
 		runtime.AddCleanup(c, func(k weak.Pointer[client.Client]) { plannedSourcesByClient.Delete(k) }, key)
@@ -60,6 +67,22 @@ func (ps *plannedSources) planSettings(tenant, env string, settings map[string]s
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.settings[plannedKey{tenant, env}] = maps.Clone(settings)
+}
+
+// holdSettings records the settings the platform holds for an environment
+// whose state Read kept without what a promotion into it wrote.
+func (ps *plannedSources) holdSettings(tenant, env string, settings map[string]string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.held[plannedKey{tenant, env}] = maps.Clone(settings)
+}
+
+// heldSettings is what holdSettings recorded for an environment, if anything.
+func (ps *plannedSources) heldSettings(tenant, env string) (map[string]string, bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	s, ok := ps.held[plannedKey{tenant, env}]
+	return s, ok
 }
 
 // planFlag records the planned entries of a flag that its resource manages.

@@ -295,7 +295,15 @@ func (r *quotaResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if key == "" {
 		key = api.TenantQuotaKey
 	}
-	explainDrift(ctx, r.client, req.Private, &resp.Diagnostics, "Quota "+q.ID, tenant, api.KindQuota, key, q.Revision)
+	drift := readDrift(ctx, r.client, req.Private, tenant, api.KindQuota, key, q.Revision)
+	if drift.ownChangesOnly() {
+		// Only promotions of the configuration (or their rollbacks) wrote
+		// the quota since Terraform recorded it: the promotion resource
+		// shows that, and the state and the recorded revision stay (see
+		// objectDrift).
+		return
+	}
+	drift.warn(ctx, &resp.Diagnostics, "Quota "+q.ID)
 	resp.Diagnostics.Append(setQuotaState(ctx, &resp.State, resp.Private, q)...)
 }
 
@@ -310,7 +318,19 @@ func (r *quotaResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		return
 	}
 	tenant, env := plan.TenantID.ValueString(), plan.Environment.ValueString()
-	q, err := r.client.SetQuota(ctx, tenant, env, plan.spec(), rev)
+	key := env
+	if key == "" {
+		key = api.TenantQuotaKey
+	}
+	q, err := writeAtOwnRevision(ctx, r.client, tenant, api.KindQuota, key, rev,
+		func(ctx context.Context) (int64, error) {
+			cur, err := r.client.GetQuota(ctx, tenant, env)
+			if err != nil {
+				return 0, err
+			}
+			return cur.Revision, nil
+		},
+		func(rev int64) (*api.Quota, error) { return r.client.SetQuota(ctx, tenant, env, plan.spec(), rev) })
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot update the "+quotaLabel(tenant, env), err)
 		return
