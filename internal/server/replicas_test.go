@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store/pgtest"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 // openStore opens a database for a test and closes it when the test ends.
@@ -256,5 +258,73 @@ func TestReplicasProvisionOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReplicasDataStores creates and deletes environments through two
+// replicas at once, each with a data plane of its own on one PostgreSQL
+// server, as tenancyd replicas run: their stores' roles, grants and
+// schemas are made and dropped side by side on the server's catalogs.
+// Every environment becomes active, and every store is gone once its
+// environment is deleted.
+func TestReplicasDataStores(t *testing.T) {
+	t.Parallel()
+	db := pgtest.URL(t)
+	var rs [2]*testServer
+	for i := range rs {
+		plane, err := tenantdata.OpenPostgres(t.Context(), db, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = plane.Close() })
+		rs[i] = serveStore(t, openStore(t, db), withData(plane))
+	}
+	isolations := []string{api.IsolationShared, api.IsolationDedicated, api.IsolationHybrid}
+	envs := []string{api.EnvProduction, api.EnvStaging, api.EnvDevelopment}
+	const tenants = 8
+	slug := func(i int) string { return fmt.Sprintf("replica-%d", i) }
+	for i := range tenants {
+		rs[0].mustCall(t, http.StatusCreated, rs[0].admin, "POST", "/v1/tenants", map[string]any{
+			"slug": slug(i), "display_name": slug(i), "region": "eu-west", "isolation": isolations[i%3], "deletion_protection": false,
+		})
+	}
+	// The environments of one tenant are made one after the other (the
+	// tenant's lock); those of different tenants at once.
+	each := func(do func(r *testServer, tenant, env string)) {
+		var wg sync.WaitGroup
+		for i := range tenants {
+			wg.Go(func() {
+				for j, env := range envs {
+					do(rs[(i+j)%2], slug(i), env)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var mu sync.Mutex
+	var refs []tenantdata.Ref
+	each(func(r *testServer, tenant, env string) {
+		resp := r.call(t, r.admin, "POST", "/v1/tenants/"+tenant+"/environments", map[string]any{"name": env, "type": env})
+		var e api.Environment
+		if resp.status != http.StatusCreated || json.Unmarshal(resp.body, &e) != nil || e.Status != api.StatusActive || e.Database == nil {
+			t.Errorf("creating %s/%s: status %d: %s", tenant, env, resp.status, resp.body)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		refs = append(refs, tenantdata.Ref{Tenant: tenant, Environment: env, Placement: e.Database.Isolation})
+	})
+	if len(refs) != tenants*len(envs) {
+		t.Fatalf("%d of %d environments made active", len(refs), tenants*len(envs))
+	}
+	each(func(r *testServer, tenant, env string) {
+		if resp := r.call(t, r.admin, "DELETE", "/v1/tenants/"+tenant+"/environments/"+env, nil); resp.status != http.StatusNoContent {
+			t.Errorf("deleting %s/%s: status %d: %s", tenant, env, resp.status, resp.body)
+		}
+	})
+	for _, ref := range refs {
+		if ok, err := rs[0].srv.data.Exists(t.Context(), ref); err != nil || ok {
+			t.Errorf("the store %s is still there after its environment was deleted (%v)", ref, err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
@@ -30,10 +31,27 @@ import (
 // an administrator (CREATEDB and CREATEROLE, or a superuser) to the
 // database its URL names, and makes, beside it, one shared tenant-data
 // database and a database per dedicated store.
+//
+// Several tenancyd replicas may share one server. Two locks keep them
+// apart: a session advisory lock per store (see lock) serializes the
+// operations on one store, and a transaction advisory lock per
+// installation (see catalog) serializes the statements that write the
+// server-wide catalogs (roles, memberships, databases and their
+// privileges). PostgreSQL updates some of those rows without locking them
+// first, GRANT on a database among them, and fails the second of two
+// concurrent writers with "tuple concurrently updated" (XX000); what still
+// loses such a race (another installation on the server, a hand-typed
+// GRANT) is retried, as every such statement is idempotent.
 type Postgres struct {
-	url       *url.URL
-	cfg       *pgx.ConnConfig
-	pool      *pgxpool.Pool
+	url *url.URL
+	cfg *pgx.ConnConfig
+	// pool runs the statements; a caller holds one of its connections at a
+	// time, and never waits for another while holding one, so the pool
+	// cannot run dry however many operations run at once.
+	pool *pgxpool.Pool
+	// locks holds the session advisory locks of the stores being worked
+	// on, one connection each; it bounds how many operations run at once.
+	locks     *pgxpool.Pool
 	ns        string
 	superuser bool
 
@@ -78,13 +96,24 @@ func OpenPostgres(ctx context.Context, rawURL, namespace string) (*Postgres, err
 	if err != nil {
 		return nil, fmt.Errorf("tenant data database %s: %w", u.Redacted(), err)
 	}
-	p := &Postgres{url: u, cfg: cfg, pool: pool, ns: strings.ToValidUTF8(namespace, "_")}
-	if err := p.Ping(ctx); err != nil {
+	lcfg := pcfg.Copy()
+	lcfg.MaxConns = maxOperations
+	locks, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("tenant data database %s: %w", u.Redacted(), err)
+	}
+	p := &Postgres{url: u, cfg: cfg, pool: pool, locks: locks, ns: strings.ToValidUTF8(namespace, "_")}
+	if err := p.Ping(ctx); err != nil {
+		_ = p.Close()
 		return nil, err
 	}
 	return p, nil
 }
+
+// maxOperations bounds the operations on stores that one Postgres runs at
+// once; more wait for their turn.
+const maxOperations = 8
 
 func (p *Postgres) Engine() string { return api.EnginePostgres }
 
@@ -145,7 +174,9 @@ func (p *Postgres) ensureShared(ctx context.Context) error {
 	if p.sharedDone {
 		return nil
 	}
-	unlock, err := p.lockName(ctx, "tenancy-data:"+p.ns+":shared")
+	// On a connection of the pool, not of locks: the caller may hold a
+	// store's lock, and the mutex above lets one caller at a time wait here.
+	unlock, err := lockName(ctx, p.pool, "tenancy-data:"+p.ns+":shared")
 	if err != nil {
 		return err
 	}
@@ -170,7 +201,7 @@ func (p *Postgres) ensureDatabase(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	if _, err := p.pool.Exec(ctx, "REVOKE ALL ON DATABASE "+qi(name)+" FROM PUBLIC"); err != nil {
+	if err := p.catalog(ctx, "REVOKE ALL ON DATABASE "+qi(name)+" FROM PUBLIC"); err != nil {
 		return err
 	}
 	return p.inDatabase(ctx, name, func(c *pgx.Conn) error {
@@ -191,27 +222,95 @@ func isCode(err error, code string) bool {
 }
 
 // inDatabase runs fn on a connection of tenancyd's own role to another
-// database of the server.
+// database of the server. Every fn is idempotent DDL or a read, so it runs
+// again when it loses a race on the catalogs (see retryable).
 func (p *Postgres) inDatabase(ctx context.Context, db string, fn func(c *pgx.Conn) error) error {
-	cfg := p.cfg.Copy()
-	cfg.Database = db
-	c, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
-	if _, err := c.Exec(ctx, "SET lock_timeout = '30s'"); err != nil {
-		return err
-	}
-	return fn(c)
+	return retry(ctx, func() error {
+		cfg := p.cfg.Copy()
+		cfg.Database = db
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.WithoutCancel(ctx))
+		if _, err := c.Exec(ctx, "SET lock_timeout = '30s'"); err != nil {
+			return err
+		}
+		return fn(c)
+	})
 }
 
-// lockName holds a session advisory lock on a name until the returned
-// function is called, serializing work on one store across replicas. It
-// polls rather than waits, so that a cancelled context never leaves a lock
-// taken on a connection that goes back to the pool.
-func (p *Postgres) lockName(ctx context.Context, name string) (func(), error) {
-	conn, err := p.pool.Acquire(ctx)
+// catalog runs statements that write the server-wide catalogs (roles,
+// memberships, databases and their privileges) in one transaction, under
+// an advisory lock that every replica of this installation takes for
+// them, so that no two replicas write those catalogs at once. A
+// transaction that still loses a race on them is rolled back and run
+// again.
+func (p *Postgres) catalog(ctx context.Context, stmts ...string) error {
+	return retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "tenancy-data:"+p.ns+":catalog"); err != nil {
+				return err
+			}
+			for _, stmt := range stmts {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// catalogAttempts is how many times retry runs work that keeps losing
+// races on the catalogs before it gives up and returns the error.
+const catalogAttempts = 8
+
+// retryable reports whether err is PostgreSQL refusing a statement only
+// because another session changed the same catalog rows at the same time:
+// "tuple concurrently updated" or "tuple concurrently deleted" (an internal
+// error, XX000, as PostgreSQL does not lock those rows first), a deadlock,
+// or a serialization failure. Running the statement again succeeds.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40P01", "40001": // deadlock_detected, serialization_failure
+		return true
+	case "XX000": // internal_error
+		return strings.HasPrefix(pe.Message, "tuple concurrently ")
+	}
+	return false
+}
+
+// retry runs fn until it succeeds, fails for another reason than a lost
+// race on the catalogs, or has lost catalogAttempts of them, waiting a
+// little longer (with jitter) after each.
+func retry(ctx context.Context, fn func() error) error {
+	wait := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == catalogAttempts || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait + mrand.N(wait)): //nolint:gosec // Jitter needs no cryptographic randomness.
+		}
+		wait *= 2
+	}
+}
+
+// lockName holds a session advisory lock on a name, on a connection of
+// pool, until the returned function is called, serializing work on one
+// store across replicas. It polls rather than waits, so that a cancelled
+// context never leaves a lock taken on a connection that goes back to the
+// pool.
+func lockName(ctx context.Context, pool *pgxpool.Pool, name string) (func(), error) {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -240,8 +339,12 @@ func (p *Postgres) lockName(ctx context.Context, name string) (func(), error) {
 	}
 }
 
+// lock holds the lock of a store (both its placements) until the returned
+// function is called. Its connection comes from locks: the work done under
+// it takes connections of pool, so however many operations hold a store's
+// lock, the work always finds a connection.
 func (p *Postgres) lock(ctx context.Context, ref Ref) (func(), error) {
-	return p.lockName(ctx, "tenancy-data:"+p.group(ref))
+	return lockName(ctx, p.locks, "tenancy-data:"+p.group(ref))
 }
 
 func (p *Postgres) roleExists(ctx context.Context, role string) (bool, error) {
@@ -257,19 +360,19 @@ func (p *Postgres) ensureRole(ctx context.Context, ref Ref) error {
 	if err != nil {
 		return err
 	}
+	var stmts []string
 	if !exists {
-		if _, err := p.pool.Exec(ctx, "CREATE ROLE "+qi(g)+" NOLOGIN NOINHERIT"); err != nil && !isCode(err, "42710") { // duplicate_object
-			return err
-		}
+		stmts = append(stmts, "CREATE ROLE "+qi(g)+" NOLOGIN NOINHERIT")
 	}
 	if !p.superuser {
 		// To make the store's schema and tables over to it, tenancyd's role
 		// must be a member.
-		if _, err := p.pool.Exec(ctx, "GRANT "+qi(g)+" TO CURRENT_USER"); err != nil {
-			return err
-		}
+		stmts = append(stmts, "GRANT "+qi(g)+" TO CURRENT_USER")
 	}
-	return nil
+	if len(stmts) == 0 {
+		return nil
+	}
+	return p.catalog(ctx, stmts...)
 }
 
 func (p *Postgres) Provision(ctx context.Context, ref Ref) error {
@@ -297,7 +400,7 @@ func (p *Postgres) provision(ctx context.Context, ref Ref) error {
 			return err
 		}
 	}
-	if _, err := p.pool.Exec(ctx, "GRANT CONNECT, TEMPORARY ON DATABASE "+qi(db)+" TO "+qi(g)); err != nil {
+	if err := p.catalog(ctx, "GRANT CONNECT, TEMPORARY ON DATABASE "+qi(db)+" TO "+qi(g)); err != nil {
 		return err
 	}
 	return p.inDatabase(ctx, db, func(c *pgx.Conn) error {
@@ -370,7 +473,7 @@ func (p *Postgres) drop(ctx context.Context, ref Ref) error {
 		if exists, err := p.roleExists(ctx, g); err != nil {
 			return err
 		} else if exists {
-			if _, err := p.pool.Exec(ctx, "REVOKE ALL ON DATABASE "+qi(p.sharedDB())+" FROM "+qi(g)); err != nil {
+			if err := p.catalog(ctx, "REVOKE ALL ON DATABASE "+qi(p.sharedDB())+" FROM "+qi(g)); err != nil {
 				return err
 			}
 		}
@@ -408,8 +511,7 @@ func (p *Postgres) drop(ctx context.Context, ref Ref) error {
 			return err
 		}
 	}
-	_, err = p.pool.Exec(ctx, "DROP ROLE IF EXISTS "+qi(g))
-	return err
+	return p.catalog(ctx, "DROP ROLE IF EXISTS "+qi(g))
 }
 
 // members lists the logins that are members of a group role.
@@ -442,17 +544,15 @@ func (p *Postgres) login(ctx context.Context, ref Ref, until time.Time) (name, p
 	if err != nil {
 		return "", "", err
 	}
-	stmts := []string{
-		"CREATE ROLE " + qi(name) + " LOGIN INHERIT PASSWORD " + ql(verifier) +
-			" VALID UNTIL " + ql(until.UTC().Format(time.RFC3339)) + " IN ROLE " + qi(p.group(ref)),
-		"ALTER ROLE " + qi(name) + " SET role TO " + ql(p.group(ref)),
-		"ALTER ROLE " + qi(name) + " SET search_path TO " + qi(p.schema(ref)),
-	}
-	for _, stmt := range stmts {
-		if _, err := p.pool.Exec(ctx, stmt); err != nil {
-			_, _ = p.pool.Exec(context.WithoutCancel(ctx), "DROP ROLE IF EXISTS "+qi(name))
-			return "", "", err
-		}
+	// One transaction: a login is made whole or not at all.
+	err = p.catalog(ctx,
+		"CREATE ROLE "+qi(name)+" LOGIN INHERIT PASSWORD "+ql(verifier)+
+			" VALID UNTIL "+ql(until.UTC().Format(time.RFC3339))+" IN ROLE "+qi(p.group(ref)),
+		"ALTER ROLE "+qi(name)+" SET role TO "+ql(p.group(ref)),
+		"ALTER ROLE "+qi(name)+" SET search_path TO "+qi(p.schema(ref)),
+	)
+	if err != nil {
+		return "", "", err
 	}
 	return name, password, nil
 }
@@ -483,14 +583,14 @@ func (p *Postgres) dropLogin(ctx context.Context, ref Ref, name string) error {
 	// Ending sessions needs membership of the login or pg_signal_backend;
 	// without either, open sessions end when they disconnect.
 	_, _ = p.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name)
-	_, err := p.pool.Exec(ctx, "DROP ROLE IF EXISTS "+qi(name))
+	err := p.catalog(ctx, "DROP ROLE IF EXISTS "+qi(name))
 	if isCode(err, "2BP01") { // dependent_objects_still_exist
 		err = p.inDatabase(ctx, p.database(ref), func(c *pgx.Conn) error {
 			_, err := c.Exec(ctx, "REASSIGN OWNED BY "+qi(name)+" TO "+qi(p.group(ref))+"; DROP OWNED BY "+qi(name))
 			return err
 		})
 		if err == nil {
-			_, err = p.pool.Exec(ctx, "DROP ROLE IF EXISTS "+qi(name))
+			err = p.catalog(ctx, "DROP ROLE IF EXISTS "+qi(name))
 		}
 	}
 	return err
@@ -1184,7 +1284,7 @@ func (p *Postgres) ExpireCredentials(ctx context.Context) (int, error) {
 	n := 0
 	for _, l := range logins {
 		_, _ = p.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", l.name)
-		if _, err := p.pool.Exec(ctx, "DROP ROLE IF EXISTS "+qi(l.name)); err != nil {
+		if err := p.catalog(ctx, "DROP ROLE IF EXISTS "+qi(l.name)); err != nil {
 			return n, fmt.Errorf("dropping expired login %s: %w", l.name, err)
 		}
 		n++
@@ -1193,6 +1293,7 @@ func (p *Postgres) ExpireCredentials(ctx context.Context) (int, error) {
 }
 
 func (p *Postgres) Close() error {
+	p.locks.Close()
 	p.pool.Close()
 	return nil
 }
