@@ -2,9 +2,11 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -33,6 +35,16 @@ var (
 // environmentIDFormat is the import ID of an environment.
 const environmentIDFormat = "tenant/environment"
 
+// Default time limits of an environment's operations; timeouts overrides
+// them. Creating one waits for its data store, which tenancyd retries when
+// it could not make it; updating one may move its data to another
+// placement; deleting one takes its final backup first.
+const (
+	defaultEnvironmentCreateTimeout = 5 * time.Minute
+	defaultEnvironmentUpdateTimeout = 5 * time.Minute
+	defaultEnvironmentDeleteTimeout = 10 * time.Minute
+)
+
 type environmentResource struct {
 	client *client.Client
 	data   *providerData
@@ -53,6 +65,13 @@ type environmentModel struct {
 	Database types.Object `tfsdk:"database"`
 	// RestoreFromBackup seeds the data store when the environment is created.
 	RestoreFromBackup types.String `tfsdk:"restore_from_backup"`
+}
+
+// environmentResourceModel is the resource's attributes: the environment's,
+// and the time limits of its operations.
+type environmentResourceModel struct {
+	environmentModel
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
 }
 
 // databaseType is the type of database.
@@ -97,7 +116,7 @@ func (r *environmentResource) Metadata(_ context.Context, req resource.MetadataR
 	resp.TypeName = req.ProviderTypeName + "_environment"
 }
 
-func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *environmentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An environment of a tenant, such as `staging` or `production`, with its `settings`: " +
 			"the configuration that `tenancy_environment_promotion` carries from one environment to another. " +
@@ -138,8 +157,9 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"status": schema.StringAttribute{
 				Computed: true,
 				MarkdownDescription: "Lifecycle state of the environment: `" + api.StatusActive + "` once its data store is made, or `" +
-					api.StatusFailed + "` while making it fails (tenancyd retries). Creating an environment waits up to five minutes " +
-					"for it to be `" + api.StatusActive + "`.",
+					api.StatusFailed + "` while making it fails (tenancyd retries). Creating an environment waits, within `timeouts.create`, " +
+					"for it to be `" + api.StatusActive + "`; a `" + api.StatusFailed + "` one fails the apply at once with the platform's reason, " +
+					"and stays in state as tainted, so that the next apply replaces it.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"database": schema.SingleNestedAttribute{
@@ -162,6 +182,15 @@ func (r *environmentResource) Schema(_ context.Context, _ resource.SchemaRequest
 					stringplanmodifier.RequiresReplaceIfConfigured(),
 				},
 			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{
+				Create: true, Update: true, Delete: true,
+				CreateDescription: fmt.Sprintf("How long creating the environment may take, its data store (and a `restore_from_backup`) "+
+					"included, such as `\"10m\"`; default `%s`.", shortDuration(defaultEnvironmentCreateTimeout)),
+				UpdateDescription: fmt.Sprintf("How long an update may take, moving the data to another placement included; default `%s`.",
+					shortDuration(defaultEnvironmentUpdateTimeout)),
+				DeleteDescription: fmt.Sprintf("How long deleting the environment may take, its final backup included; default `%s`.",
+					shortDuration(defaultEnvironmentDeleteTimeout)),
+			}),
 		},
 	}
 }
@@ -196,24 +225,24 @@ func (r *environmentResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if req.Plan.Raw.IsNull() || r.client == nil {
 		return
 	}
-	var plan environmentModel
+	var plan environmentResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	creating := req.State.Raw.IsNull()
-	var state environmentModel
+	var state environmentResourceModel
 	if creating {
 		if known(plan.TenantID) && known(plan.Name) {
 			r.data.planCreate(formatID(plan.TenantID.ValueString(), plan.Name.ValueString()))
 		}
-		r.checkRestore(ctx, plan, &resp.Diagnostics)
+		r.checkRestore(ctx, plan.environmentModel, &resp.Diagnostics)
 	} else {
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		if db := r.planDatabase(ctx, plan, state); !db.Equal(plan.Database) {
+		if db := r.planDatabase(ctx, plan.environmentModel, state.environmentModel); !db.Equal(plan.Database) {
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("database"), db)...)
 		}
 	}
@@ -285,11 +314,18 @@ func (r *environmentResource) checkRestore(ctx context.Context, plan environment
 }
 
 func (r *environmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan environmentModel
+	var plan environmentResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, diags := plan.Timeouts.Create(ctx, defaultEnvironmentCreateTimeout)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
 	spec, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
 		return
@@ -305,26 +341,36 @@ func (r *environmentResource) Create(ctx context.Context, req resource.CreateReq
 	// data store is not ready in time, so Terraform taints it instead of
 	// forgetting it.
 	active, waitErr := waitForEnvironment(ctx, r.client, e)
-	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, active)...)
-	if waitErr != nil {
+	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, active, plan.Timeouts)...)
+	switch {
+	case errors.Is(waitErr, errEnvironmentFailed):
+		resp.Diagnostics.AddError(fmt.Sprintf("Environment %q of tenant %q failed to provision", spec.Name, tenant),
+			fmt.Sprintf("The environment was created, but the platform could not make its data store: %s. "+
+				"tenancyd keeps retrying; the environment is kept in state as tainted, and the next apply replaces it. "+
+				"If the reason is on the platform's side (its tenant data database or directory), fix that first.",
+				orNone(active.StatusReason)))
+	case waitErr != nil:
 		resp.Diagnostics.AddError(fmt.Sprintf("Environment %q of tenant %q did not become active", spec.Name, tenant),
-			fmt.Sprintf("The environment was created, but its data store is still %s after %s: %v (%s). tenancyd keeps retrying; "+
-				"the environment is kept in state as tainted, and the next apply replaces it.",
-				active.Status, environmentActiveTimeout, waitErr, orNone(active.StatusReason)))
+			fmt.Sprintf("The environment was created, but its data store is still %s after %s (timeouts.create): %v (%s). "+
+				"tenancyd keeps retrying; the environment is kept in state as tainted, and the next apply replaces it, "+
+				"or raise timeouts.create.", active.Status, limit, waitErr, orNone(active.StatusReason)))
 	}
 }
 
-// environmentActiveTimeout is how long creating an environment waits for
-// its data store: tenancyd retries a store it could not make.
-const environmentActiveTimeout = 5 * time.Minute
+// errEnvironmentFailed is an environment whose data store the platform
+// could not make: its status is failed, and its status_reason says why.
+var errEnvironmentFailed = errors.New("the environment's data store could not be provisioned")
 
 // waitForEnvironment polls until an environment is active (its data store
-// made), returning the last environment seen either way.
+// made), failed (errEnvironmentFailed: tenancyd retries, but the apply
+// should not wait for a fix that may need a person) or ctx ends, returning
+// the last environment seen either way.
 func waitForEnvironment(ctx context.Context, c *client.Client, e *api.Environment) (*api.Environment, error) {
-	ctx, cancel := context.WithTimeout(ctx, environmentActiveTimeout)
-	defer cancel()
 	delay := 200 * time.Millisecond
 	for e.Status != api.StatusActive {
+		if e.Status == api.StatusFailed {
+			return e, errEnvironmentFailed
+		}
 		select {
 		case <-ctx.Done():
 			return e, ctx.Err()
@@ -350,7 +396,7 @@ func orNone(s string) string {
 }
 
 func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state environmentModel
+	var state environmentResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -360,7 +406,7 @@ func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest
 	if readFailed(ctx, resp, fmt.Sprintf("environment %q of tenant %q", name, tenant), err) {
 		return
 	}
-	var next environmentModel
+	next := environmentResourceModel{Timeouts: state.Timeouts}
 	resp.Diagnostics.Append(next.fromAPI(ctx, e)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -382,12 +428,19 @@ func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest
 }
 
 func (r *environmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state environmentModel
+	var plan, state environmentResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, diags := plan.Timeouts.Update(ctx, defaultEnvironmentUpdateTimeout)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
 	from, diags := state.spec(ctx)
 	resp.Diagnostics.Append(diags...)
 	to, diags := plan.spec(ctx)
@@ -428,15 +481,22 @@ func (r *environmentResource) Update(ctx context.Context, req resource.UpdateReq
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("Cannot update environment %q of tenant %q", name, tenant), err)
 		return
 	}
-	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, e)...)
+	resp.Diagnostics.Append(setEnvironmentState(ctx, &resp.State, resp.Private, e, plan.Timeouts)...)
 }
 
 func (r *environmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state environmentModel
+	var state environmentResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, diags := state.Timeouts.Delete(ctx, defaultEnvironmentDeleteTimeout)
+	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
 	// Whatever its revision: see deleteRevision.
 	err := r.client.DeleteEnvironment(ctx, tenant, name)
@@ -447,10 +507,11 @@ func (r *environmentResource) ImportState(ctx context.Context, req resource.Impo
 	importByID(ctx, req, resp, "An environment is imported by its tenant and name", environmentIDFormat, "tenant_id", "name")
 }
 
-// setEnvironmentState writes what the backend returned into state and keeps
-// the environment's revision in private state for conditional writes.
-func setEnvironmentState(ctx context.Context, state stateSetter, private privateSetter, e *api.Environment) diag.Diagnostics {
-	var m environmentModel
+// setEnvironmentState writes what the backend returned into state, with the
+// configuration's timeouts, and keeps the environment's revision in private
+// state for conditional writes.
+func setEnvironmentState(ctx context.Context, state stateSetter, private privateSetter, e *api.Environment, to timeouts.Value) diag.Diagnostics {
+	m := environmentResourceModel{Timeouts: to}
 	diags := m.fromAPI(ctx, e)
 	if diags.HasError() {
 		return diags

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -20,6 +22,7 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/tenantdata"
 )
 
 const environmentAddr = "tenancy_environment.test"
@@ -195,6 +198,68 @@ resource "tenancy_environment" "staging" {
 			{
 				Config:           cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// TestAccEnvironment_failedProvisioning has the platform fail to make a new
+// environment's data store (a directory stands where its file goes): the
+// apply fails at once, with the platform's reason, instead of waiting out
+// timeouts.create; the environment stays in state as tainted; and once the
+// obstacle is gone, the next apply replaces it with an active one, within
+// the timeouts.create it is given.
+func TestAccEnvironment_failedProvisioning(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := platformTenant(t, srv, "envfail")
+	obstacle := srv.Data.Location(tenantdata.Ref{Tenant: tenant, Environment: "staging", Placement: api.PlacementShared}).Name
+	var started time.Time
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkEnvironmentsDestroyed(srv),
+		Steps: []resource.TestStep{
+			{
+				// A duration that is none fails at plan time.
+				Config: srv.Config(strings.Replace(environmentConfig(tenant, "staging", "staging", ""),
+					"}\n", "  timeouts  = { create = \"soon\" }\n}\n", 1)),
+				ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Value Time Duration.*"soon" must be a string containing`),
+			},
+			{
+				PreConfig: func() {
+					if err := os.MkdirAll(obstacle, 0o700); err != nil {
+						t.Fatal(err)
+					}
+					started = time.Now()
+				},
+				Config: srv.Config(environmentConfig(tenant, "staging", "staging", "")),
+				ExpectError: wrapped(`Environment "staging" of tenant "`+tenant+`" failed to provision`,
+					`could not make its data store: provisioning `+tenant+`/staging`, `tainted`),
+			},
+			{
+				PreConfig: func() {
+					// Well within the five minutes the wait would have taken.
+					if took := time.Since(started); took > time.Minute {
+						t.Errorf("the failed create took %s; a failed data store should end the wait at once", took)
+					}
+					if err := os.Remove(obstacle); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: srv.Config(strings.Replace(environmentConfig(tenant, "staging", "staging", ""),
+					"}\n", "  timeouts  = { create = \"2m\" }\n}\n", 1)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(environmentAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(api.StatusActive)),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("database").AtMapKey("name"), knownvalue.StringExact(obstacle)),
+					statecheck.ExpectKnownValue(environmentAddr, tfjsonpath.New("timeouts").AtMapKey("create"), knownvalue.StringExact("2m")),
+				},
+			},
+			{
+				ResourceName: environmentAddr, ImportState: true, ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"timeouts"},
 			},
 		},
 	})

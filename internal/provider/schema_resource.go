@@ -577,13 +577,15 @@ func stringElements(m types.Map) map[string]types.String {
 // known reports whether a string is known and set.
 func known(s types.String) bool { return !s.IsUnknown() && !s.IsNull() }
 
-// shortDuration writes a duration as users write it: 5m, not 5m0s.
+// shortDuration writes a duration as users write it: 5m, not 5m0s; 1h,
+// not 1h0m0s.
 func shortDuration(d time.Duration) string {
 	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	s = strings.TrimSuffix(s, "0m")
-	if s == "" {
-		return "0s"
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }
