@@ -317,6 +317,17 @@ type PromotionEnvironment struct {
 	FeatureFlags map[string]FlagEnvironment `json:"feature_flags,omitempty"`
 	// Quota is the environment's quota; absent when it has none.
 	Quota *QuotaSpec `json:"quota,omitempty"`
+	// Schema is what the environment's data store has applied, in a
+	// preview that includes the schema scope; absent when the store
+	// cannot be read (it is not provisioned).
+	Schema *PromotionSchema `json:"schema,omitempty"`
+}
+
+// PromotionSchema is the migrations an environment's data store has
+// applied, from version to the SHA-256 (hex) of their SQL, as a preview
+// compared them.
+type PromotionSchema struct {
+	Applied map[string]string `json:"applied"`
 }
 
 // Usage is a tenant's use of the platform: API calls and errors counted by

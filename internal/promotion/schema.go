@@ -2,6 +2,8 @@ package promotion
 
 import (
 	"cmp"
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,4 +79,49 @@ func WithSchemaLines(lines, preview []string) []string {
 	}
 	SortLines(out)
 	return out
+}
+
+// SchemaLineVersions lists the versions of the schema scope's lines among
+// lines, in the order they come.
+func SchemaLineVersions(lines []string) []int64 {
+	var out []int64
+	for _, l := range lines {
+		if v, ok := schemaVersion(l); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// SchemaVersions lists, in version order, the migrations that promoting
+// the schema scope applies to the target: those of the source (version to
+// the SHA-256 of its SQL) that the target has not applied. It refuses a
+// migration applied on both sides with different SQL, then one that the
+// target lacks below the highest it has applied, which could no longer run
+// in version order; the error names the version, and the environments by
+// sourceName and targetName.
+func SchemaVersions(source, target map[int64]string, sourceName, targetName string) ([]int64, error) {
+	versions := slices.Sorted(maps.Keys(source))
+	var highest int64
+	for v := range target {
+		highest = max(highest, v)
+	}
+	for _, v := range versions {
+		if sum, ok := target[v]; ok && sum != source[v] {
+			return nil, fmt.Errorf("migration %d is applied in both with different SQL (checksums %s and %s); "+
+				"applied migrations are immutable: reconcile them with new versions", v, source[v], sum)
+		}
+	}
+	var out []int64
+	for _, v := range versions {
+		if _, ok := target[v]; ok {
+			continue
+		}
+		if v < highest {
+			return nil, fmt.Errorf("migration %d of %q comes before migration %d, which %q has applied already; "+
+				"migrations apply in version order", v, sourceName, highest, targetName)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -183,7 +183,9 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 					"the plan then previews, in `changes`, the lines that follow from the source as configured (a change to " +
 					"staging in the same configuration, or a hand change in staging that the same apply puts back), and the " +
 					"apply promotes them after the source is changed. Values written that way (`jsonencode` of an environment's " +
-					"`settings` or a flag's `environments`, or of an object or a list made of them) are resolved at plan time; any other value (a version string, a hash, " +
+					"`settings`, a flag's `environments` or a `tenancy_schema`'s `migrations`, or of an object or a list made of them) " +
+					"are resolved at plan time: the migrations give the lines of those the source will have applied and the target " +
+					"lacks. Any other value (a version string, a hash, " +
 					"another attribute) still orders the promotion and promotes again when it changes, but the plan shows " +
 					"`changes` as known after apply. Without triggers, a change to the source in the same configuration reaches " +
 					"the target one apply later.",
@@ -313,7 +315,7 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 		return
 	}
 	source := planned.forSource(plan.TenantID.ValueString(), plan.SourceEnvironment.ValueString(), provenBy(slices.Collect(maps.Values(triggers))))
-	lines, err := preview.lines(source)
+	lines, err := preview.lines(source, plan.SourceEnvironment.ValueString(), plan.TargetEnvironment.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("include"), "Cannot preview promoting "+promotionWhat(plan), err.Error())
 		return
@@ -416,7 +418,7 @@ func (r *environmentPromotionResource) Read(ctx context.Context, req resource.Re
 		if len(state.Triggers.Elements()) > 0 {
 			planned = plannedSourcesOf(r.client).forSource(tenant, source, anyValue)
 		}
-		if lines, err := preview.lines(planned); err != nil || len(lines) > 0 {
+		if lines, err := preview.lines(planned, source, target); err != nil || len(lines) > 0 {
 			tflog.Info(ctx, "a promotion is pending", map[string]any{"id": state.ID.ValueString(), "pending": len(lines)})
 			state.Changes = empty
 		}
@@ -613,8 +615,9 @@ type promotionPreview struct {
 }
 
 // lines is what promoting the source, with what is planned for it in place
-// of its current values, changes in the target.
-func (p promotionPreview) lines(planned sourcePlan) ([]string, error) {
+// of its current values, changes in the target. source and target name the
+// two environments in errors.
+func (p promotionPreview) lines(planned sourcePlan, source, target string) ([]string, error) {
 	if p.Source == nil || p.Target == nil {
 		return promotionLines(p.Changes), nil
 	}
@@ -623,8 +626,41 @@ func (p promotionPreview) lines(planned sourcePlan) ([]string, error) {
 		return nil, err
 	}
 	local := promotion.Diff(planned.apply(promotion.FromAPI(p.Source)), promotion.FromAPI(p.Target), scopes).Changes
-	// The schema scope's lines come from the server, which reads the data stores.
-	return promotion.WithSchemaLines(local, p.Changes), nil
+	if planned.migrations == nil || p.Target.Schema == nil || !slices.Contains(scopes, api.ScopeSchema) {
+		// The schema scope's lines come from the server, which reads the data stores.
+		return promotion.WithSchemaLines(local, p.Changes), nil
+	}
+	// Once the source's schema is applied, its store has applied every
+	// planned migration: the lines are those the target has not applied.
+	versions, err := promotion.SchemaVersions(migrationChecksums(planned.migrations), appliedChecksums(p.Target.Schema), source, target)
+	if err != nil {
+		return nil, fmt.Errorf("promoting the schema of %q to %q: %w", source, target, err)
+	}
+	out := append(slices.Clone(local), promotion.SchemaLines(versions)...)
+	promotion.SortLines(out)
+	return promotionLines(out), nil
+}
+
+// migrationChecksums is the checksum of each migration, by version.
+func migrationChecksums(migrations map[string]string) map[int64]string {
+	out := make(map[int64]string, len(migrations))
+	for v, sql := range migrations {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			out[n] = api.MigrationChecksum(sql)
+		}
+	}
+	return out
+}
+
+// appliedChecksums is what a preview says a store has applied, by version.
+func appliedChecksums(s *api.PromotionSchema) map[int64]string {
+	out := make(map[int64]string, len(s.Applied))
+	for v, sum := range s.Applied {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			out[n] = sum
+		}
+	}
+	return out
 }
 
 // setPromotionPreview keeps what a dry run compared; nil forgets it.

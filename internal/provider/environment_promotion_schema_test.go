@@ -142,6 +142,8 @@ resource "tenancy_environment_promotion" "production" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("tenancy_schema.staging", plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
+					// Known at plan time, though staging applies it only in this apply.
+					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("changes"), linesExact("schema.3: pending -> applied")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact("schema.3: pending -> applied")),
@@ -149,6 +151,29 @@ resource "tenancy_environment_promotion" "production" {
 				Check: appliedVersions(srv, tenant, "production", "1", "2", "3"),
 			},
 			{
+				Config:           config(three...),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				// Production gained a migration 4 of its own by hand; staging's
+				// planned migration 4 could never be promoted over it. The plan
+				// says so, before staging is migrated.
+				PreConfig: func() {
+					ms := map[string]string{"1": createItems, "2": fillItems, "3": createTags, "4": "CREATE TABLE production_only (id INTEGER)"}
+					if _, err := srv.Client.SetSchema(t.Context(), tenant, "production", api.SchemaSpec{Migrations: ms}, 0, 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config(append(slices.Clone(three), "4", fillTags)...),
+				ExpectError: wrapped(`Cannot preview promoting "staging" to "production"`,
+					`promoting the schema of "staging" to "production": migration 4 is applied in both with different SQL`),
+			},
+			{
+				PreConfig: func() {
+					if err := appliedVersions(srv, tenant, "staging", "1", "2", "3")(nil); err != nil {
+						t.Errorf("after the refused plan: %v", err)
+					}
+				},
 				Config:           config(three...),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},

@@ -18,11 +18,12 @@ import (
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/promotion"
 )
 
-// plannedSources holds what the environment and feature flag resources of
-// one configuration plan for the platform's objects: the settings of each
-// environment and the managed entries of each flag. A promotion planned
-// after them (its triggers reference them) previews from it what its source
-// will be once they are applied, rather than what it is now.
+// plannedSources holds what the environment, feature flag and schema
+// resources of one configuration plan for the platform's objects: the
+// settings of each environment, the managed entries of each flag and the
+// migrations of each environment's schema. A promotion planned after them
+// (its triggers reference them) previews from it what its source will be
+// once they are applied, rather than what it is now.
 //
 // Terraform configures the provider once for a plan and once for an apply,
 // and plans (during apply, plans again and applies) a resource only after
@@ -38,6 +39,10 @@ type plannedSources struct {
 	// whose state Read kept as it was, leaving out what promotions into
 	// them wrote (see objectDrift).
 	held map[plannedKey]map[string]string
+	// schemas holds the migrations of each environment's schema, from
+	// version to SQL: once its resource is applied, the environment's data
+	// store has applied every one of them.
+	schemas map[plannedKey]map[string]string
 }
 
 // plannedKey names an environment or a flag of a tenant.
@@ -52,7 +57,7 @@ func plannedSourcesOf(c *client.Client) *plannedSources {
 	key := weak.Make(c)
 	fresh := &plannedSources{
 		settings: map[plannedKey]map[string]string{}, flags: map[plannedKey]map[string]api.FlagEnvironment{},
-		held: map[plannedKey]map[string]string{},
+		held: map[plannedKey]map[string]string{}, schemas: map[plannedKey]map[string]string{},
 	}
 	v, loaded := plannedSourcesByClient.LoadOrStore(key, fresh)
 	if !loaded {
@@ -92,10 +97,20 @@ func (ps *plannedSources) planFlag(tenant, key string, entries map[string]api.Fl
 	ps.flags[plannedKey{tenant, key}] = maps.Clone(entries)
 }
 
+// planSchema records the planned migrations of an environment's schema.
+func (ps *plannedSources) planSchema(tenant, env string, migrations map[string]string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.schemas[plannedKey{tenant, env}] = maps.Clone(migrations)
+}
+
 // sourcePlan is what a configuration plans for a promotion's source.
 type sourcePlan struct {
 	settings *map[string]string
 	flags    map[string]api.FlagEnvironment
+	// migrations are the source's planned migrations; nil when none are
+	// planned (the source's schema is not managed, or not referenced).
+	migrations map[string]string
 }
 
 // forSource is what is planned for environment env of tenant, from the
@@ -112,14 +127,18 @@ func (ps *plannedSources) forSource(tenant, env string, proven func(v any) bool)
 			sp.flags[k.name] = e
 		}
 	}
+	if m, ok := ps.schemas[plannedKey{tenant, env}]; ok && proven(m) {
+		sp.migrations = m
+	}
 	return sp
 }
 
 // explains reports whether every value is the JSON encoding of what is
 // planned in tenant, as triggers written with jsonencode give it: the
-// settings of an environment or the entries of a flag
-// (`jsonencode(tenancy_environment.x.settings)`), or an object or a list
-// made only of such values
+// settings of an environment, the entries of a flag or the migrations of a
+// schema (`jsonencode(tenancy_environment.x.settings)`,
+// `jsonencode(tenancy_schema.x.migrations)`), or an object or a list made
+// only of such values
 // (`jsonencode({ for k, f in tenancy_feature_flag.all : k => f.environments })`).
 func (ps *plannedSources) explains(tenant string, values []string) bool {
 	ps.mu.Lock()
@@ -133,6 +152,11 @@ func (ps *plannedSources) explains(tenant string, values []string) bool {
 	for k, f := range ps.flags {
 		if k.tenant == tenant {
 			planned = append(planned, asJSON(f))
+		}
+	}
+	for k, m := range ps.schemas {
+		if k.tenant == tenant {
+			planned = append(planned, asJSON(m))
 		}
 	}
 	for _, v := range values {

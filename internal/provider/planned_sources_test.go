@@ -3,6 +3,7 @@ package provider
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
@@ -120,5 +121,57 @@ func TestPlannedSources(t *testing.T) {
 	}
 	if keys := slices.Sorted(maps.Keys(got.Flags)); !slices.Equal(keys, []string{"legacy", "new-billing"}) {
 		t.Errorf("flags %v", keys)
+	}
+}
+
+// TestPlannedSchemas previews a promotion from a source whose schema plans
+// migrations that it has not applied yet: the lines are those the target
+// lacks, whatever the server's preview (made before them) said; without a
+// planned schema, or without the schema scope, the server's lines stand.
+func TestPlannedSchemas(t *testing.T) {
+	t.Parallel()
+	c, err := client.New(client.Config{Endpoint: "http://127.0.0.1:1", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := plannedSourcesOf(c)
+	migrations := map[string]string{"1": "CREATE TABLE a (id int)", "2": "CREATE TABLE b (id int)", "10": "CREATE TABLE c (id int)"}
+	ps.planSchema("acme", "staging", migrations)
+	const trigger = `{"1":"CREATE TABLE a (id int)","10":"CREATE TABLE c (id int)","2":"CREATE TABLE b (id int)"}`
+	if !ps.explains("acme", []string{trigger}) || ps.explains("globex", []string{trigger}) {
+		t.Error("jsonencode of the migrations explains only its own tenant's schema")
+	}
+	if sp := ps.forSource("acme", "staging", provenBy([]string{"v2"})); sp.migrations != nil {
+		t.Errorf("migrations not referenced by the triggers count: %v", sp.migrations)
+	}
+	planned := ps.forSource("acme", "staging", provenBy([]string{trigger}))
+	if !maps.Equal(planned.migrations, migrations) {
+		t.Fatalf("planned migrations %v", planned.migrations)
+	}
+	sum := api.MigrationChecksum
+	preview := promotionPreview{
+		Include: []string{api.ScopeSchema, api.ScopeSettings},
+		Source: &api.PromotionEnvironment{Settings: map[string]string{"a": "1"},
+			Schema: &api.PromotionSchema{Applied: map[string]string{"1": sum(migrations["1"])}}},
+		Target: &api.PromotionEnvironment{Settings: map[string]string{"a": "1"},
+			Schema: &api.PromotionSchema{Applied: map[string]string{}}},
+		Changes: []string{promotion.SchemaLine(1)},
+	}
+	want := []string{promotion.SchemaLine(1), promotion.SchemaLine(2), promotion.SchemaLine(10)}
+	if got, err := preview.lines(planned, "staging", "production"); err != nil || !slices.Equal(got, want) {
+		t.Errorf("lines = %q, %v; want %q", got, err, want)
+	}
+	if got, err := preview.lines(sourcePlan{}, "staging", "production"); err != nil || !slices.Equal(got, []string{promotion.SchemaLine(1)}) {
+		t.Errorf("without a planned schema: lines = %q, %v; want the server's", got, err)
+	}
+	settingsOnly := preview
+	settingsOnly.Include, settingsOnly.Changes = []string{api.ScopeSettings}, nil
+	if got, err := settingsOnly.lines(planned, "staging", "production"); err != nil || len(got) != 0 {
+		t.Errorf("without the schema scope: lines = %q, %v; want none", got, err)
+	}
+	preview.Target.Schema.Applied = map[string]string{"1": sum(migrations["1"]), "2": sum("CREATE TABLE other (id int)")}
+	if _, err := preview.lines(planned, "staging", "production"); err == nil ||
+		!strings.Contains(err.Error(), `promoting the schema of "staging" to "production": migration 2 is applied in both with different SQL`) {
+		t.Errorf("a version applied in the target with other SQL: %v", err)
 	}
 }

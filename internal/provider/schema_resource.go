@@ -172,7 +172,9 @@ func (r *schemaResource) ValidateConfig(ctx context.Context, req resource.Valida
 
 // ModifyPlan plans what the apply will run: applied gains, with their
 // checksums, the migrations the data store has not applied yet, as the
-// platform's dry run lists them. It refuses, at plan time, a configuration
+// platform's dry run lists them. It records the planned migrations, so that
+// a promotion from this environment planned after it can preview them (see
+// plannedSources). It refuses, at plan time, a configuration
 // that changes or removes an applied migration, naming the version.
 func (r *schemaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
@@ -206,6 +208,12 @@ func (r *schemaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if plan.Migrations.IsUnknown() {
 		plan.Applied = types.ListUnknown(appliedMigrationType)
 		return
+	}
+	if known(plan.TenantID) && known(plan.Environment) && fullyKnown(ctx, plan.Migrations) && r.client != nil {
+		// A promotion from this environment planned after this schema (its
+		// triggers reference the migrations) previews what the environment
+		// will have applied by then.
+		plannedSourcesOf(r.client).planSchema(plan.TenantID.ValueString(), plan.Environment.ValueString(), stringsOf(plan.Migrations))
 	}
 	configured := stringElements(plan.Migrations)
 	var prior []api.AppliedMigration

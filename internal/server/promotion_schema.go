@@ -22,6 +22,9 @@ type schemaPromotion struct {
 	target     tenantdata.Ref
 	migrations []tenantdata.Migration
 	lines      []string
+	// sourceApplied and targetApplied are what the two stores have
+	// applied, as a preview describes them; nil when not read.
+	sourceApplied, targetApplied *api.PromotionSchema
 }
 
 // promotedSchemaKey keys, in a request's context, the versions a promotion
@@ -29,9 +32,10 @@ type schemaPromotion struct {
 type promotedSchemaKey struct{}
 
 // planSchemaPromotion compares the source's applied migrations with the
-// target's. A version applied on both sides with different SQL, or one the
-// target lacks below the highest it has, cannot be promoted: the error says
-// which and why. Promoting a schema needs tenant_admin, as PUT does.
+// target's (promotion.SchemaVersions). A version applied on both sides
+// with different SQL, or one the target lacks below the highest it has,
+// cannot be promoted: the error says which and why. Promoting a schema
+// needs tenant_admin, as PUT does.
 func (s *Server) planSchemaPromotion(ctx context.Context, tx store.Tx, p *principal, tenant string, source, target api.Environment) (*schemaPromotion, error) {
 	sp := &schemaPromotion{lines: []string{}}
 	done, _ := ctx.Value(promotedSchemaKey{}).(map[string][]int64)
@@ -56,13 +60,12 @@ func (s *Server) planSchemaPromotion(ctx context.Context, tx store.Tx, p *princi
 	if err != nil {
 		return nil, dataError(tenant, target.Name, err)
 	}
-	have := map[int64]string{}
-	var highest int64
+	sp.sourceApplied, sp.targetApplied = describeApplied(srcApplied), describeApplied(dstApplied)
+	what := fmt.Sprintf("promoting the schema of %q to %q", source.Name, target.Name)
+	have, want := map[int64]string{}, map[int64]string{}
 	for _, a := range dstApplied {
 		have[a.Version] = a.Checksum
-		highest = max(highest, a.Version)
 	}
-	what := fmt.Sprintf("promoting the schema of %q to %q", source.Name, target.Name)
 	for _, a := range srcApplied {
 		v := formatVersion(a.Version)
 		sql, known := src.Migrations[v]
@@ -71,32 +74,54 @@ func (s *Server) planSchemaPromotion(ctx context.Context, tx store.Tx, p *princi
 			return nil, errConflict("include", "%s: migration %s of %q was applied outside the API or changed there (see its schema's drift); fix the source before promoting its schema",
 				what, v, source.Name)
 		}
-		if sum, ok := have[a.Version]; ok && sum != a.Checksum {
-			return nil, errConflict("include", "%s: migration %s is applied in both with different SQL (checksums %s and %s); applied migrations are immutable: reconcile them with new versions",
-				what, v, a.Checksum, sum)
-		}
+		want[a.Version] = a.Checksum
 	}
-	for _, a := range srcApplied {
-		v := formatVersion(a.Version)
-		if _, ok := have[a.Version]; ok {
-			continue
-		}
-		if a.Version < highest {
-			return nil, errConflict("include", "%s: migration %s of %q comes before migration %d, which %q has applied already; migrations apply in version order",
-				what, v, source.Name, highest, target.Name)
-		}
-		sp.migrations = append(sp.migrations, tenantdata.Migration{Version: a.Version, SQL: src.Migrations[v]})
+	todo, err := promotion.SchemaVersions(want, have, source.Name, target.Name)
+	if err != nil {
+		return nil, errConflict("include", "%s: %v", what, err)
 	}
-	versions := slices.Concat(done[target.Name])
-	for _, m := range sp.migrations {
-		versions = append(versions, m.Version)
+	for _, v := range todo {
+		sp.migrations = append(sp.migrations, tenantdata.Migration{Version: v, SQL: src.Migrations[formatVersion(v)]})
 	}
+	versions := slices.Concat(done[target.Name], todo)
 	sp.lines = promotion.SchemaLines(versions)
 	if len(sp.lines) > 0 && !p.atLeast(api.RoleTenantAdmin) {
 		return nil, errForbidden("include", "%s applies migrations to %q, which needs role %s; the token %q has role %s: leave %s out of include, or use a %s token",
 			what, target.Name, api.RoleTenantAdmin, p.Name, p.Role, api.ScopeSchema, api.RoleTenantAdmin)
 	}
 	return sp, nil
+}
+
+// describeApplied is what a store has applied, as a preview shows it.
+func describeApplied(applied []tenantdata.Applied) *api.PromotionSchema {
+	out := &api.PromotionSchema{Applied: make(map[string]string, len(applied))}
+	for _, a := range applied {
+		out.Applied[formatVersion(a.Version)] = a.Checksum
+	}
+	return out
+}
+
+// describeSchemas is what the stores of a preview's two environments have
+// applied: what planSchemaPromotion read, or, when the source has no
+// schema to promote, what each store that can be read has applied (nil for
+// one that cannot, such as a store still being provisioned).
+func (s *Server) describeSchemas(ctx context.Context, tx store.Tx, tenant string, pp *preparedPromotion) (source, target *api.PromotionSchema) {
+	if sp := pp.schema; sp != nil && sp.sourceApplied != nil {
+		return sp.sourceApplied, sp.targetApplied
+	}
+	read := func(env string) *api.PromotionSchema {
+		_, _, ref, err := activeStore(ctx, tx, tenant, env)
+		if err != nil {
+			return nil
+		}
+		applied, err := s.data.Applied(ctx, ref)
+		if err != nil {
+			s.log.WarnContext(ctx, "reading what a store has applied, for a preview", "store", ref.String(), "error", err)
+			return nil
+		}
+		return describeApplied(applied)
+	}
+	return read(pp.scene.source.Name), read(pp.scene.target.Name)
 }
 
 // promoteSchemaFirst applies, before a promotion's transaction, the

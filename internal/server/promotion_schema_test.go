@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,9 +44,39 @@ func TestPromotionCarriesSchema(t *testing.T) {
 	if !slices.Equal(preview.Changes, want) {
 		t.Fatalf("preview %q; want %q", preview.Changes, want)
 	}
+	// The preview says what each store has applied, so that a client can
+	// preview migrations planned for the source and not applied yet.
+	sums := func(ms map[string]string, versions ...string) map[string]string {
+		out := map[string]string{}
+		for _, v := range versions {
+			out[v] = api.MigrationChecksum(ms[v])
+		}
+		return out
+	}
+	if preview.Source.Schema == nil || preview.Target.Schema == nil ||
+		!maps.Equal(preview.Source.Schema.Applied, sums(staging, "1", "2", "3", "10")) ||
+		!maps.Equal(preview.Target.Schema.Applied, sums(staging, "1")) {
+		t.Errorf("the preview's schemas: source %+v, target %+v", preview.Source.Schema, preview.Target.Schema)
+	}
+	var settingsOnly api.Promotion
+	ts.mustCall(t, http.StatusOK, ts.admin, "POST", "/v1/tenants/acme/promotions", map[string]any{
+		"source_environment": "staging", "target_environment": "production", "include": []string{"settings"}, "dry_run": true,
+	}).json(t, &settingsOnly)
+	if settingsOnly.Source.Schema != nil || settingsOnly.Target.Schema != nil {
+		t.Errorf("a preview without the schema scope describes schemas: %+v, %+v", settingsOnly.Source.Schema, settingsOnly.Target.Schema)
+	}
 	// A tenant_user promotes settings into development, but no schema.
 	ts.mustCall(t, http.StatusCreated, ts.admin, "POST", "/v1/tenants/acme/environments",
 		map[string]any{"name": "dev", "type": api.EnvDevelopment, "settings": map[string]string{}})
+	// A source without a schema: nothing to promote, and both stores described.
+	var fromDev api.Promotion
+	ts.mustCall(t, http.StatusOK, ts.admin, "POST", "/v1/tenants/acme/promotions", map[string]any{
+		"source_environment": "dev", "target_environment": "production", "include": []string{"schema"}, "dry_run": true,
+	}).json(t, &fromDev)
+	if len(fromDev.Changes) != 0 || fromDev.Source.Schema == nil || len(fromDev.Source.Schema.Applied) != 0 ||
+		fromDev.Target.Schema == nil || !maps.Equal(fromDev.Target.Schema.Applied, sums(staging, "1")) {
+		t.Errorf("a preview from a source without a schema: %q, source %+v, target %+v", fromDev.Changes, fromDev.Source.Schema, fromDev.Target.Schema)
+	}
 	user := ts.token(t, "acme", api.RoleTenantUser)
 	expectError(t, ts.call(t, user, "POST", "/v1/tenants/acme/promotions", map[string]any{
 		"source_environment": "staging", "target_environment": "dev", "include": []string{"schema", "settings"},

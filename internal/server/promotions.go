@@ -417,6 +417,11 @@ func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request, p *prin
 				Source: promotion.Describe(pp.scene.env(pp.scene.source), pp.scopes),
 				Target: promotion.Describe(pp.scene.env(pp.scene.target), pp.scopes),
 			}
+			if slices.Contains(pp.scopes, api.ScopeSchema) {
+				// So that a client can preview migrations planned for the
+				// source but not applied there yet.
+				out.Source.Schema, out.Target.Schema = s.describeSchemas(ctx, tx, tenant, pp)
+			}
 			return nil
 		})
 		if err != nil {
