@@ -86,6 +86,7 @@ var (
 // explanations of other resources leave it out.
 type environmentPromotionResource struct {
 	client *client.Client
+	data   *providerData
 }
 
 func newEnvironmentPromotionResource() resource.Resource { return &environmentPromotionResource{} }
@@ -138,7 +139,9 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 			"that promoted exits 0.\n\n" +
 			"An environment can be the target of only one `tenancy_environment_promotion`: a second one fails with an error " +
 			"naming the first one's source. Promoting into a `production` environment needs a `tenant_admin` token, and so " +
-			"does any change to a quota.\n\n" +
+			"does any change to a quota, and so does promoting the `schema` when the target lacks a migration of the source " +
+			"(migrations are DDL): with a `tenant_user` token, leave those scopes out of `include`. A plan that the platform " +
+			"would refuse for the token's role fails at plan time, naming the role.\n\n" +
 			"Manage the target's promoted configuration through the promotion only: a `tenancy_feature_flag` should list only " +
 			"the non-target environments (it leaves the others alone), a `tenancy_environment` for the target should " +
 			"`ignore_changes = [settings]`, and a `tenancy_quota` of the target conflicts with `include` of `quotas`.",
@@ -226,7 +229,9 @@ func (r *environmentPromotionResource) Schema(_ context.Context, _ resource.Sche
 }
 
 func (r *environmentPromotionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	if r.data = dataFrom(req.ProviderData, &resp.Diagnostics); r.data != nil {
+		r.client = r.data.client
+	}
 }
 
 func (r *environmentPromotionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -280,15 +285,18 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 		// What the triggers reference is not even planned yet.
 		unknownResult()
 		return
-	case creating && len(plan.Triggers.Elements()) > 0:
-		// Triggers reference what this apply may still change before the
-		// promotion, and there is no Read to compute from.
-		unknownResult()
-		return
 	}
 
 	promoteReq, diags := plan.spec(ctx)
 	if resp.Diagnostics.Append(diags...); diags.HasError() {
+		return
+	}
+	if creating && len(plan.Triggers.Elements()) > 0 {
+		// Triggers reference what this apply may still change before the
+		// promotion, and there is no Read to compute from; whether the
+		// token may promote at all is known now, though.
+		r.checkAccess(ctx, plan, promoteReq, &resp.Diagnostics)
+		unknownResult()
 		return
 	}
 	preview, ok := promotionPreviewFrom(ctx, req.Private, promoteReq.Include)
@@ -301,7 +309,7 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 			unknownResult()
 			return
 		case err != nil:
-			addAPIError(&resp.Diagnostics, "Cannot preview promoting "+promotionWhat(plan), err)
+			addAPIError(&resp.Diagnostics, r.previewRefused(plan, err), err)
 			return
 		}
 		preview = promotionPreview{Include: promoteReq.Include, Source: p.Source, Target: p.Target, Changes: p.Changes}
@@ -321,6 +329,31 @@ func (r *environmentPromotionResource) ModifyPlan(ctx context.Context, req resou
 		return
 	}
 	planPromotion(ctx, &plan, state, creating, lines, &resp.Diagnostics)
+}
+
+// checkAccess asks the platform, at plan time, whether it would refuse a
+// promotion whose changes are known only after apply to the provider's
+// token. A token below tenant_admin may not promote into production,
+// quotas, or a schema (migrations are DDL, which needs tenant_admin as a
+// tenancy_schema does): the plan says so rather than the apply. Only such
+// a refusal fails the plan; the rest (an environment that this apply
+// creates, a source that it changes) is for the apply to meet.
+func (r *environmentPromotionResource) checkAccess(ctx context.Context, plan environmentPromotionModel, req api.PromotionRequest, diags *diag.Diagnostics) {
+	if r.data == nil || r.data.token.Role == "" || api.RoleAtLeast(r.data.token.Role, api.RoleTenantAdmin) {
+		return
+	}
+	_, err := r.client.PreviewPromotion(ctx, plan.TenantID.ValueString(), req)
+	if errors.Is(err, client.ErrPermissionDenied) {
+		addAPIError(diags, r.previewRefused(plan, err), err)
+	}
+}
+
+// previewRefused is the summary of a preview that failed with err.
+func (r *environmentPromotionResource) previewRefused(plan environmentPromotionModel, err error) string {
+	if errors.Is(err, client.ErrPermissionDenied) && r.data != nil && r.data.token.Role != "" {
+		return fmt.Sprintf("The provider's token (role %s) may not promote %s", r.data.token.Role, promotionWhat(plan))
+	}
+	return "Cannot preview promoting " + promotionWhat(plan)
 }
 
 func (r *environmentPromotionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -866,7 +866,8 @@ resource "tenancy_environment_promotion" "production" {
 }
 
 // TestAccEnvironmentPromotion_productionNeedsAdmin plans with a tenant_user
-// token: promoting into production fails at plan time, naming the role.
+// token: promoting into production fails at plan time, naming the role,
+// with triggers too.
 func TestAccEnvironmentPromotion_productionNeedsAdmin(t *testing.T) {
 	t.Parallel()
 	srv := acctest.Start(t)
@@ -903,6 +904,16 @@ resource "tenancy_environment_promotion" "production" {
 				Config:      cfg("production"),
 				PlanOnly:    true,
 				ExpectError: wrapped(`promoting into environment "production", of type production, needs role tenant_admin`),
+			},
+			{
+				// New and with triggers, its changes are known only after
+				// apply; the refusal is known at plan time all the same.
+				Config: strings.Replace(cfg("production"), `include            = ["settings", "feature_flags"]`,
+					`include            = ["settings", "feature_flags"]
+  triggers           = { release = "1" }`, 1),
+				PlanOnly: true,
+				ExpectError: wrapped(`The provider's token (role tenant_user) may not promote "staging" to "production"`,
+					`promoting into environment "production", of type production, needs role tenant_admin`),
 			},
 			{
 				// Into a development environment, tenant_user is enough.

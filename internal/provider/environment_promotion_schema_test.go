@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 )
 
 // TestAccEnvironmentPromotion_schema promotes staging's migrations to
@@ -175,6 +177,86 @@ resource "tenancy_environment_promotion" "production" {
 					}
 				},
 				Config:           config(three...),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// TestAccEnvironmentPromotion_schemaNeedsAdmin plans promotions with a
+// tenant_user token from a source with a migration the target lacks:
+// migrations are DDL, which needs tenant_admin, so a promotion that
+// includes the schema (the default) fails at plan time naming the role and
+// the way out, also when it is new and has triggers (its changes known
+// only after apply); one that leaves schema out promotes the rest.
+func TestAccEnvironmentPromotion_schemaNeedsAdmin(t *testing.T) {
+	t.Parallel()
+	srv := acctest.Start(t)
+	tenant := promotionTenant(t, srv)
+	ctx := t.Context()
+	for _, e := range []api.EnvironmentSpec{{Name: "staging", Type: api.EnvStaging}, {Name: "qa", Type: api.EnvDevelopment}} {
+		if _, err := srv.Client.CreateEnvironment(ctx, tenant, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := srv.Client.SetSchema(ctx, tenant, "staging", api.SchemaSpec{Migrations: map[string]string{"1": createItems}}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ci", Tenant: tenant, Role: api.RoleTenantUser, TTLSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := func(include string) string {
+		return fmt.Sprintf(`
+provider "tenancy" {
+  endpoint = %q
+  token    = %q
+}
+
+resource "tenancy_environment_promotion" "production" {
+  tenant_id          = %q
+  source_environment = "staging"
+  target_environment = "qa"
+  triggers           = { release = "1" }
+%s}
+`, srv.URL, tok.Token, tenant, include)
+	}
+	refused := wrapped(`The provider's token (role tenant_user) may not promote "staging" to "qa"`,
+		`applies migrations to "qa", which needs role tenant_admin`, `leave schema out of include, or use a tenant_admin token`)
+	withoutSchema := `  include            = ["settings", "feature_flags"]` + "\n"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				// New, with triggers: the plan could not preview the changes, but knows the refusal.
+				Config:      config(""),
+				PlanOnly:    true,
+				ExpectError: refused,
+			},
+			{
+				Config: config(withoutSchema),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("last_changes"), linesExact()),
+				},
+				Check: func(*terraform.State) error {
+					_, err := srv.Client.GetSchema(t.Context(), tenant, "qa")
+					if err == nil {
+						return errors.New("qa has a schema after a promotion without the schema scope")
+					}
+					if errors.Is(err, client.ErrNotFound) {
+						return nil
+					}
+					return err
+				},
+			},
+			{
+				// Adding schema to include later fails at plan time too.
+				Config:      config(""),
+				PlanOnly:    true,
+				ExpectError: refused,
+			},
+			{
+				Config:           config(withoutSchema),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},
