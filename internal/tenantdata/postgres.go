@@ -617,7 +617,11 @@ func (p *Postgres) asStore(ctx context.Context, ref Ref, fn func(c *pgx.Conn) er
 	if err != nil {
 		return fmt.Errorf("connecting as the store's login: %w", err)
 	}
-	defer c.Close(context.WithoutCancel(ctx))
+	defer func() {
+		pid := c.PgConn().PID()
+		_ = c.Close(context.WithoutCancel(ctx))
+		p.awaitSessionEnd(context.WithoutCancel(ctx), pid)
+	}()
 	var current string
 	if err := c.QueryRow(ctx, "SELECT current_user").Scan(&current); err != nil {
 		return err
@@ -626,6 +630,28 @@ func (p *Postgres) asStore(ctx context.Context, ref Ref, fn func(c *pgx.Conn) er
 		return fmt.Errorf("the store's login acts as %q, not as the store's role %q", current, p.group(ref))
 	}
 	return fn(c)
+}
+
+// awaitSessionEnd waits, a few seconds at most, until the server has ended
+// the session of a backend whose client left: it does so a moment after,
+// and until then the session keeps the store's database in use. Dropping
+// a dedicated store's database ends the sessions on it (WITH (FORCE)),
+// which tenancyd may do to a session of another role, such as a store's
+// login, only as a superuser or with pg_signal_backend; without them, a
+// drop right after an operation on the store would fail.
+func (p *Postgres) awaitSessionEnd(ctx context.Context, pid uint32) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil || n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // MaxWork bounds how long tenancyd's own logins may live beyond the hour
