@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/server"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store"
@@ -164,4 +165,20 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// ClientAs mints a token from req with the platform-admin token and returns
+// a client that uses it, and the token: how a test makes a change as
+// someone other than Terraform, whom a drift warning must then name.
+func (s *Server) ClientAs(t testing.TB, req api.TokenRequest) (*client.Client, *api.Token) {
+	t.Helper()
+	tok, err := s.Client.CreateToken(t.Context(), req)
+	if err != nil {
+		t.Fatalf("minting token %q: %v", req.Name, err)
+	}
+	c, err := client.New(client.Config{Endpoint: s.URL, Token: tok.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, tok
 }

@@ -32,14 +32,7 @@ func TestExplainDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "night-shift-ops", Tenant: slug, Role: api.RoleTenantAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := client.New(client.Config{Endpoint: srv.URL, Token: tok.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops, _ := srv.ClientAs(t, api.TokenRequest{Name: "night-shift-ops", Tenant: slug, Role: api.RoleTenantAdmin})
 	changed, err := ops.UpdateTenant(ctx, slug, json.RawMessage(`{"display_name":"After"}`), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -209,14 +209,7 @@ resource "tenancy_tenant" "acme" {
 				t.Fatalf("before any change: diagnostics %+v, error %v", diags, err)
 			}
 
-			tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops, err := client.New(client.Config{Endpoint: srv.URL, Token: tok.Token})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ops, tok := srv.ClientAs(t, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
 			if err := tc.change(ctx, ops); err != nil {
 				t.Fatalf("change behind Terraform's back: %v", err)
 			}
@@ -341,14 +334,7 @@ func TestAccDriftWarning_managedPromotion(t *testing.T) {
 	}
 	quiet("after a promotion carried a staging change")
 
-	tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := client.New(client.Config{Endpoint: srv.URL, Token: tok.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops, tok := srv.ClientAs(t, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
 	if _, err := ops.UpdateEnvironment(ctx, "acme", "production", json.RawMessage(`{"settings":{"log_level":"trace"}}`), 0); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/acctest"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
-	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/provider"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/store/pgtest"
 )
@@ -261,14 +260,7 @@ func quickstartRefreshOnly(t *testing.T, srv *acctest.Server) {
 	quietPlan("terraform plan after the first apply", false)
 
 	// Someone changes production by hand: the job pages, and says who.
-	tok, err := srv.Client.CreateToken(ctx, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := client.New(client.Config{Endpoint: srv.URL, Token: tok.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops, tok := srv.ClientAs(t, api.TokenRequest{Name: "ops-bot", Role: api.RolePlatformAdmin})
 	if _, err := ops.UpdateEnvironment(ctx, "acme", "production", json.RawMessage(`{"settings":{"log_level":"trace"}}`), 0); err != nil {
 		t.Fatal(err)
 	}
