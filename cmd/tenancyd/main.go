@@ -88,6 +88,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&limits.WriteTimeout, "write-timeout", limits.WriteTimeout, "how long handling a request and writing its answer may take")
 	fs.DurationVar(&limits.IdleTimeout, "idle-timeout", limits.IdleTimeout, "how long an idle keep-alive connection is kept open")
 	fs.IntVar(&limits.MaxConnections, "max-connections", limits.MaxConnections, "connections served at once (more wait to be accepted); 0 for no cap")
+	pprofListen := fs.String("pprof-listen", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tenancyd serve [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -115,6 +116,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if *pprofListen != "" {
+		if err := checkPprofAddr(*pprofListen); err != nil {
+			return err
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -182,6 +188,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log.Info("tenancyd listening", "url", scheme+"://"+addr, "version", version)
+
+	if *pprofListen != "" {
+		pln, err := net.Listen("tcp", *pprofListen)
+		if err != nil {
+			return fmt.Errorf("--pprof-listen: %w", err)
+		}
+		defer pln.Close()
+		go func() {
+			if err := servePprof(pln); err != nil {
+				log.Warn("profiler stopped", "error", err)
+			}
+		}()
+		log.Info("profiler listening", "url", "http://"+pln.Addr().String()+"/debug/pprof/")
+	}
 
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()

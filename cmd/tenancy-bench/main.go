@@ -1,0 +1,150 @@
+// Command tenancy-bench is the scale benchmark `make bench` runs: the tenancy
+// provider against a real tenancyd, next to terraform_data and a provider
+// that does no I/O, and tenancyd under load next to a static-JSON server.
+// It writes its measurements to a results directory and BENCHMARKS.md.
+//
+//	go run ./cmd/tenancy-bench -n 1000 -tenants 10 -runs 3
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tenancy-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "serve-static" {
+		return serveStatic(ctx, args[1:], stderr)
+	}
+	fs := flag.NewFlagSet("tenancy-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.Options{Log: stderr}
+	fs.IntVar(&o.N, "n", bench.TargetN, "resources per subject")
+	fs.IntVar(&o.Tenants, "tenants", bench.TargetTenants, "tenants the resources are spread over")
+	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians")
+	fs.IntVar(&o.Parallelism, "parallelism", 0, "terraform -parallelism (0: Terraform's default, 10)")
+	workloads := fs.String("workloads", bench.WorkloadFlags+","+bench.WorkloadMix, "tenancy workloads, comma-separated: flags, mix")
+	fs.StringVar(&o.Database, "database", "sqlite", "tenancyd's database for the Terraform runs: sqlite or postgres")
+	fs.StringVar(&o.PostgresURL, "postgres", os.Getenv("TENANCY_TEST_POSTGRES_URL"),
+		"PostgreSQL server to create throwaway databases on (default $TENANCY_TEST_POSTGRES_URL, which scripts/with-postgres.sh sets); empty leaves PostgreSQL out")
+	fs.DurationVar(&o.LoadDuration, "load", 10*time.Second, "duration of each load test; 0 skips the load test")
+	fs.IntVar(&o.LoadParallelism, "load-parallelism", 10, "clients of the load test")
+	fs.StringVar(&o.Terraform, "terraform", "", "Terraform CLI (default: terraform on PATH)")
+	fs.StringVar(&o.WorkDir, "work", "", "working directory (default: a temporary one, removed at the end)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary working directory, with its logs and databases")
+	fs.StringVar(&o.ProfileDir, "profile", "", "save CPU profiles of tenancyd over each phase of the first run here")
+	fs.StringVar(&o.Note, "note", "", "a sentence about the machine for the report, such as that it was shared")
+	resultsDir := fs.String("results", "benchmarks", "directory of the results, one n<N>.json per N; the report covers them all")
+	out := fs.String("out", "BENCHMARKS.md", "report to write (between its markers); empty writes none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *workloads != "" {
+		o.Workloads = strings.Split(*workloads, ",")
+	}
+	if o.Terraform == "" {
+		if p, err := exec.LookPath("terraform"); err == nil {
+			o.Terraform = p
+		}
+	}
+	var err error
+	if o.Self, err = os.Executable(); err != nil {
+		return err
+	}
+	if o.Root, err = moduleRoot(ctx); err != nil {
+		return err
+	}
+
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	file, err := bench.SaveResults(*resultsDir, res)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "results: %s\n", file)
+	all, err := bench.LoadResults(*resultsDir)
+	if err != nil {
+		return err
+	}
+	for _, t := range bench.Targets(primaryOf(all, res), scaleOf(all)) {
+		fmt.Fprintf(stdout, "%-90s %-45s %s\n", t.Name, t.Measured, t.Met)
+	}
+	if *out == "" {
+		return nil
+	}
+	if err := bench.WriteReport(*out, bench.Report(all, res)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report: %s\n", *out)
+	return nil
+}
+
+func primaryOf(all []*bench.Results, latest *bench.Results) *bench.Results {
+	for _, r := range all {
+		if r.N == bench.TargetN {
+			return r
+		}
+	}
+	return latest
+}
+
+func scaleOf(all []*bench.Results) *bench.Results {
+	for _, r := range all {
+		if r.N == bench.TargetScaleN {
+			return r
+		}
+	}
+	return nil
+}
+
+// moduleRoot is the directory of the go.mod the working directory is in.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run tenancy-bench from within the repository: it builds the provider and tenancyd from it")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// serveStatic is the load test's ceiling, run as a process of its own.
+func serveStatic(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve-static", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bodyFile := fs.String("body", "", "file whose bytes every answer carries")
+	addrFile := fs.String("addr-file", "", "file to write the address listened on to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body, err := os.ReadFile(*bodyFile)
+	if err != nil {
+		return err
+	}
+	return bench.ServeStatic(ctx, *addrFile, body)
+}

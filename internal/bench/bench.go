@@ -1,0 +1,401 @@
+// Package bench is the scale benchmark behind `make bench`: it builds the
+// tenancy provider, tenancyd and the floor provider (internal/benchfloor),
+// starts the real tenancyd on a fresh database, and times `terraform apply`,
+// `plan`, `plan -refresh=false` and `destroy` of N resources of the tenancy
+// provider next to N `terraform_data` (Terraform core alone) and N
+// `benchfloor_item` (a framework provider that does no I/O), in the same
+// run. It records the requests tenancyd served in each phase and the peak
+// memory of the provider plugins, load-tests tenancyd against a static-JSON
+// ceiling, and writes the results as JSON and as BENCHMARKS.md.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Options says what to measure.
+type Options struct {
+	// N is how many resources each subject has, spread over Tenants.
+	N, Tenants int
+	// Runs is how many times each subject goes through every phase; the
+	// report shows medians.
+	Runs int
+	// Parallelism is Terraform's -parallelism; 0 keeps Terraform's default (10).
+	Parallelism int
+	// Workloads of the tenancy provider: WorkloadFlags and WorkloadMix.
+	Workloads []string
+	// Database is the engine tenancyd uses for the Terraform runs: sqlite or postgres.
+	Database string
+	// PostgresURL is a PostgreSQL server on which the benchmark creates (and
+	// drops) fresh databases; "" leaves PostgreSQL out of the load test.
+	PostgresURL string
+	// LoadDuration is how long each load test lasts; 0 skips them.
+	LoadDuration    time.Duration
+	LoadParallelism int
+	// Terraform is the CLI to run.
+	Terraform string
+	// Root is the repository to build.
+	Root string
+	// WorkDir holds the binaries, databases, configurations and logs; ""
+	// makes a temporary one, removed at the end unless Keep.
+	WorkDir string
+	Keep    bool
+	// ProfileDir, when set, receives CPU profiles of tenancyd over each
+	// phase of the first run of every tenancy subject.
+	ProfileDir string
+	// Self is this program, which serves the static-JSON ceiling when run
+	// as "serve-static".
+	Self string
+	// Note describes the machine, such as that others were using it.
+	Note string
+	Log  io.Writer
+}
+
+// Results is everything one run of the benchmark measured.
+type Results struct {
+	N           int             `json:"n"`
+	Tenants     int             `json:"tenants"`
+	Runs        int             `json:"runs"`
+	Parallelism int             `json:"parallelism"`
+	Database    string          `json:"database"`
+	Started     time.Time       `json:"started"`
+	Seconds     float64         `json:"seconds"`
+	Machine     Machine         `json:"machine"`
+	Versions    Versions        `json:"versions"`
+	Subjects    []SubjectResult `json:"subjects"`
+	Load        []LoadResult    `json:"load,omitempty"`
+	Profiles    []string        `json:"profiles,omitempty"`
+}
+
+// Versions of what was measured.
+type Versions struct {
+	Go        string `json:"go"`
+	Terraform string `json:"terraform"`
+	Commit    string `json:"commit"`
+}
+
+// SubjectResult is one configuration's phases.
+type SubjectResult struct {
+	Name      string         `json:"name"`
+	Workload  string         `json:"workload,omitempty"`
+	Resources int            `json:"resources"`
+	Kinds     map[string]int `json:"kinds"`
+	Phases    []PhaseResult  `json:"phases"`
+}
+
+// PhaseResult holds one phase's measurements, one entry per run.
+type PhaseResult struct {
+	Phase string `json:"phase"`
+	// Seconds is the wall-clock time of the Terraform command.
+	Seconds []float64 `json:"seconds"`
+	// CPUSeconds is the CPU time of Terraform and its provider plugins.
+	CPUSeconds []float64 `json:"cpu_seconds"`
+	// ServerCPUSeconds is tenancyd's CPU time during the phase.
+	ServerCPUSeconds []float64 `json:"server_cpu_seconds,omitempty"`
+	// ProviderPeakBytes is the largest provider plugin's peak RSS (VmHWM).
+	ProviderPeakBytes []int64 `json:"provider_peak_bytes"`
+	// TerraformPeakBytes is Terraform's own peak RSS (VmHWM).
+	TerraformPeakBytes []int64 `json:"terraform_peak_bytes"`
+	// Requests tenancyd served during the phase.
+	Requests []int `json:"requests,omitempty"`
+	// RequestsByRoute is the first run's requests by route pattern.
+	RequestsByRoute map[string]int `json:"requests_by_route,omitempty"`
+}
+
+// Run runs the benchmark.
+func Run(ctx context.Context, o Options) (*Results, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "tenancy-bench: "+format+"\n", args...)
+		}
+	}
+	began := time.Now()
+	res := &Results{N: o.N, Tenants: o.Tenants, Runs: o.Runs, Parallelism: o.Parallelism, Database: o.Database,
+		Started: began.UTC().Truncate(time.Second), Machine: readMachine()}
+	res.Machine.Note = o.Note
+	if res.Parallelism == 0 {
+		res.Parallelism = 10
+	}
+
+	dir := o.WorkDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "tenancy-bench-"); err != nil {
+			return nil, err
+		}
+		if !o.Keep {
+			defer func() { _ = os.RemoveAll(dir) }()
+		}
+	}
+	logf("working in %s", dir)
+	bin := filepath.Join(dir, "bin")
+	if err := build(ctx, o.Root, bin); err != nil {
+		return nil, err
+	}
+	res.Versions = versions(ctx, o.Root)
+	tf, err := newTerraformCLI(o.Terraform, dir, bin, o.Parallelism)
+	if err != nil {
+		return nil, err
+	}
+	res.Versions.Terraform = tf.version(ctx)
+
+	subjects := []subject{
+		{name: subjectTerraformData, dir: filepath.Join(dir, "terraform_data"), kinds: map[string]int{"terraform_data": o.N}},
+		{name: subjectFloor, dir: filepath.Join(dir, "benchfloor"), kinds: map[string]int{"benchfloor_item": o.N}},
+	}
+	if err := writeConfig(subjects[0].dir, terraformDataConfig(o.N, o.Tenants)); err != nil {
+		return nil, err
+	}
+	if err := writeConfig(subjects[1].dir, floorConfig(o.N, o.Tenants)); err != nil {
+		return nil, err
+	}
+	var server *tenancyd
+	if len(o.Workloads) > 0 {
+		server, err = startOn(ctx, filepath.Join(bin, "tenancyd"), dir, "tenancyd", o.Database, o.PostgresURL, o.ProfileDir != "")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = server.Stop() }()
+		if err := setupTenants(ctx, server, o.Tenants, o.Workloads); err != nil {
+			return nil, err
+		}
+		for _, w := range o.Workloads {
+			s := subject{tenancy: true}
+			var config map[string]any
+			switch w {
+			case WorkloadFlags:
+				s.name, s.dir, s.kinds = subjectFlags, filepath.Join(dir, "flags"), map[string]int{"tenancy_feature_flag": o.N}
+				config = flagsConfig(o.N, o.Tenants)
+			case WorkloadMix:
+				s.name, s.dir = subjectMix, filepath.Join(dir, "mix")
+				config, s.kinds = mixConfig(o.N, o.Tenants)
+			}
+			if err := writeConfig(s.dir, config); err != nil {
+				return nil, err
+			}
+			subjects = append(subjects, s)
+		}
+	}
+
+	results := make([]SubjectResult, len(subjects))
+	for i, s := range subjects {
+		results[i] = SubjectResult{Name: s.name, Resources: s.resources(), Kinds: s.kinds}
+		if s.tenancy {
+			results[i].Workload = map[string]string{subjectFlags: WorkloadFlags, subjectMix: WorkloadMix}[s.name]
+		}
+		for _, p := range Phases {
+			results[i].Phases = append(results[i].Phases, PhaseResult{Phase: p})
+		}
+	}
+	var env []string
+	if server != nil {
+		env = []string{"TENANCY_ENDPOINT=" + server.URL, "TENANCY_TOKEN=" + server.Token}
+	}
+	// Runs go round the subjects, so that what else the machine does at a
+	// moment weighs on every subject alike.
+	for run := range o.Runs {
+		for i, s := range subjects {
+			for j, phase := range Phases {
+				pr := &results[i].Phases[j]
+				profile := o.ProfileDir != "" && s.tenancy && run == 0
+				if err := measure(ctx, tf, server, s, phase, env, pr, profile, &o, res, run); err != nil {
+					return nil, err
+				}
+				logf("run %d/%d: %-16s %-20s %7.2fs", run+1, o.Runs, s.name, phase, pr.Seconds[run])
+			}
+		}
+	}
+	res.Subjects = results
+	if server != nil {
+		if err := server.Stop(); err != nil {
+			logf("stopping tenancyd: %v", err)
+		}
+	}
+
+	if o.LoadDuration > 0 {
+		if res.Load, err = runLoad(ctx, &o, bin, dir, logf); err != nil {
+			return nil, err
+		}
+	}
+	res.Machine.LoadAfter = loadAverage()
+	res.Seconds = time.Since(began).Seconds()
+	return res, nil
+}
+
+// measure runs one phase of one subject and appends what it cost to pr.
+func measure(ctx context.Context, tf *terraformCLI, server *tenancyd, s subject, phase string, env []string,
+	pr *PhaseResult, profile bool, o *Options, res *Results, run int,
+) error {
+	var before serverCounters
+	var err error
+	if s.tenancy {
+		if before, err = server.scrape(ctx); err != nil {
+			return err
+		}
+		if profile {
+			if err := cpuProfile(ctx, server.PprofURL, "start", ""); err != nil {
+				return err
+			}
+		}
+	}
+	smp, err := tf.run(ctx, s.dir, phase, env)
+	if err != nil {
+		return err
+	}
+	pr.Seconds = append(pr.Seconds, smp.seconds)
+	pr.CPUSeconds = append(pr.CPUSeconds, smp.cpuSeconds)
+	pr.ProviderPeakBytes = append(pr.ProviderPeakBytes, smp.provider)
+	pr.TerraformPeakBytes = append(pr.TerraformPeakBytes, smp.terraform)
+	if !s.tenancy {
+		return nil
+	}
+	if profile {
+		name := fmt.Sprintf("tenancyd-%s-%s.pprof", strings.Trim(strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(s.name), "-"),
+			strings.NewReplacer(" ", "", "=", "-").Replace(phase))
+		file := filepath.Join(o.ProfileDir, name)
+		if err := cpuProfile(ctx, server.PprofURL, "stop", file); err != nil {
+			return err
+		}
+		res.Profiles = append(res.Profiles, file)
+	}
+	after, err := server.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	byRoute, cpu := after.since(before)
+	total := 0
+	for _, n := range byRoute {
+		total += n
+	}
+	pr.Requests = append(pr.Requests, total)
+	pr.ServerCPUSeconds = append(pr.ServerCPUSeconds, cpu)
+	if run == 0 {
+		pr.RequestsByRoute = byRoute
+	}
+	return nil
+}
+
+// cpuProfile starts or stops tenancyd's CPU profile (tenancyd serve
+// --pprof-listen); stop saves the profile in file.
+func cpuProfile(ctx context.Context, base, action, file string) error {
+	if base == "" {
+		return errors.New("tenancyd serves no profiler")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/debug/pprof/cpu/"+action, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("CPU profile %s: %w", action, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("CPU profile %s: %s: %s", action, resp.Status, b)
+	}
+	if file == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		return err
+	}
+	out, err := os.Create(file) //nolint:gosec // Where the caller asked for profiles.
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	_, err = io.Copy(out, resp.Body)
+	return err
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.N < 1:
+		return fmt.Errorf("n is %d; use 1 or more", o.N)
+	case o.Tenants < 1 || o.Tenants > o.N:
+		return fmt.Errorf("tenants is %d; use 1 to n (%d)", o.Tenants, o.N)
+	case o.Runs < 1:
+		return fmt.Errorf("runs is %d; use 1 or more (3 or more for medians)", o.Runs)
+	case o.Database != "sqlite" && o.Database != "postgres":
+		return fmt.Errorf("database %q: use sqlite or postgres", o.Database)
+	case o.Database == "postgres" && o.PostgresURL == "":
+		return errors.New("database postgres needs a PostgreSQL URL")
+	case o.Terraform == "":
+		return errors.New("no Terraform CLI: put terraform on PATH or name it")
+	case o.LoadDuration > 0 && o.Self == "":
+		return errors.New("the load test needs the path of this program, to serve the static-JSON ceiling")
+	}
+	for _, w := range o.Workloads {
+		if w != WorkloadFlags && w != WorkloadMix {
+			return fmt.Errorf("workload %q: use %s or %s", w, WorkloadFlags, WorkloadMix)
+		}
+	}
+	if o.LoadParallelism < 1 {
+		o.LoadParallelism = 10
+	}
+	return nil
+}
+
+// build compiles the three programs the benchmark runs into bin.
+func build(ctx context.Context, root, bin string) error {
+	for name, pkg := range map[string]string{
+		"terraform-provider-tenancy":    ".",
+		"terraform-provider-benchfloor": "./cmd/terraform-provider-benchfloor",
+		"tenancyd":                      "./cmd/tenancyd",
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, name), pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+		}
+	}
+	return nil
+}
+
+// versions reads the Go toolchain's version and the repository's commit
+// (with -dirty when the work tree has changes).
+func versions(ctx context.Context, root string) Versions {
+	v := Versions{Go: "unknown", Commit: "unknown"}
+	if out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output(); err == nil {
+		v.Go = strings.TrimSpace(string(out))
+	}
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		v.Commit = strings.TrimSpace(string(out))
+		status := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no")
+		status.Dir = root
+		if out, err := status.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+			v.Commit += "-dirty"
+		}
+	}
+	return v
+}
+
+// Median of values; 0 for none.
+func Median[T int | int64 | float64](values []T) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	s := slices.Clone(values)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return float64(s[n/2])
+	}
+	return (float64(s[n/2-1]) + float64(s[n/2])) / 2
+}

@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMixConfigHasNResources(t *testing.T) {
+	for _, c := range []struct{ n, tenants int }{{1000, 10}, {50, 5}, {10000, 10}, {7, 3}, {101, 10}} {
+		_, kinds := mixConfig(c.n, c.tenants)
+		total := 0
+		for _, v := range kinds {
+			total += v
+		}
+		if total != c.n {
+			t.Errorf("mix of %d over %d tenants has %d resources (%v)", c.n, c.tenants, total, kinds)
+		}
+		if c.n/c.tenants >= 10 {
+			for kind, v := range kinds {
+				if v == 0 {
+					t.Errorf("mix of %d over %d tenants has no %s", c.n, c.tenants, kind)
+				}
+			}
+		}
+		if got := len(floorItems(c.n, c.tenants)); got != c.n {
+			t.Errorf("floor of %d over %d tenants has %d items", c.n, c.tenants, got)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := Median(c.in); got != c.want {
+			t.Errorf("Median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestWriteReportKeepsWhatIsOutsideTheMarkers(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	if err := WriteReport(file, "first\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(file)
+	edited := "# Benchmarks\n\nIntro.\n\n" + strings.TrimPrefix(string(b), "# Benchmarks\n\n") + "\n## Analysis\n\nWhy.\n"
+	if err := os.WriteFile(file, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReport(file, "second\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(file)
+	want := "# Benchmarks\n\nIntro.\n\n" + markerBegin + "\nsecond\n" + markerEnd + "\n\n## Analysis\n\nWhy.\n"
+	if string(b) != want {
+		t.Errorf("report:\n%s\nwant:\n%s", b, want)
+	}
+	if err := os.WriteFile(file, []byte("no markers\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReport(file, "third\n"); err == nil || !strings.Contains(err.Error(), "markers") {
+		t.Errorf("writing over a file without markers: %v, want an error naming the markers", err)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	phases := func(apply, plan float64, requests int) []PhaseResult {
+		return []PhaseResult{
+			{Phase: PhaseApply, Seconds: []float64{apply}, Requests: []int{requests}},
+			{Phase: PhasePlan, Seconds: []float64{plan, plan + 1, plan - 1}, Requests: []int{requests}},
+		}
+	}
+	primary := &Results{N: TargetN, Tenants: TargetTenants, Subjects: []SubjectResult{
+		{Name: subjectFloor, Phases: phases(10, 4, 0)},
+		{Name: subjectFlags, Phases: phases(16, 5, 30)},
+	}, Load: []LoadResult{
+		{Target: TargetCeiling, Method: "GET", PerSecond: 1000, Parallelism: 10},
+		{Target: TargetSQLite, Method: "GET", PerSecond: 600, P99Millis: 12, Parallelism: 10},
+	}}
+	scale := &Results{N: TargetScaleN, Subjects: []SubjectResult{
+		{Name: subjectFlags, Phases: []PhaseResult{{Phase: PhasePlan, Seconds: []float64{65}, ProviderPeakBytes: []int64{100 << 20}}}},
+	}}
+	got := map[string]Target{}
+	for _, target := range Targets(primary, scale) {
+		got[target.Name] = target
+	}
+	for name, want := range map[string]string{
+		"plan of tenancy (flags) <= 1.25x the floor's (N=1000)":                   "yes",
+		"apply of tenancy (flags) <= 1.5x the floor's (N=1000)":                   "no",
+		"a refresh of 1000 flags over 10 tenants: <= 50 requests":                 "yes",
+		"provider peak memory at N=10000 <= 150 MiB":                              "yes",
+		"plan at N=10000 <= 12x plan at N=1000 (flags)":                           "no",
+		"GET throughput, tenancyd, SQLite: >= 50% of the static-JSON ceiling":     "yes",
+		"GET p99, tenancyd, SQLite, 10 clients: < 10 ms":                          "no",
+		"GET throughput, tenancyd, PostgreSQL: >= 50% of the static-JSON ceiling": "not measured",
+	} {
+		if got[name].Met != want {
+			t.Errorf("%s: met %q (%s), want %q", name, got[name].Met, got[name].Measured, want)
+		}
+	}
+}
