@@ -44,10 +44,7 @@ func environmentName(r *http.Request) (string, error) {
 // loadEnvironment reads an environment of a tenant that exists; a missing
 // tenant and a missing environment are both 404s that say which is missing.
 func loadEnvironment(ctx context.Context, tx store.Tx, tenant, name string) (api.Environment, error) {
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
-		return api.Environment{}, err
-	}
-	return getObject[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, fmt.Sprintf("environment %q", name))
+	return getChild[api.Environment](ctx, tx, tenant, api.KindEnvironment, name, fmt.Sprintf("environment %q", name))
 }
 
 // checkEnvironmentSpec validates what a caller may write, naming the field at fault.

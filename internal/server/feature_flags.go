@@ -34,10 +34,7 @@ func flagWhat(tenant, key string) string {
 // loadFeatureFlag reads a flag of a tenant that exists; a missing tenant and
 // a missing flag are both 404s that say which one is missing.
 func loadFeatureFlag(ctx context.Context, tx store.Tx, tenant, key string) (api.FeatureFlag, error) {
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
-		return api.FeatureFlag{}, err
-	}
-	return getObject[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key))
+	return getChild[api.FeatureFlag](ctx, tx, tenant, api.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key))
 }
 
 // checkFlagSpec validates what a caller may write, naming the field at fault.

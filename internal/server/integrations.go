@@ -54,10 +54,7 @@ func integrationWhat(tenant, name string) string {
 }
 
 func loadIntegration(ctx context.Context, tx store.Tx, tenant, name string) (storedIntegration, error) {
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
-		return storedIntegration{}, err
-	}
-	return getObject[storedIntegration](ctx, tx, tenant, api.KindIntegration, name, fmt.Sprintf("integration %q", name))
+	return getChild[storedIntegration](ctx, tx, tenant, api.KindIntegration, name, fmt.Sprintf("integration %q", name))
 }
 
 // checkIntegrationSpec validates what a caller may write, naming the field

@@ -98,19 +98,21 @@ func loadQuotaOwner(ctx context.Context, tx store.Tx, t quotaTarget) error {
 	return err
 }
 
-// loadQuota reads the quota t names, answering 404 when it is not set.
+// loadQuota reads the quota t names, answering 404 when it is not set. A
+// quota goes with its tenant or environment, so one found proves its owner
+// exists; the owner is read only to word a miss.
 func loadQuota(ctx context.Context, tx store.Tx, t quotaTarget) (api.Quota, error) {
+	o, err := tx.Get(ctx, t.tenant, api.KindQuota, t.key())
+	switch {
+	case err == nil:
+		return fromObject[api.Quota](o)
+	case !errors.Is(err, store.ErrNotFound):
+		return api.Quota{}, err
+	}
 	if err := loadQuotaOwner(ctx, tx, t); err != nil {
 		return api.Quota{}, err
 	}
-	o, err := tx.Get(ctx, t.tenant, api.KindQuota, t.key())
-	if errors.Is(err, store.ErrNotFound) {
-		return api.Quota{}, errNotFound("%s is not set (no quota means no limit)", t.what())
-	}
-	if err != nil {
-		return api.Quota{}, err
-	}
-	return fromObject[api.Quota](o)
+	return api.Quota{}, errNotFound("%s is not set (no quota means no limit)", t.what())
 }
 
 // environmentQuotas reads every environment quota of a tenant, by environment.

@@ -163,10 +163,7 @@ func (s *Server) createRoleBinding(w http.ResponseWriter, r *http.Request, p *pr
 
 // loadRoleBinding reads a binding of a tenant that exists, answering 404 for either.
 func loadRoleBinding(ctx context.Context, tx store.Tx, tenant, id string) (api.RoleBinding, error) {
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
-		return api.RoleBinding{}, err
-	}
-	return getObject[api.RoleBinding](ctx, tx, tenant, api.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
+	return getChild[api.RoleBinding](ctx, tx, tenant, api.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
 }
 
 func (s *Server) getRoleBinding(w http.ResponseWriter, r *http.Request, _ *principal) error {

@@ -36,10 +36,7 @@ func checkUserSpec(u api.UserSpec) error {
 
 // loadUser reads a user of a tenant that exists, answering 404 for either.
 func loadUser(ctx context.Context, tx store.Tx, tenant, userID string) (api.User, error) {
-	if _, err := loadTenant(ctx, tx, tenant); err != nil {
-		return api.User{}, err
-	}
-	return getObject[api.User](ctx, tx, tenant, api.KindUser, userID, fmt.Sprintf("user %q", userID))
+	return getChild[api.User](ctx, tx, tenant, api.KindUser, userID, fmt.Sprintf("user %q", userID))
 }
 
 // checkEmailFree refuses an e-mail address another user of the tenant has,

@@ -69,6 +69,9 @@ type sqlStore struct {
 	read  *sql.DB // the same pool as write unless the database wants separate readers
 	// now is the clock that stamps the times the store owns; see WithClock.
 	now func() time.Time
+	// writeStmts and readStmts cache prepared statements per pool; nil
+	// where the driver caches them itself (pgx).
+	writeStmts, readStmts *stmtCache
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -77,13 +80,13 @@ var _ Store = (*sqlStore)(nil)
 // COMMITTED on PostgreSQL, where each statement sees the latest commits, so
 // that reading after Lock sees what the previous lock holder wrote.
 func (s *sqlStore) Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
-	return s.run(ctx, s.write, nil, func(tx *sqlTx) error { return fn(ctx, tx) })
+	return s.run(ctx, s.write, s.writeStmts, nil, func(tx *sqlTx) error { return fn(ctx, tx) })
 }
 
 // View runs fn in a read-only snapshot: a deferred transaction on SQLite's
 // reader connections, REPEATABLE READ on PostgreSQL.
 func (s *sqlStore) View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
-	return s.run(ctx, s.read, &s.d.view, func(tx *sqlTx) error { return fn(ctx, tx) })
+	return s.run(ctx, s.read, s.readStmts, &s.d.view, func(tx *sqlTx) error { return fn(ctx, tx) })
 }
 
 // WithClock returns the store over the same database, stamping with now.
@@ -93,7 +96,17 @@ func (s *sqlStore) WithClock(now func() time.Time) Store {
 	return &c
 }
 
-func (s *sqlStore) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
+func (s *sqlStore) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
+	if err := s.runTx(ctx, db, stmts, opts, fn); err != nil {
+		return err
+	}
+	if stmts.hasPending() {
+		stmts.prepare(ctx)
+	}
+	return nil
+}
+
+func (s *sqlStore) runTx(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("store: begin transaction: %w", err)
@@ -101,7 +114,7 @@ func (s *sqlStore) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn 
 	// After a successful Commit this does nothing; otherwise it ends the
 	// transaction whether fn failed or panicked.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&sqlTx{d: s.d, tx: tx, now: s.now}); err != nil {
+	if err := fn(&sqlTx{d: s.d, tx: tx, now: s.now, stmts: stmts}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -123,6 +136,8 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
+	s.readStmts.close()
+	s.writeStmts.close()
 	if s.read == s.write {
 		return s.write.Close()
 	}
@@ -139,7 +154,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	slices.Sort(names)
-	return s.run(ctx, s.write, nil, func(tx *sqlTx) error {
+	return s.runTx(ctx, s.write, nil, nil, func(tx *sqlTx) error {
 		if err := tx.Lock(ctx, "tenancy:migrate"); err != nil {
 			return err
 		}
@@ -210,24 +225,48 @@ func (t *sqlTx) appliedMigrations(ctx context.Context) (map[int64]bool, error) {
 
 // sqlTx implements Tx over one database/sql transaction.
 type sqlTx struct {
-	d   *dialect
-	tx  *sql.Tx
-	now func() time.Time
+	d     *dialect
+	tx    *sql.Tx
+	now   func() time.Time
+	stmts *stmtCache
 }
 
 var _ Tx = (*sqlTx)(nil)
 
+// prepared is the transaction's copy of query's cached statement, or nil.
+func (t *sqlTx) prepared(ctx context.Context, query string) *sql.Stmt {
+	if s := t.stmts.stmt(query); s != nil {
+		return t.tx.StmtContext(ctx, s)
+	}
+	return nil
+}
+
 func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.rebind(query), args...)
+	query = t.d.rebind(query)
+	if s := t.prepared(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.rebind(query), args...)
+	query = t.d.rebind(query)
+	if s := t.prepared(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
 // exec runs a statement and returns how many rows it affected.
 func (t *sqlTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, t.d.rebind(query), args...)
+	query = t.d.rebind(query)
+	var res sql.Result
+	var err error
+	if s := t.prepared(ctx, query); s != nil {
+		res, err = s.ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
