@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := bench.Options{Log: stderr}
 	fs.IntVar(&o.N, "n", bench.TargetN, "resources per subject")
 	fs.IntVar(&o.Tenants, "tenants", bench.TargetTenants, "tenants the resources are spread over")
-	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians")
+	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians (0: the load test alone)")
 	fs.IntVar(&o.Parallelism, "parallelism", 0, "terraform -parallelism (0: Terraform's default, 10)")
 	workloads := fs.String("workloads", bench.WorkloadFlags+","+bench.WorkloadMix, "tenancy workloads, comma-separated: flags, mix")
 	fs.StringVar(&o.Database, "database", "sqlite", "tenancyd's database for the Terraform runs: sqlite or postgres")
@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Terraform, "terraform", "", "Terraform CLI (default: terraform on PATH)")
 	fs.StringVar(&o.WorkDir, "work", "", "working directory (default: a temporary one, removed at the end)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary working directory, with its logs and databases")
-	fs.StringVar(&o.ProfileDir, "profile", "", "save CPU profiles of tenancyd over each phase of the first run here")
+	fs.StringVar(&o.ProfileDir, "profile", "", "save CPU profiles of tenancyd here: over each phase of the first run, and over each load test")
 	fs.StringVar(&o.Note, "note", "", "a sentence about the machine for the report, such as that it was shared")
 	resultsDir := fs.String("results", "benchmarks", "directory of the results, one n<N>.json per N; the report covers them all")
 	out := fs.String("out", "BENCHMARKS.md", "report to write (between its markers); empty writes none")

@@ -152,6 +152,15 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	res.Versions.Terraform = tf.version(ctx)
 
+	if o.Runs == 0 {
+		// The load test alone.
+		if res.Load, err = runLoad(ctx, &o, bin, dir, logf); err != nil {
+			return nil, err
+		}
+		res.Machine.LoadAfter = loadAverage()
+		res.Seconds = time.Since(began).Seconds()
+		return res, nil
+	}
 	subjects := []subject{
 		{name: subjectTerraformData, dir: filepath.Join(dir, "terraform_data"), kinds: map[string]int{"terraform_data": o.N}},
 		{name: subjectFloor, dir: filepath.Join(dir, "benchfloor"), kinds: map[string]int{"benchfloor_item": o.N}},
@@ -328,8 +337,10 @@ func (o *Options) check() error {
 		return fmt.Errorf("n is %d; use 1 or more", o.N)
 	case o.Tenants < 1 || o.Tenants > o.N:
 		return fmt.Errorf("tenants is %d; use 1 to n (%d)", o.Tenants, o.N)
-	case o.Runs < 1:
-		return fmt.Errorf("runs is %d; use 1 or more (3 or more for medians)", o.Runs)
+	case o.Runs < 0:
+		return fmt.Errorf("runs is %d; use 1 or more (3 or more for medians), or 0 for the load test alone", o.Runs)
+	case o.Runs == 0 && o.LoadDuration <= 0:
+		return errors.New("runs is 0 and the load test is off: nothing to measure")
 	case o.Database != "sqlite" && o.Database != "postgres":
 		return fmt.Errorf("database %q: use sqlite or postgres", o.Database)
 	case o.Database == "postgres" && o.PostgresURL == "":

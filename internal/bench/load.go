@@ -76,6 +76,9 @@ type loadTarget struct {
 	name  string
 	base  string
 	token string
+	// engine is tenancyd's database, "" for the ceiling; pprof is where
+	// tenancyd serves its profiler, when asked to.
+	engine, pprof string
 }
 
 // runLoad compares tenancyd's GET and PATCH of a feature flag, on SQLite and
@@ -90,7 +93,7 @@ func runLoad(ctx context.Context, o *Options, bin, dir string, logf func(string,
 	var sample []byte
 	for _, engine := range engines {
 		name := "load-" + engine
-		t, err := startOn(ctx, filepath.Join(bin, "tenancyd"), dir, name, engine, o.PostgresURL, false)
+		t, err := startOn(ctx, filepath.Join(bin, "tenancyd"), dir, name, engine, o.PostgresURL, o.ProfileDir != "")
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +101,8 @@ func runLoad(ctx context.Context, o *Options, bin, dir string, logf func(string,
 		if sample, err = setupLoad(ctx, t); err != nil {
 			return nil, err
 		}
-		targets = append(targets, loadTarget{name: map[string]string{"sqlite": TargetSQLite, "postgres": TargetPostgres}[engine], base: t.URL, token: t.Token})
+		targets = append(targets, loadTarget{name: map[string]string{"sqlite": TargetSQLite, "postgres": TargetPostgres}[engine],
+			base: t.URL, token: t.Token, engine: engine, pprof: t.PprofURL})
 	}
 
 	bodyFile := filepath.Join(dir, "static.json")
@@ -125,9 +129,20 @@ func runLoad(ctx context.Context, o *Options, bin, dir string, logf func(string,
 	for _, method := range []string{http.MethodGet, http.MethodPatch} {
 		for _, t := range targets {
 			logf("load: %s %s, %d clients for %s", method, t.name, o.LoadParallelism, o.LoadDuration)
+			if t.pprof != "" {
+				if err := cpuProfile(ctx, t.pprof, "start", ""); err != nil {
+					return nil, err
+				}
+			}
 			r, err := loadTest(ctx, t, method, o.LoadParallelism, o.LoadDuration)
 			if err != nil {
 				return nil, err
+			}
+			if t.pprof != "" {
+				file := filepath.Join(o.ProfileDir, fmt.Sprintf("tenancyd-load-%s-%s.pprof", t.engine, strings.ToLower(method)))
+				if err := cpuProfile(ctx, t.pprof, "stop", file); err != nil {
+					return nil, err
+				}
 			}
 			out = append(out, r)
 		}

@@ -105,7 +105,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 		return nil, unauthenticated("missing bearer token: send Authorization: Bearer <token>")
 	}
 	var tok store.TokenRecord
-	err := s.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.store.Read(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		tok, err = tx.TokenByHash(ctx, hashToken(strings.TrimSpace(secret)))
 		return err

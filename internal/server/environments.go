@@ -208,7 +208,7 @@ func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request, _ *princ
 	if err != nil {
 		return err
 	}
-	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		e, err := loadEnvironment(ctx, tx, r.PathValue("tenant"), name)
 		return &e, err
 	})

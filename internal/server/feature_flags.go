@@ -170,7 +170,7 @@ func (s *Server) createFeatureFlag(w http.ResponseWriter, r *http.Request, p *pr
 }
 
 func (s *Server) getFeatureFlag(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		f, err := loadFeatureFlag(ctx, tx, r.PathValue("tenant"), r.PathValue("key"))
 		return &f, err
 	})

@@ -143,7 +143,7 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *pr
 }
 
 func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		i, err := loadIntegration(ctx, tx, r.PathValue("tenant"), r.PathValue("name"))
 		out := i.public()
 		return &out, err

@@ -111,11 +111,23 @@ func putObject[T any, P document[T]](ctx context.Context, tx store.Tx, tenant, k
 	return fromObject[T, P](o)
 }
 
-// view runs a read-only handler body and answers with what it returns; a
-// returned pointer to an object with api.Meta also sets the ETag.
+// view runs a read-only handler body in one snapshot and answers with what
+// it returns; a returned pointer to an object with api.Meta also sets the ETag.
 func (s *Server) view(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, tx store.Tx) (any, error)) error {
+	return s.answer(w, r, s.store.View, fn)
+}
+
+// viewOne is view for a GET of one object, which reads it with one
+// statement outside a transaction when it is there (see store.Read).
+func (s *Server) viewOne(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, tx store.Tx) (any, error)) error {
+	return s.answer(w, r, s.store.Read, fn)
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, read func(context.Context, func(context.Context, store.Tx) error) error,
+	fn func(ctx context.Context, tx store.Tx) (any, error),
+) error {
 	var out any
-	err := s.store.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
+	err := read(r.Context(), func(ctx context.Context, tx store.Tx) error {
 		var err error
 		out, err = fn(ctx, tx)
 		return err

@@ -181,7 +181,7 @@ func (s *Server) getQuota(w http.ResponseWriter, r *http.Request, perEnvironment
 	if err != nil {
 		return err
 	}
-	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		q, err := loadQuota(ctx, tx, t)
 		return &q, err
 	})

@@ -264,7 +264,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		t, err := loadTenant(ctx, tx, r.PathValue("tenant"))
 		return &t, err
 	})

@@ -105,7 +105,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	return s.view(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
+	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		u, err := loadUser(ctx, tx, r.PathValue("tenant"), r.PathValue("user"))
 		return &u, err
 	})

@@ -96,6 +96,26 @@ func (s *sqlStore) WithClock(now func() time.Time) Store {
 	return &c
 }
 
+// errReadOnly refuses a write or a lock inside Read.
+var errReadOnly = errors.New("store: Read only reads; write in Update")
+
+func (s *sqlStore) Read(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	single := &sqlTx{d: s.d, db: s.read, now: s.now, stmts: s.readStmts}
+	err := fn(ctx, single)
+	if s.readStmts.hasPending() {
+		s.readStmts.prepare(ctx)
+	}
+	if single.refused {
+		return errReadOnly
+	}
+	if single.statements <= 1 {
+		return err
+	}
+	// Several statements outside a transaction may each see another
+	// state: do it again, in one snapshot.
+	return s.View(ctx, fn)
+}
+
 func (s *sqlStore) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
 	if err := s.runTx(ctx, db, stmts, opts, fn); err != nil {
 		return err
@@ -223,43 +243,85 @@ func (t *sqlTx) appliedMigrations(ctx context.Context) (map[int64]bool, error) {
 	return applied, nil
 }
 
-// sqlTx implements Tx over one database/sql transaction.
+// sqlTx implements Tx over one database/sql transaction or, for Read,
+// over the pool db without one.
 type sqlTx struct {
 	d     *dialect
 	tx    *sql.Tx
 	now   func() time.Time
+	db    *sql.DB // Read's pool, when tx is nil
 	stmts *stmtCache
+	// statements counts the statements run, for Read; refused says Read
+	// was asked to write.
+	statements int
+	refused    bool
+}
+
+// readOnly reports whether query may run in Read, outside a transaction on
+// a pool that may write (PostgreSQL's): only a SELECT does; anything else
+// is refused without reaching the database.
+func (t *sqlTx) readOnly(query string) bool {
+	if t.tx != nil || strings.HasPrefix(query, "SELECT ") {
+		return true
+	}
+	t.refused = true
+	return false
 }
 
 var _ Tx = (*sqlTx)(nil)
 
-// prepared is the transaction's copy of query's cached statement, or nil.
+// prepared is query's cached statement, the transaction's copy in a
+// transaction; nil when it has none yet.
 func (t *sqlTx) prepared(ctx context.Context, query string) *sql.Stmt {
-	if s := t.stmts.stmt(query); s != nil {
-		return t.tx.StmtContext(ctx, s)
+	s := t.stmts.stmt(query)
+	if s == nil || t.tx == nil {
+		return s
 	}
-	return nil
+	return t.tx.StmtContext(ctx, s)
 }
 
 func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	query = t.d.rebind(query)
+	if !t.readOnly(query) {
+		return nil, errReadOnly
+	}
+	t.statements++
 	if s := t.prepared(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
+	}
+	if t.tx == nil {
+		return t.db.QueryContext(ctx, query, args...)
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	query = t.d.rebind(query)
+	if !t.readOnly(query) {
+		// A *sql.Row carries its error only from a query: one with a done
+		// context fails before taking a connection. Read reports errReadOnly.
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		return t.db.QueryRowContext(done, query, args...)
+	}
+	t.statements++
 	if s := t.prepared(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
+	}
+	if t.tx == nil {
+		return t.db.QueryRowContext(ctx, query, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
 // exec runs a statement and returns how many rows it affected.
 func (t *sqlTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if t.tx == nil {
+		t.refused = true
+		return 0, errReadOnly
+	}
 	query = t.d.rebind(query)
+	t.statements++
 	var res sql.Result
 	var err error
 	if s := t.prepared(ctx, query); s != nil {
@@ -274,6 +336,10 @@ func (t *sqlTx) exec(ctx context.Context, query string, args ...any) (int64, err
 }
 
 func (t *sqlTx) Lock(ctx context.Context, names ...string) error {
+	if t.tx == nil {
+		t.refused = true
+		return errReadOnly
+	}
 	if t.d.lock == nil {
 		return nil
 	}
@@ -555,8 +621,13 @@ func (t *sqlTx) CreateToken(ctx context.Context, tok TokenRecord) error {
 	return nil
 }
 
+const tokenByHash = "SELECT " + tokenColumns + " FROM tokens WHERE hash = ?"
+
 func (t *sqlTx) TokenByHash(ctx context.Context, hash []byte) (TokenRecord, error) {
-	tok, err := scanToken(t.queryRow(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", hash))
+	return tokenFound(scanToken(t.queryRow(ctx, tokenByHash, hash)))
+}
+
+func tokenFound(tok TokenRecord, err error) (TokenRecord, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return TokenRecord{}, fmt.Errorf("store: token by hash: %w", ErrNotFound)
 	}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateRollsBack", testUpdateRollsBack},
 		{"ViewIsReadOnly", testViewIsReadOnly},
 		{"ViewSeesOneSnapshot", testViewSeesOneSnapshot},
+		{"Read", testRead},
 		{"Tokens", testTokens},
 		{"TokenLineage", testTokenLineage},
 		{"Audit", testAudit},
@@ -576,6 +577,61 @@ func testUpdateRollsBack(t *testing.T, s store.Store) {
 	if _, err := get(t, s, "acme", api.KindUser, "u3"); err != nil {
 		t.Errorf("Create after a handled ErrExists: %v", err)
 	}
+}
+
+// testRead checks Read: one statement runs once; several run again, in one
+// snapshot; writes and locks fail.
+func testRead(t *testing.T, s store.Store) {
+	create(t, s, "acme", api.KindFeatureFlag, "a", `{"n":1}`)
+	create(t, s, "acme", api.KindFeatureFlag, "b", `{"n":2}`)
+	ctx := t.Context()
+	calls := 0
+	err := s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
+		calls++
+		o, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "a")
+		if err == nil && o.Revision != 1 {
+			t.Errorf("Read got revision %d, want 1", o.Revision)
+		}
+		return err
+	})
+	if err != nil || calls != 1 {
+		t.Errorf("Read of one object: %v after %d calls; want no error after one", err, calls)
+	}
+	err = s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "missing")
+		return err
+	})
+	wantErr(t, "Read of a missing object", err, store.ErrNotFound)
+
+	calls = 0
+	err = s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
+		calls++
+		if _, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "a"); err != nil {
+			return err
+		}
+		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "b")
+		return err
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("Read of two objects: %v after %d calls; want no error after two (the second in a View)", err, calls)
+	}
+
+	for name, write := range map[string]func(ctx context.Context, tx store.Tx) error{
+		"Create": func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.Create(ctx, store.Object{Tenant: "acme", Kind: api.KindFeatureFlag, Key: "c", Data: []byte(`{}`)})
+			return err
+		},
+		"Lock": func(ctx context.Context, tx store.Tx) error { return tx.Lock(ctx, "tenant:acme") },
+	} {
+		if err := s.Read(ctx, write); err == nil {
+			t.Errorf("%s inside Read succeeded; Read only reads", name)
+		}
+	}
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "c")
+		wantErr(t, "Get of an object Read tried to create", err, store.ErrNotFound)
+		return nil
+	})
 }
 
 func testViewIsReadOnly(t *testing.T, s store.Store) {
