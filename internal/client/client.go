@@ -75,6 +75,8 @@ type Client struct {
 	http      *retryablehttp.Client
 	// self is what Identify learned about the token, nil before.
 	self atomic.Pointer[api.TokenInfo]
+	// refresh batches the reads of Refresh* calls; see refreshCache.
+	refresh *refreshCache
 }
 
 // New checks cfg and returns a client for it. Its errors never contain the
@@ -149,6 +151,7 @@ func newClient(cfg Config) (*Client, error) {
 		base:      base,
 		token:     cfg.Token,
 		userAgent: cfg.UserAgent,
+		refresh:   newRefreshCache(),
 		http: &retryablehttp.Client{
 			HTTPClient: &http.Client{
 				Transport: transport, Timeout: cfg.RequestTimeout,
@@ -358,6 +361,8 @@ type request struct {
 	// expect is the identity the answer must have; expectItems, the one
 	// every item of a list answer must have.
 	expect, expectItems identity
+	// readOnly marks a POST that changes nothing, such as a preview.
+	readOnly bool
 }
 
 // identity names the object a request is about by JSON fields of the
@@ -426,7 +431,8 @@ func deleteAs[T any](ctx context.Context, c *Client, path string, ifMatch int64,
 	return send[T](ctx, c, request{method: http.MethodDelete, path: path, ifMatch: ifMatch, emptyOK: true, expect: id})
 }
 
-// ListAll reads every page of the list at path, following next_page_token.
+// ListAll reads every page of the list at path, following next_page_token,
+// in pages of the largest size the API allows unless query says otherwise.
 func ListAll[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
 	return listAll[T](ctx, c, path, query, nil)
 }
@@ -436,6 +442,9 @@ func listAll[T any](ctx context.Context, c *Client, path string, query url.Value
 	query = maps.Clone(query)
 	if query == nil {
 		query = url.Values{}
+	}
+	if !query.Has("page_size") {
+		query.Set("page_size", strconv.Itoa(api.MaxPageSize))
 	}
 	all := []T{}
 	seen := map[string]bool{}
@@ -511,6 +520,10 @@ func (c *Client) do(ctx context.Context, r request, out any) (bool, error) {
 		req.Header.Set("If-Match", strconv.Quote(strconv.FormatInt(r.ifMatch, 10)))
 	}
 
+	// A write drops what the refresh cache holds of its tenant, before (so no
+	// list starts from the old state) and after (in case one did meanwhile).
+	c.refresh.forgetFor(r)
+	defer c.refresh.forgetFor(r)
 	// A 2xx answer whose body is cut short or is not JSON (a proxy in the
 	// way, a dropped connection) is retried like a 5xx: a retried write
 	// carries the same Idempotency-Key, so the server answers it from its

@@ -101,8 +101,8 @@ func TestTenantDataCalls(t *testing.T) {
 		{"POST", "/v1/tenants/acme/backups", "", "", `{"environment":"staging"}`},
 		{"POST", "/v1/tenants/acme/backups", "dry_run=true", "", `{"environment":null}`},
 		{"GET", "/v1/tenants/acme/backups/bkp_1", "", "", ""},
-		{"GET", "/v1/tenants/acme/backups", "", "", ""},
-		{"GET", "/v1/backups", "tenant=gone", "", ""},
+		{"GET", "/v1/tenants/acme/backups", "page_size=500", "", ""},
+		{"GET", "/v1/backups", "page_size=500&tenant=gone", "", ""},
 		{"DELETE", "/v1/tenants/acme/backups/bkp_1", "", "", ""},
 		{"POST", "/v1/backups/bkp_1/restore", "", "", `{"target_tenant":"beta","target_environment":"sandbox","move":true}`},
 	}

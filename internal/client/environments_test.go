@@ -60,7 +60,7 @@ func TestEnvironmentCalls(t *testing.T) {
 		{"POST", "/v1/tenants/acme/environments", "dry_run=true", "", "application/json", string(body)},
 		{"GET", "/v1/tenants/acme/environments/staging", "", "", "", ""},
 		{"GET", "/v1/tenants/acme/environments/gone", "", "", "", ""},
-		{"GET", "/v1/tenants/acme/environments", "type=production", "", "", ""},
+		{"GET", "/v1/tenants/acme/environments", "page_size=500&type=production", "", "", ""},
 		{"PATCH", "/v1/tenants/acme/environments/staging", "", `"1"`, "application/merge-patch+json", `{"settings":{"log_level":null}}`},
 		{"DELETE", "/v1/tenants/acme/environments/a%2Fb", "", "", "", ""},
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strconv"
 
@@ -27,7 +28,14 @@ func promotionIdentity(tenant string, req api.PromotionRequest) identity {
 // promotion runs, and the answer lists the changes.
 func (c *Client) PreviewPromotion(ctx context.Context, tenant string, req api.PromotionRequest) (*api.Promotion, error) {
 	req.DryRun = true
-	return create[api.Promotion](ctx, c, promotionsPath(tenant), req, promotionIdentity(tenant, req))
+	r, err := jsonRequest(http.MethodPost, promotionsPath(tenant), req, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.expect = promotionIdentity(tenant, req)
+	// A preview writes nothing, so it leaves the refresh cache alone.
+	r.readOnly = true
+	return send[api.Promotion](ctx, c, r)
 }
 
 // Promote promotes req's source to its target and returns the promotion,

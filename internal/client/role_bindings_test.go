@@ -55,7 +55,7 @@ func TestRoleBindingCalls(t *testing.T) {
 		{"POST", "/v1/tenants/acme/role-bindings", "", "", body},
 		{"POST", "/v1/tenants/acme/role-bindings", "dry_run=true", "", body},
 		{"GET", "/v1/tenants/acme/role-bindings/rb_1", "", "", ""},
-		{"GET", "/v1/tenants/acme/role-bindings", "user_id=usr_1", "", ""},
+		{"GET", "/v1/tenants/acme/role-bindings", "page_size=500&user_id=usr_1", "", ""},
 		{"PATCH", "/v1/tenants/acme/role-bindings/rb_1", "", `"2"`, `{"role":"tenant_user"}`},
 		{"DELETE", "/v1/tenants/acme/role-bindings/rb_1", "", `"3"`, ""},
 	}

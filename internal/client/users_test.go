@@ -50,7 +50,7 @@ func TestUserCalls(t *testing.T) {
 	want := []call{
 		{"POST", "/v1/tenants/acme/users", "", "", `{"email":"a@example.com","display_name":"A"}`},
 		{"GET", "/v1/tenants/acme/users/usr_%2Fx", "", "", ""},
-		{"GET", "/v1/tenants/acme/users", "email=a%40example.com", "", ""},
+		{"GET", "/v1/tenants/acme/users", "email=a%40example.com&page_size=500", "", ""},
 		{"PATCH", "/v1/tenants/acme/users/usr_1", "", `"3"`, `{"display_name":"B"}`},
 		{"DELETE", "/v1/tenants/acme/users/usr_1", "", "", ""},
 	}

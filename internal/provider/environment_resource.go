@@ -402,7 +402,7 @@ func (r *environmentResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	tenant, name := state.TenantID.ValueString(), state.Name.ValueString()
-	e, err := r.client.GetEnvironment(ctx, tenant, name)
+	e, err := r.client.RefreshEnvironment(ctx, tenant, name)
 	if readFailed(ctx, resp, fmt.Sprintf("environment %q of tenant %q", name, tenant), err) {
 		return
 	}

@@ -182,7 +182,7 @@ func (r *featureFlagResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	tenant, key := state.TenantID.ValueString(), state.Key.ValueString()
-	f, err := r.client.GetFeatureFlag(ctx, tenant, key)
+	f, err := r.client.RefreshFeatureFlag(ctx, tenant, key)
 	if readFailed(ctx, resp, "feature flag "+strconv.Quote(formatID(tenant, key)), err) {
 		return
 	}

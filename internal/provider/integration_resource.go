@@ -251,7 +251,7 @@ func (r *integrationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	tenant, name := state.key()
-	i, err := r.client.GetIntegration(ctx, tenant, name)
+	i, err := r.client.RefreshIntegration(ctx, tenant, name)
 	if readFailed(ctx, resp, state.what(), err) {
 		return
 	}

@@ -155,7 +155,7 @@ func (r *userResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		return
 	}
 	tenant, id := state.key()
-	u, err := r.client.GetUser(ctx, tenant, id)
+	u, err := r.client.RefreshUser(ctx, tenant, id)
 	if readFailed(ctx, resp, state.what(), err) {
 		return
 	}
