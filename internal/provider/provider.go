@@ -29,6 +29,7 @@ import (
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/refreshfix"
+	"github.com/tenancyhq/terraform-provider-tenancy/internal/requestctx"
 )
 
 var (
@@ -74,10 +75,12 @@ func New(version string) func() provider.Provider {
 // NewProtocol6 returns the factory of the provider's protocol 6 server, as
 // Terraform talks to it: the framework's server, with the refreshed state
 // encoded so that a refresh-only plan without changes says so in its exit
-// code (see package refreshfix).
+// code (see package refreshfix), and keeping nothing of a request once it is
+// answered (see package requestctx; the framework alone held ~12 KiB a
+// request, 500 MiB at 10000 resources).
 func NewProtocol6(version string) func() tfprotov6.ProviderServer {
 	return func() tfprotov6.ProviderServer {
-		return refreshfix.Wrap(providerserver.NewProtocol6(New(version)())())
+		return refreshfix.Wrap(requestctx.Wrap(providerserver.NewProtocol6(New(version)())()))
 	}
 }
 
