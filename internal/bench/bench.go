@@ -368,7 +368,7 @@ func build(ctx context.Context, root, bin string) error {
 		"terraform-provider-benchfloor": "./cmd/terraform-provider-benchfloor",
 		"tenancyd":                      "./cmd/tenancyd",
 	} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, name), pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, name), pkg) //nolint:gosec // Packages of this repository, by fixed names.
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)

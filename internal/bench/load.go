@@ -263,10 +263,10 @@ func loadTest(ctx context.Context, t loadTarget, method string, parallelism int,
 	}
 	r := LoadResult{Target: t.name, Method: method, Parallelism: parallelism, Seconds: d.Seconds(), Requests: len(latencies), Errors: errs}
 	if len(latencies) == 0 {
-		return r, fmt.Errorf("load test of %s %s: no request succeeded: %v", method, t.name, firstErr)
+		return r, fmt.Errorf("load test of %s %s: no request succeeded: %w", method, t.name, firstErr)
 	}
 	if errs > len(latencies)/100 {
-		return r, fmt.Errorf("load test of %s %s: %d of %d requests failed, the first: %v", method, t.name, errs, errs+len(latencies), firstErr)
+		return r, fmt.Errorf("load test of %s %s: %d of %d requests failed, the first: %w", method, t.name, errs, errs+len(latencies), firstErr)
 	}
 	slices.Sort(latencies)
 	r.PerSecond = float64(len(latencies)) / d.Seconds()
@@ -285,7 +285,7 @@ func percentile(sorted []time.Duration, p float64) float64 {
 func waitForFile(file string, limit time.Duration) (string, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(file); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		if b, err := os.ReadFile(file); err == nil && len(bytes.TrimSpace(b)) > 0 { //nolint:gosec // A file the benchmark asked a child to write.
 			return string(bytes.TrimSpace(b)), nil
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -115,7 +115,7 @@ func childPIDs(pid int) []int {
 	if len(tasks) > 0 {
 		var out []int
 		for _, f := range tasks {
-			b, err := os.ReadFile(f)
+			b, err := os.ReadFile(f) //nolint:gosec // A /proc file of a child process.
 			if err != nil {
 				continue
 			}
@@ -130,7 +130,7 @@ func childPIDs(pid int) []int {
 	var out []int
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, f := range stats {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) //nolint:gosec // A /proc file.
 		if err != nil {
 			continue
 		}

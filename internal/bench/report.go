@@ -87,7 +87,7 @@ func WriteReport(file, generated string) error {
 		return fmt.Errorf("%s has no %q ... %q block to replace; move it aside or add the markers", file, markerBegin, markerEnd)
 	}
 	s = s[:i] + block + strings.TrimPrefix(s[j+len(markerEnd):], "\n")
-	return os.WriteFile(file, []byte(s), 0o600)
+	return os.WriteFile(file, []byte(s), 0o600) //nolint:gosec // The report the caller named.
 }
 
 // Target is one target of the issue and what was measured for it.

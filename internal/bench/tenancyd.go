@@ -83,14 +83,14 @@ func startTenancyd(ctx context.Context, bin, dir, name, database string, pprof b
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if b, err := os.ReadFile(addrFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		if b, err := os.ReadFile(addrFile); err == nil && len(strings.TrimSpace(string(b))) > 0 { //nolint:gosec // The file tenancyd was told to write.
 			t.URL = "http://" + strings.TrimSpace(string(b))
 			break
 		}
 		select {
 		case err := <-t.waited:
 			t.waited <- err
-			return nil, fmt.Errorf("tenancyd exited before listening (%v); see %s:\n%s", err, logFile, tail(logFile))
+			return nil, fmt.Errorf("tenancyd exited before listening (%w); see %s:\n%s", err, logFile, tail(logFile))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -141,14 +141,6 @@ func freeLoopbackAddr() (string, error) {
 type serverCounters struct {
 	requests   map[string]float64 // by route
 	cpuSeconds float64
-}
-
-func (c serverCounters) total() float64 {
-	var n float64
-	for _, v := range c.requests {
-		n += v
-	}
-	return n
 }
 
 // scrape reads tenancyd_http_requests_total (summed over status codes, by

@@ -9,7 +9,6 @@ package benchfloor
 import (
 	"context"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	providerschema "github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -64,11 +63,6 @@ type itemModel struct {
 	Description  types.String `tfsdk:"description"`
 	Environments types.Map    `tfsdk:"environments"`
 }
-
-var itemEnvironmentType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"enabled":            types.BoolType,
-	"rollout_percentage": types.Int64Type,
-}}
 
 func (r *itemResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_item"
