@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/api"
 	"github.com/tenancyhq/terraform-provider-tenancy/internal/client"
@@ -28,6 +29,10 @@ type providerData struct {
 	// token is the provider's token as GET /v1/tokens/self describes it:
 	// its tenant ("" for a platform token) and role.
 	token api.TokenInfo
+
+	// lookups makes the resources that ask the same question at once, as
+	// Terraform's parallel walk has them do, wait for one request.
+	lookups singleflight.Group
 
 	mu      sync.Mutex
 	regions []string
@@ -118,13 +123,20 @@ func (d *providerData) platformRegions(ctx context.Context) ([]string, error) {
 	if cached != nil {
 		return cached, nil
 	}
-	regions, err := d.client.ListRegions(ctx)
+	v, err, _ := d.lookups.Do("regions", func() (any, error) {
+		regions, err := d.client.ListRegions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		d.regions = regions
+		d.mu.Unlock()
+		return regions, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	d.regions = regions
-	d.mu.Unlock()
+	regions, _ := v.([]string)
 	return regions, nil
 }
 
@@ -137,21 +149,28 @@ func (d *providerData) platformTenantQuota(ctx context.Context, tenant string) (
 	if ok {
 		return q, nil
 	}
-	got, err := d.client.GetQuota(ctx, tenant, "")
-	switch {
-	case errors.Is(err, client.ErrNotFound):
-		q = nil
-	case err != nil:
+	v, err, _ := d.lookups.Do("quota\x00"+tenant, func() (any, error) {
+		got, err := d.client.GetQuota(ctx, tenant, "")
+		var spec *api.QuotaSpec
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			spec = &got.QuotaSpec
+		}
+		d.mu.Lock()
+		if d.tenantQuotas == nil {
+			d.tenantQuotas = map[string]*api.QuotaSpec{}
+		}
+		d.tenantQuotas[tenant] = spec
+		d.mu.Unlock()
+		return spec, nil
+	})
+	if err != nil {
 		return nil, err
-	default:
-		q = &got.QuotaSpec
 	}
-	d.mu.Lock()
-	if d.tenantQuotas == nil {
-		d.tenantQuotas = map[string]*api.QuotaSpec{}
-	}
-	d.tenantQuotas[tenant] = q
-	d.mu.Unlock()
+	q, _ = v.(*api.QuotaSpec)
 	return q, nil
 }
 
