@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians (0: the load test alone)")
 	fs.IntVar(&o.Parallelism, "parallelism", 0, "terraform -parallelism (0: Terraform's default, 10)")
 	workloads := fs.String("workloads", bench.WorkloadFlags+","+bench.WorkloadMix, "tenancy workloads, comma-separated: flags, mix")
+	fs.BoolVar(&o.NoFloors, "no-floors", false, "leave out terraform_data and the floor provider (a scale run that needs only the tenancy provider's figures)")
 	fs.StringVar(&o.Database, "database", "sqlite", "tenancyd's database for the Terraform runs: sqlite or postgres")
 	fs.StringVar(&o.PostgresURL, "postgres", os.Getenv("TENANCY_TEST_POSTGRES_URL"),
 		"PostgreSQL server to create throwaway databases on (default $TENANCY_TEST_POSTGRES_URL, which scripts/with-postgres.sh sets); empty leaves PostgreSQL out")

@@ -34,6 +34,9 @@ type Options struct {
 	Parallelism int
 	// Workloads of the tenancy provider: WorkloadFlags and WorkloadMix.
 	Workloads []string
+	// NoFloors leaves out terraform_data and the floor provider, for a scale
+	// run that only needs the tenancy provider's own figures.
+	NoFloors bool
 	// Database is the engine tenancyd uses for the Terraform runs: sqlite or postgres.
 	Database string
 	// PostgresURL is a PostgreSQL server on which the benchmark creates (and
@@ -161,15 +164,18 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		res.Seconds = time.Since(began).Seconds()
 		return res, nil
 	}
-	subjects := []subject{
-		{name: subjectTerraformData, dir: filepath.Join(dir, "terraform_data"), kinds: map[string]int{"terraform_data": o.N}},
-		{name: subjectFloor, dir: filepath.Join(dir, "benchfloor"), kinds: map[string]int{"benchfloor_item": o.N}},
-	}
-	if err := writeConfig(subjects[0].dir, terraformDataConfig(o.N, o.Tenants)); err != nil {
-		return nil, err
-	}
-	if err := writeConfig(subjects[1].dir, floorConfig(o.N, o.Tenants)); err != nil {
-		return nil, err
+	var subjects []subject
+	if !o.NoFloors {
+		subjects = []subject{
+			{name: subjectTerraformData, dir: filepath.Join(dir, "terraform_data"), kinds: map[string]int{"terraform_data": o.N}},
+			{name: subjectFloor, dir: filepath.Join(dir, "benchfloor"), kinds: map[string]int{"benchfloor_item": o.N}},
+		}
+		if err := writeConfig(subjects[0].dir, terraformDataConfig(o.N, o.Tenants)); err != nil {
+			return nil, err
+		}
+		if err := writeConfig(subjects[1].dir, floorConfig(o.N, o.Tenants)); err != nil {
+			return nil, err
+		}
 	}
 	var server *tenancyd
 	if len(o.Workloads) > 0 {
@@ -341,6 +347,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("runs is %d; use 1 or more (3 or more for medians), or 0 for the load test alone", o.Runs)
 	case o.Runs == 0 && o.LoadDuration <= 0:
 		return errors.New("runs is 0 and the load test is off: nothing to measure")
+	case o.Runs > 0 && o.NoFloors && len(o.Workloads) == 0:
+		return errors.New("no floors and no workloads: nothing to measure")
 	case o.Database != "sqlite" && o.Database != "postgres":
 		return fmt.Errorf("database %q: use sqlite or postgres", o.Database)
 	case o.Database == "postgres" && o.PostgresURL == "":
