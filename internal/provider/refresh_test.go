@@ -46,10 +46,12 @@ const (
 	routeFlags = "GET /v1/tenants/{tenant}/feature-flags"
 	routeUser  = "GET /v1/tenants/{tenant}/users/{user}"
 	routeUsers = "GET /v1/tenants/{tenant}/users"
+	routeRB    = "GET /v1/tenants/{tenant}/role-bindings/{binding}"
+	routeRBs   = "GET /v1/tenants/{tenant}/role-bindings"
 )
 
-// TestAccRefresh_batchedAndNeverHidesAChange refreshes a tenant's flags and
-// users the way a fleet is refreshed: one GET for the first object of each
+// TestAccRefresh_batchedAndNeverHidesAChange refreshes a tenant's flags,
+// users and role bindings the way a fleet is refreshed: one GET for the first object of each
 // kind, then one list for the rest, not a GET each. The read cache behind it
 // lives for one Terraform operation, so a change made by hand between two
 // plans shows in the second as drift, a flag deleted by hand is planned for
@@ -77,6 +79,15 @@ resource "tenancy_user" %[2]q {
   tenant_id    = %[1]q
   email        = "%[2]s@example.com"
   display_name = "User %[2]s"
+}
+`, tenant, u)
+	}
+	for _, u := range []string{"ann", "bob", "cyd"} {
+		fmt.Fprintf(&hcl, `
+resource "tenancy_role_binding" %[2]q {
+  tenant_id = %[1]q
+  user_id   = tenancy_user.%[2]s.user_id
+  role      = "tenant_viewer"
 }
 `, tenant, u)
 	}
@@ -133,6 +144,9 @@ resource "tenancy_user" %[2]q {
 							}
 							if d(routeUser) > 1 || d(routeUsers) != 1 {
 								t.Errorf("refreshing 3 users took %d GETs and %d lists; want at most 1 GET and one list", d(routeUser), d(routeUsers))
+							}
+							if d(routeRB) > 1 || d(routeRBs) != 1 {
+								t.Errorf("refreshing 3 role bindings took %d GETs and %d lists; want at most 1 GET and one list", d(routeRB), d(routeRBs))
 							}
 						}),
 					},

@@ -199,7 +199,7 @@ func (r *roleBindingResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	tenant, id := state.key()
-	b, err := r.client.GetRoleBinding(ctx, tenant, id)
+	b, err := r.client.RefreshRoleBinding(ctx, tenant, id)
 	if readFailed(ctx, resp, state.what(), err) {
 		return
 	}

@@ -383,7 +383,7 @@ func (r *tenantResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	t, err := r.client.GetTenant(ctx, state.Slug.ValueString())
+	t, err := r.client.RefreshTenant(ctx, state.Slug.ValueString())
 	if readFailed(ctx, resp, "tenant "+strconv.Quote(state.Slug.ValueString()), err) {
 		return
 	}
