@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -51,10 +52,11 @@ const (
 )
 
 // TestAccRefresh_batchedAndNeverHidesAChange refreshes a tenant's flags,
-// users and role bindings the way a fleet is refreshed: one GET for the first object of each
-// kind, then one list for the rest, not a GET each. The read cache behind it
-// lives for one Terraform operation, so a change made by hand between two
-// plans shows in the second as drift, a flag deleted by hand is planned for
+// users and role bindings the way a fleet is refreshed: one GET for the
+// first object of each kind, then one list for the rest, not a GET each.
+// The read cache behind it lives for one Terraform operation, so a change
+// made by hand between two plans, to objects the first plan read from a
+// list, shows in the second as drift; a flag deleted by hand is planned for
 // re-creation, and the apply that repairs them leaves a clean plan.
 func TestAccRefresh_batchedAndNeverHidesAChange(t *testing.T) {
 	t.Parallel()
@@ -99,6 +101,46 @@ resource "tenancy_role_binding" %[2]q {
 		CheckDestroy:             checkFlagsDestroyed(srv),
 		Steps: []resource.TestStep{
 			{Config: config},
+			{
+				// A plan that reads the flags through one list.
+				PreConfig: func() { before = requestsByRoute(t, srv) },
+				Config:    config,
+				PlanOnly:  true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan(), listedOnce(t, srv, &before)},
+				},
+			},
+			{
+				// Between that plan and the next, someone changes two
+				// flags (at least one of them was served by the list, since
+				// only one flag is read with its own GET) and a user. The
+				// next plan, which lists them again, shows every change.
+				PreConfig: func() {
+					setFlagByHand(t, srv, tenant, "flag-b", `{"description":"b changed by hand"}`)
+					setFlagByHand(t, srv, tenant, "flag-d", `{"environments":{"staging":{"enabled":false}}}`)
+					users, err := srv.Client.ListUsers(context.Background(), tenant, url.Values{"email": {"cyd@example.com"}})
+					if err != nil || len(users) != 1 {
+						t.Fatalf("find cyd: %v %v", users, err)
+					}
+					if _, err := srv.Client.UpdateUser(context.Background(), tenant, users[0].UserID, json.RawMessage(`{"display_name":"Cydney"}`), 0); err != nil {
+						t.Fatal(err)
+					}
+					before = requestsByRoute(t, srv)
+				},
+				Config:             config,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("tenancy_feature_flag.b", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("tenancy_feature_flag.d", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("tenancy_user.cyd", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("tenancy_feature_flag.a", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("tenancy_user.ann", plancheck.ResourceActionNoop),
+						listedOnce(t, srv, &before),
+					},
+				},
+			},
 			{
 				// Between two plans, someone changes a flag and a user and
 				// deletes another flag.
@@ -164,5 +206,20 @@ resource "tenancy_role_binding" %[2]q {
 				},
 			},
 		},
+	})
+}
+
+// listedOnce checks, at a plan, that since *before the plan's refresh read
+// the flags, users and role bindings with one list each and at most one GET
+// of each kind (the first of each, which comes before any list).
+func listedOnce(t *testing.T, srv *acctest.Server, before *map[string]int) plancheck.PlanCheck {
+	return planHook(func() {
+		after := requestsByRoute(t, srv)
+		for _, kind := range []struct{ get, list string }{{routeFlag, routeFlags}, {routeUser, routeUsers}, {routeRB, routeRBs}} {
+			gets, lists := after[kind.get]-(*before)[kind.get], after[kind.list]-(*before)[kind.list]
+			if gets > 1 || lists != 1 {
+				t.Errorf("the plan made %d of %s and %d of %s; want at most one GET and one list", gets, kind.get, lists, kind.list)
+			}
+		}
 	})
 }
