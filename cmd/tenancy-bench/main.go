@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"PostgreSQL server to create throwaway databases on (default $TENANCY_TEST_POSTGRES_URL, which scripts/with-postgres.sh sets); empty leaves PostgreSQL out")
 	fs.DurationVar(&o.LoadDuration, "load", 10*time.Second, "duration of each load test; 0 skips the load test")
 	fs.IntVar(&o.LoadParallelism, "load-parallelism", 10, "clients of the load test")
+	fs.IntVar(&o.LoadRounds, "load-rounds", 3, "rounds of the load test, the targets taking turns; the report shows medians")
 	fs.StringVar(&o.Terraform, "terraform", "", "Terraform CLI (default: terraform on PATH)")
 	fs.StringVar(&o.WorkDir, "work", "", "working directory (default: a temporary one, removed at the end)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary working directory, with its logs and databases")

@@ -32,7 +32,7 @@ func TestSmoke(t *testing.T) {
 	}
 	const n, tenants = 50, 5
 	results, report := filepath.Join(dir, "results"), filepath.Join(dir, "BENCHMARKS.md")
-	cmd := exec.Command(exe, "-n", "50", "-tenants", "5", "-runs", "1", "-load", "1s",
+	cmd := exec.Command(exe, "-n", "50", "-tenants", "5", "-runs", "1", "-load", "1s", "-load-rounds", "2",
 		"-terraform", tf, "-work", filepath.Join(dir, "work"), "-results", results, "-out", report)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -94,6 +94,13 @@ func TestSmoke(t *testing.T) {
 		if want.route != "" && p.RequestsByRoute[want.route] != want.n {
 			t.Errorf("flags %s: %d requests to %s, want %d (all: %v)", p.Phase, p.RequestsByRoute[want.route], want.route, want.n, p.RequestsByRoute)
 		}
+		if p.Phase == bench.PhasePlan {
+			// A refresh costs a tenant one GET and one list, and the
+			// operation its token's own GET.
+			if total := p.Requests[0]; total > 2*tenants+1 {
+				t.Errorf("flags plan made %d requests for %d flags over %d tenants, want at most %d (all: %v)", total, n, tenants, 2*tenants+1, p.RequestsByRoute)
+			}
+		}
 		if p.Phase != bench.PhasePlanNoRefresh {
 			continue
 		}
@@ -105,8 +112,8 @@ func TestSmoke(t *testing.T) {
 	}
 	targets := map[string]bool{}
 	for _, l := range res.Load {
-		if l.Requests <= 0 || l.PerSecond <= 0 || l.P99Millis < l.P50Millis {
-			t.Errorf("load test %s %s: %+v", l.Method, l.Target, l)
+		if l.Requests <= 0 || l.PerSecond <= 0 || l.P99Millis < l.P50Millis || len(l.Rounds) != 2 {
+			t.Errorf("load test %s %s: %+v; want requests, a rate, latencies and two rounds", l.Method, l.Target, l)
 		}
 		targets[l.Method+" "+l.Target] = true
 	}

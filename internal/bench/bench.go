@@ -45,6 +45,9 @@ type Options struct {
 	// LoadDuration is how long each load test lasts; 0 skips them.
 	LoadDuration    time.Duration
 	LoadParallelism int
+	// LoadRounds is how many times every load test runs, the targets taking
+	// turns; the report shows medians.
+	LoadRounds int
 	// Terraform is the CLI to run.
 	Terraform string
 	// Root is the repository to build.
@@ -219,12 +222,15 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if server != nil {
 		env = []string{"TENANCY_ENDPOINT=" + server.URL, "TENANCY_TOKEN=" + server.Token}
 	}
-	// Runs go round the subjects, so that what else the machine does at a
-	// moment weighs on every subject alike.
+	// Each phase goes round the subjects before the next phase starts, and
+	// each run starts the round with another subject, so that what else the
+	// machine does at a moment weighs on every subject alike: a subject's
+	// plan is measured minutes, not a quarter of an hour, from the floor's.
 	for run := range o.Runs {
-		for i, s := range subjects {
-			for j, phase := range Phases {
-				pr := &results[i].Phases[j]
+		for j, phase := range Phases {
+			for k := range subjects {
+				i := (k + run) % len(subjects)
+				s, pr := subjects[i], &results[i].Phases[j]
 				profile := o.ProfileDir != "" && s.tenancy && run == 0
 				if err := measure(ctx, tf, server, s, phase, env, pr, profile, &o, res, run); err != nil {
 					return nil, err
@@ -365,6 +371,9 @@ func (o *Options) check() error {
 	}
 	if o.LoadParallelism < 1 {
 		o.LoadParallelism = 10
+	}
+	if o.LoadRounds < 1 {
+		o.LoadRounds = 1
 	}
 	return nil
 }

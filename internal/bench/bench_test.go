@@ -103,3 +103,18 @@ func TestTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianOfRounds(t *testing.T) {
+	rs := []LoadResult{
+		{Target: TargetSQLite, Method: "GET", Parallelism: 10, Seconds: 10, Requests: 100, Errors: 1, PerSecond: 10, P50Millis: 1, P99Millis: 9},
+		{Target: TargetSQLite, Method: "GET", Parallelism: 10, Seconds: 10, Requests: 300, PerSecond: 30, P50Millis: 3, P99Millis: 3},
+		{Target: TargetSQLite, Method: "GET", Parallelism: 10, Seconds: 10, Requests: 200, Errors: 2, PerSecond: 20, P50Millis: 2, P99Millis: 5},
+	}
+	m := medianOfRounds(rs)
+	if m.PerSecond != 20 || m.P50Millis != 2 || m.P99Millis != 5 || m.Requests != 600 || m.Errors != 3 || m.Seconds != 30 || len(m.Rounds) != 3 {
+		t.Errorf("medianOfRounds = %+v", m)
+	}
+	if one := medianOfRounds(rs[:1]); one.PerSecond != 10 || one.Rounds != nil {
+		t.Errorf("one round = %+v, want it as it is", one)
+	}
+}

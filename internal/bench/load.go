@@ -32,6 +32,9 @@ type LoadResult struct {
 	PerSecond   float64 `json:"per_second"`
 	P50Millis   float64 `json:"p50_ms"`
 	P99Millis   float64 `json:"p99_ms"`
+	// Rounds holds each round's figures when there were several; the
+	// figures above are then their medians (Requests and Errors their sums).
+	Rounds []LoadResult `json:"rounds,omitempty"`
 }
 
 // Load test targets, as the report names them.
@@ -125,29 +128,60 @@ func runLoad(ctx context.Context, o *Options, bin, dir string, logf func(string,
 	}
 	targets = append([]loadTarget{{name: TargetCeiling, base: "http://" + addr}}, targets...)
 
+	// The targets take turns, round after round, so that whatever else the
+	// machine does weighs on each alike; each round starts with another.
 	var out []LoadResult
 	for _, method := range []string{http.MethodGet, http.MethodPatch} {
-		for _, t := range targets {
-			logf("load: %s %s, %d clients for %s", method, t.name, o.LoadParallelism, o.LoadDuration)
-			if t.pprof != "" {
-				if err := cpuProfile(ctx, t.pprof, "start", ""); err != nil {
+		rounds := make([][]LoadResult, len(targets))
+		for round := range o.LoadRounds {
+			for k := range targets {
+				i := (k + round) % len(targets)
+				t := targets[i]
+				logf("load: round %d/%d, %s %s, %d clients for %s", round+1, o.LoadRounds, method, t.name, o.LoadParallelism, o.LoadDuration)
+				profile := t.pprof != "" && round == 0
+				if profile {
+					if err := cpuProfile(ctx, t.pprof, "start", ""); err != nil {
+						return nil, err
+					}
+				}
+				r, err := loadTest(ctx, t, method, o.LoadParallelism, o.LoadDuration)
+				if err != nil {
 					return nil, err
 				}
-			}
-			r, err := loadTest(ctx, t, method, o.LoadParallelism, o.LoadDuration)
-			if err != nil {
-				return nil, err
-			}
-			if t.pprof != "" {
-				file := filepath.Join(o.ProfileDir, fmt.Sprintf("tenancyd-load-%s-%s.pprof", t.engine, strings.ToLower(method)))
-				if err := cpuProfile(ctx, t.pprof, "stop", file); err != nil {
-					return nil, err
+				if profile {
+					file := filepath.Join(o.ProfileDir, fmt.Sprintf("tenancyd-load-%s-%s.pprof", t.engine, strings.ToLower(method)))
+					if err := cpuProfile(ctx, t.pprof, "stop", file); err != nil {
+						return nil, err
+					}
 				}
+				rounds[i] = append(rounds[i], r)
 			}
-			out = append(out, r)
+		}
+		for _, rs := range rounds {
+			out = append(out, medianOfRounds(rs))
 		}
 	}
 	return out, nil
+}
+
+// medianOfRounds sums up the rounds of one load test: medians of the rates
+// and latencies, sums of the counts.
+func medianOfRounds(rs []LoadResult) LoadResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	m := rs[0]
+	m.Rounds = rs
+	m.Requests, m.Errors, m.Seconds = 0, 0, 0
+	var perSecond, p50, p99 []float64
+	for _, r := range rs {
+		m.Requests += r.Requests
+		m.Errors += r.Errors
+		m.Seconds += r.Seconds
+		perSecond, p50, p99 = append(perSecond, r.PerSecond), append(p50, r.P50Millis), append(p99, r.P99Millis)
+	}
+	m.PerSecond, m.P50Millis, m.P99Millis = Median(perSecond), Median(p50), Median(p99)
+	return m
 }
 
 // setupLoad gives a fresh tenancyd the tenant "load" with a staging

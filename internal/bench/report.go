@@ -243,8 +243,9 @@ func Report(all []*Results, latest *Results) string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("Written by `make bench` (`go run ./cmd/tenancy-bench`); `make bench N=10000` adds the scale run. ")
 	w("Each subject has N resources over %d tenants and goes through `terraform apply`, `plan`, ", primary.Tenants)
-	w("`plan -refresh=false` and `destroy` in every run; the runs go round the subjects, so that whatever else the machine ")
-	w("does weighs on all of them alike. Times are wall-clock medians. The subjects:\n\n")
+	w("`plan -refresh=false` and `destroy` in every run; each phase goes round the subjects before the next one starts, ")
+	w("each run starting with another subject, so that whatever else the machine does weighs on all of them alike. ")
+	w("Times are wall-clock medians. The subjects:\n\n")
 	w("- `terraform_data`: Terraform core alone (the built-in provider).\n")
 	w("- `benchfloor_item`: the floor, a terraform-plugin-framework provider that does no I/O (`internal/benchfloor`), with the attributes of a feature flag.\n")
 	w("- `tenancy (flags)`: `tenancy_feature_flag` resources against a real tenancyd.\n")
@@ -364,17 +365,41 @@ func writeLoad(b *strings.Builder, r *Results) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	l := r.Load[0]
 	w("## Load test\n\n")
+	rounds := max(len(l.Rounds), 1)
 	w("%d clients on loopback, each calling as fast as answered for %.0f s after a warm-up, against a feature flag of a tenant with %d flags: ",
-		l.Parallelism, l.Seconds, loadFlags)
+		l.Parallelism, l.Seconds/float64(rounds), loadFlags)
 	w("GET reads the flags in turn, PATCH changes one flag's description with an `Idempotency-Key`, as the provider does. ")
-	w("The ceiling is a `net/http` server in its own process answering the same JSON bytes without doing anything.\n\n")
+	w("The ceiling is a `net/http` server in its own process answering the same JSON bytes without doing anything. ")
+	w("The clients run in the benchmark's own process, on the same cores as the servers. ")
+	if rounds > 1 {
+		w("Every test ran %d times, the targets taking turns; rates and latencies are the medians of the rounds (min-max).", rounds)
+	}
+	w("\n\n")
 	w("| target | method | requests/s | share of the ceiling | p50 ms | p99 ms | errors |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range r.Load {
 		share := "-"
 		if c := r.load(TargetCeiling, x.Method); c != nil && c.PerSecond > 0 {
 			share = fmt.Sprintf("%.0f%%", 100*x.PerSecond/c.PerSecond)
 		}
-		w("| %s | %s | %.0f | %s | %.2f | %.2f | %d |\n", x.Target, x.Method, x.PerSecond, share, x.P50Millis, x.P99Millis, x.Errors)
+		rate, p99 := fmt.Sprintf("%.0f", x.PerSecond), fmt.Sprintf("%.2f", x.P99Millis)
+		if len(x.Rounds) > 1 {
+			lo, hi := x.Rounds[0], x.Rounds[0]
+			for _, r := range x.Rounds {
+				if r.PerSecond < lo.PerSecond {
+					lo = r
+				}
+				if r.PerSecond > hi.PerSecond {
+					hi = r
+				}
+			}
+			p99s := make([]float64, len(x.Rounds))
+			for i, r := range x.Rounds {
+				p99s[i] = r.P99Millis
+			}
+			rate += fmt.Sprintf(" (%.0f-%.0f)", lo.PerSecond, hi.PerSecond)
+			p99 += fmt.Sprintf(" (%.2f-%.2f)", slices.Min(p99s), slices.Max(p99s))
+		}
+		w("| %s | %s | %s | %s | %.2f | %s | %d |\n", x.Target, x.Method, rate, share, x.P50Millis, p99, x.Errors)
 	}
 	w("\n")
 }
