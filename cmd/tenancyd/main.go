@@ -88,6 +88,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&limits.WriteTimeout, "write-timeout", limits.WriteTimeout, "how long handling a request and writing its answer may take")
 	fs.DurationVar(&limits.IdleTimeout, "idle-timeout", limits.IdleTimeout, "how long an idle keep-alive connection is kept open")
 	fs.IntVar(&limits.MaxConnections, "max-connections", limits.MaxConnections, "connections served at once (more wait to be accepted); 0 for no cap")
+	tokenCacheMaxAge := fs.Duration("token-cache-max-age", server.DefaultTokenCacheMaxAge,
+		"how long an authenticated token is trusted without reading it again, revocations aside (they take effect at once); 0 reads it on every request")
 	pprofListen := fs.String("pprof-listen", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tenancyd serve [flags]\n\nFlags:\n")
@@ -110,6 +112,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := limits.Check(); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if *tokenCacheMaxAge < 0 {
+		return fmt.Errorf("serve: --token-cache-max-age %s: want 0 (no cache) or more", *tokenCacheMaxAge)
+	}
+	if *tokenCacheMaxAge == 0 {
+		*tokenCacheMaxAge = -1 // server.Config: negative turns the cache off.
 	}
 	if *defaultRPM < 0 || *tenantConcurrency < 0 {
 		return errors.New("serve: --default-requests-per-minute and --max-tenant-concurrency take 0 (no limit) or more")
@@ -160,6 +168,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Store: st, Regions: splitList(*regions), ProvisioningDelay: *provisioning, Logger: log,
 		IdempotencyTTL: *idempotencyTTL, SecretKey: secretKey, Data: data,
 		DefaultRequestsPerMinute: *defaultRPM, MaxTenantConcurrency: *tenantConcurrency,
+		TokenCacheMaxAge: *tokenCacheMaxAge,
 	})
 	if err != nil {
 		return err

@@ -104,10 +104,19 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 		return nil, unauthenticated("missing bearer token: send Authorization: Bearer <token>")
 	}
+	hash := sha256.Sum256([]byte(strings.TrimSpace(secret)))
+	if e, ok := s.tokens.get(hash); ok {
+		if e.expiresAt != nil && !s.now().Before(*e.expiresAt) {
+			return nil, errTokenExpired(e.p.Name, *e.expiresAt)
+		}
+		p := e.p
+		return &p, nil
+	}
+	epoch, readAt := s.tokens.begin(), time.Now()
 	var tok store.TokenRecord
 	err := s.store.Read(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		tok, err = tx.TokenByHash(ctx, hashToken(strings.TrimSpace(secret)))
+		tok, err = tx.TokenByHash(ctx, hash[:])
 		return err
 	})
 	switch {
@@ -118,9 +127,15 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 	case tok.RevokedAt != nil:
 		return nil, unauthenticated("the bearer token %q was revoked", tok.Name)
 	case tok.ExpiresAt != nil && !s.now().Before(*tok.ExpiresAt):
-		return nil, unauthenticated("the bearer token %q expired at %s", tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
+		return nil, errTokenExpired(tok.Name, *tok.ExpiresAt)
 	}
-	return &principal{TokenID: tok.ID, Name: tok.Name, Tenant: tok.Tenant, Role: tok.Role, CreatedByID: tok.CreatedByID}, nil
+	p := principal{TokenID: tok.ID, Name: tok.Name, Tenant: tok.Tenant, Role: tok.Role, CreatedByID: tok.CreatedByID}
+	s.tokens.put(hash, cachedToken{p: p, expiresAt: tok.ExpiresAt, read: readAt}, epoch)
+	return &p, nil
+}
+
+func errTokenExpired(name string, at time.Time) error {
+	return unauthenticated("the bearer token %q expired at %s", name, at.UTC().Format(time.RFC3339))
 }
 
 func unauthenticated(format string, args ...any) *apiError {

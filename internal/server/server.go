@@ -61,6 +61,10 @@ type Config struct {
 	// plane (provisioning, drops) and expires credentials; 10s
 	// when 0.
 	DataInterval time.Duration
+	// TokenCacheMaxAge is how long an authenticated token is remembered
+	// at most (see tokenCache); DefaultTokenCacheMaxAge when 0, and no
+	// cache when negative.
+	TokenCacheMaxAge time.Duration
 }
 
 // Server serves the tenancyd API.
@@ -83,6 +87,8 @@ type Server struct {
 	maxTenantConcurrency     int
 	data                     tenantdata.Plane
 	dataInterval             time.Duration
+	// tokens caches authenticated tokens.
+	tokens *tokenCache
 }
 
 // New builds a Server; call Handler to serve it and Run for its background
@@ -125,9 +131,17 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	maxAge := cfg.TokenCacheMaxAge
+	if maxAge == 0 {
+		maxAge = DefaultTokenCacheMaxAge
+	}
+	shared := s.store != nil && s.store.Revocations().Shared()
+	// Until Run connects the listener, a shared database's cache is off.
+	s.tokens = newTokenCache(maxAge, shared)
 	if s.store != nil {
 		// One clock: the times the store stamps are the server's too.
 		s.store = s.store.WithClock(s.now)
+		s.store.Revocations().Subscribe(s.tokens.forget)
 	}
 	var err error
 	if s.secrets, err = newSecretBox(cfg.SecretKey); err != nil {
@@ -185,10 +199,13 @@ func printable(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
-// Run does the server's background work (advancing tenant provisioning,
-// flushing usage counts, expiring idempotency records and backups,
+// Run does the server's background work (listening for token revocations
+// on a shared database, advancing tenant provisioning, flushing usage counts, expiring idempotency records and backups,
 // retrying and expiring in the data plane) until ctx ends.
 func (s *Server) Run(ctx context.Context) {
+	if s.store.Revocations().Shared() {
+		go s.listenRevocations(ctx)
+	}
 	go s.usageLoop(ctx)
 	go s.idempotencyLoop(ctx)
 	go s.backupExpiryLoop(ctx)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,7 +57,7 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 	db.SetMaxOpenConns(postgresMaxConns)
 	db.SetMaxIdleConns(postgresMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{d: postgresDialect(), write: db, read: db, now: time.Now}
+	s := &sqlStore{d: postgresDialect(), write: db, read: db, now: time.Now, revocations: newRevocations(listenPostgres(cfg))}
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
@@ -66,4 +67,56 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
 	}
 	return s, nil
+}
+
+// revocationChannel is the channel on which a trigger on the tokens table
+// (migration 0008) notifies every change to a token, in the transaction
+// that makes it: the notification arrives only once the change is visible.
+const revocationChannel = "tenancy_token_revocations"
+
+// listenerCheck is how long the revocation listener waits for a
+// notification before it checks that its connection still answers: a
+// connection that died without a word must not leave a replica believing
+// it hears every revocation.
+const listenerCheck = 5 * time.Second
+
+// listenPostgres hears revocations on a connection of its own, outside the
+// pool, which LISTEN would tie up.
+func listenPostgres(cfg *pgx.ConnConfig) func(ctx context.Context, listening, revoked func()) error {
+	return func(ctx context.Context, listening, revoked func()) error {
+		conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+		if err != nil {
+			return fmt.Errorf("store: listen for token revocations: %w", err)
+		}
+		defer func() {
+			closing, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_ = conn.Close(closing)
+		}()
+		if _, err := conn.Exec(ctx, "LISTEN "+revocationChannel); err != nil {
+			return fmt.Errorf("store: listen for token revocations: %w", err)
+		}
+		listening()
+		for {
+			wait, cancel := context.WithTimeout(ctx, listenerCheck)
+			_, err := conn.WaitForNotification(wait)
+			timedOut := wait.Err() != nil
+			cancel()
+			switch {
+			case err == nil:
+				revoked()
+			case ctx.Err() != nil:
+				return nil
+			case timedOut && errors.Is(err, context.DeadlineExceeded):
+				check, cancel := context.WithTimeout(ctx, listenerCheck)
+				err := conn.Ping(check)
+				cancel()
+				if err != nil && ctx.Err() == nil {
+					return fmt.Errorf("store: listen for token revocations: the connection does not answer: %w", err)
+				}
+			default:
+				return fmt.Errorf("store: listen for token revocations: %w", err)
+			}
+		}
+	}
 }

@@ -72,6 +72,8 @@ type sqlStore struct {
 	// writeStmts and readStmts cache prepared statements per pool; nil
 	// where the driver caches them itself (pgx).
 	writeStmts, readStmts *stmtCache
+	// revocations is told of every commit that revoked tokens.
+	revocations *Revocations
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -90,6 +92,8 @@ func (s *sqlStore) View(ctx context.Context, fn func(ctx context.Context, tx Tx)
 }
 
 // WithClock returns the store over the same database, stamping with now.
+func (s *sqlStore) Revocations() *Revocations { return s.revocations }
+
 func (s *sqlStore) WithClock(now func() time.Time) Store {
 	c := *s
 	c.now = now
@@ -134,10 +138,18 @@ func (s *sqlStore) runTx(ctx context.Context, db *sql.DB, stmts *stmtCache, opts
 	// After a successful Commit this does nothing; otherwise it ends the
 	// transaction whether fn failed or panicked.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&sqlTx{d: s.d, tx: tx, now: s.now, stmts: stmts}); err != nil {
+	t := &sqlTx{d: s.d, tx: tx, now: s.now, stmts: stmts}
+	if err := fn(t); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	// A commit that failed may still have happened (the connection broke
+	// while committing): forgetting a token that stays valid costs one
+	// read, remembering a revoked one lets it in.
+	if t.revoked && s.revocations != nil {
+		s.revocations.committed()
+	}
+	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
@@ -255,6 +267,9 @@ type sqlTx struct {
 	// was asked to write.
 	statements int
 	refused    bool
+	// revoked says the transaction revoked tokens, which the store's
+	// Revocations hear of after the commit.
+	revoked bool
 }
 
 // readOnly reports whether query may run in Read, outside a transaction on
@@ -656,6 +671,7 @@ func (t *sqlTx) RevokeToken(ctx context.Context, id string, at time.Time) ([]str
 	if _, err := t.Token(ctx, id); err != nil {
 		return nil, fmt.Errorf("store: revoke token %s: %w", id, err)
 	}
+	t.revoked = true
 	// UNION, not UNION ALL: a cycle, which minting cannot make, still ends.
 	ids, err := scanAll(func(r row) (string, error) {
 		var v string
@@ -702,6 +718,7 @@ func (t *sqlTx) ListTokens(ctx context.Context, q TokenQuery) ([]TokenRecord, er
 
 // RevokeTenantTokens revokes every token of a tenant that is not revoked yet.
 func (t *sqlTx) RevokeTenantTokens(ctx context.Context, tenant string, at time.Time) error {
+	t.revoked = true
 	if _, err := t.exec(ctx, "UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL",
 		t.d.timeArg(t.orNow(at)), tenant); err != nil {
 		return fmt.Errorf("store: revoke tokens of tenant %s: %w", tenant, err)

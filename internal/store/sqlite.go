@@ -66,7 +66,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// One writer connection: writers queue in database/sql rather than
 	// polling the file lock; other processes still wait on busy_timeout.
 	write.SetMaxOpenConns(1)
-	s := &sqlStore{d: sqliteDialect(), write: write, read: write, now: time.Now}
+	s := &sqlStore{d: sqliteDialect(), write: write, read: write, now: time.Now, revocations: newRevocations(nil)}
 	// Migrating first also turns WAL on before any reader connects.
 	if err := migrateSQLite(ctx, s); err != nil {
 		_ = write.Close()
@@ -78,7 +78,12 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	// Every reader stays open: database/sql keeps only 2 idle connections
+	// by default, so under load it closed the others as they came back and
+	// opened new ones, each parsing its statements again.
+	readers := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(readers)
+	read.SetMaxIdleConns(readers)
 	s.read = read
 	s.writeStmts, s.readStmts = newStmtCache(write), newStmtCache(read)
 	if err := s.Ping(ctx); err != nil {

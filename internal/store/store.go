@@ -148,6 +148,9 @@ type Store interface {
 	// and locks fail. The reads every request makes (its token, the object
 	// of a GET) go through Read.
 	Read(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Revocations tells of revoked tokens: this handle's own revocations
+	// at commit, and other processes' ones on a shared database.
+	Revocations() *Revocations
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
