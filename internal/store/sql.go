@@ -112,13 +112,18 @@ func (s *sqlStore) Read(ctx context.Context, fn func(ctx context.Context, tx Tx)
 	if single.refused {
 		return errReadOnly
 	}
-	if single.statements <= 1 {
+	if !single.needsSnapshot {
 		return err
 	}
-	// Several statements outside a transaction may each see another
-	// state: do it again, in one snapshot.
+	// fn wanted a second statement, which outside a transaction may see
+	// another state than the first: the second was not run, and fn runs
+	// again from the start in one snapshot.
 	return s.View(ctx, fn)
 }
+
+// errNeedsSnapshot stops a function in Read at its second statement, which
+// Read runs again in a View.
+var errNeedsSnapshot = errors.New("store: Read needs a snapshot for a second statement")
 
 func (s *sqlStore) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(tx *sqlTx) error) error {
 	if err := s.runTx(ctx, db, stmts, opts, fn); err != nil {
@@ -264,23 +269,30 @@ type sqlTx struct {
 	db    *sql.DB // Read's pool, when tx is nil
 	stmts *stmtCache
 	// statements counts the statements run, for Read; refused says Read
-	// was asked to write.
-	statements int
-	refused    bool
+	// was asked to write; needsSnapshot, for a second statement.
+	statements    int
+	refused       bool
+	needsSnapshot bool
 	// revoked says the transaction revoked tokens, which the store's
 	// Revocations hear of after the commit.
 	revoked bool
 }
 
-// readOnly reports whether query may run in Read, outside a transaction on
-// a pool that may write (PostgreSQL's): only a SELECT does; anything else
-// is refused without reaching the database.
-func (t *sqlTx) readOnly(query string) bool {
-	if t.tx != nil || strings.HasPrefix(query, "SELECT ") {
-		return true
+// mayRun reports whether query may run: always in a transaction; in Read,
+// outside one on a pool that may write (PostgreSQL's), only a SELECT, and
+// only one. Anything else is refused without reaching the database.
+func (t *sqlTx) mayRun(query string) error {
+	switch {
+	case t.tx != nil:
+		return nil
+	case !strings.HasPrefix(query, "SELECT "):
+		t.refused = true
+		return errReadOnly
+	case t.statements > 0:
+		t.needsSnapshot = true
+		return errNeedsSnapshot
 	}
-	t.refused = true
-	return false
+	return nil
 }
 
 var _ Tx = (*sqlTx)(nil)
@@ -297,8 +309,8 @@ func (t *sqlTx) prepared(ctx context.Context, query string) *sql.Stmt {
 
 func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	query = t.d.rebind(query)
-	if !t.readOnly(query) {
-		return nil, errReadOnly
+	if err := t.mayRun(query); err != nil {
+		return nil, err
 	}
 	t.statements++
 	if s := t.prepared(ctx, query); s != nil {
@@ -312,9 +324,10 @@ func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	query = t.d.rebind(query)
-	if !t.readOnly(query) {
+	if t.mayRun(query) != nil {
 		// A *sql.Row carries its error only from a query: one with a done
-		// context fails before taking a connection. Read reports errReadOnly.
+		// context fails before taking a connection. Read reports
+		// errReadOnly, or runs fn again in a View.
 		done, cancel := context.WithCancel(ctx)
 		cancel()
 		return t.db.QueryRowContext(done, query, args...)

@@ -142,11 +142,12 @@ type Store interface {
 	// Read runs fn, which only reads, as cheaply as the database allows:
 	// when fn makes a single statement, it runs outside any transaction
 	// (one statement sees one consistent state by itself), which saves a
-	// BEGIN and a COMMIT, two round trips on PostgreSQL. When fn makes more,
-	// Read runs fn again from the start in a View, so fn must have no
-	// effect but what it reads, and sees one snapshot either way. Writes
-	// and locks fail. The reads every request makes (its token, the object
-	// of a GET) go through Read.
+	// BEGIN and a COMMIT, two round trips on PostgreSQL. When fn asks for a
+	// second statement, that statement fails without running and Read runs
+	// fn again from the start in a View, whatever fn returned, so fn must
+	// have no effect but what it reads, and sees one snapshot either way.
+	// Writes and locks fail. The reads every request makes (its token, the
+	// object of a GET) go through Read.
 	Read(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Revocations tells of revoked tokens: this handle's own revocations
 	// at commit, and other processes' ones on a shared database.

@@ -604,16 +604,33 @@ func testRead(t *testing.T, s store.Store) {
 	wantErr(t, "Read of a missing object", err, store.ErrNotFound)
 
 	calls = 0
+	var secondErrs []error
 	err = s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
 		calls++
 		if _, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "a"); err != nil {
 			return err
 		}
 		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "b")
+		secondErrs = append(secondErrs, err)
 		return err
 	})
 	if err != nil || calls != 2 {
 		t.Errorf("Read of two objects: %v after %d calls; want no error after two (the second in a View)", err, calls)
+	}
+	// The second statement never runs outside the snapshot: it fails at
+	// once, whatever fn then returns, and fn runs again in a View.
+	if len(secondErrs) != 2 || secondErrs[0] == nil || errors.Is(secondErrs[0], store.ErrNotFound) || secondErrs[1] != nil {
+		t.Errorf("the second Get of a Read answered %v; want an error outside the snapshot, then the object", secondErrs)
+	}
+	calls = 0
+	err = s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
+		calls++
+		_, _ = tx.Get(ctx, "acme", api.KindFeatureFlag, "a")
+		_, _ = tx.Get(ctx, "acme", api.KindFeatureFlag, "b")
+		return nil
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("Read of two objects that ignores errors: %v after %d calls; want a second call, in a View", err, calls)
 	}
 
 	for name, write := range map[string]func(ctx context.Context, tx store.Tx) error{
