@@ -98,6 +98,29 @@ func BenchmarkFlagGetTenantToken(b *testing.B) {
 	}
 }
 
+// BenchmarkFlagGetMissing is the GET of a flag deleted behind Terraform's
+// back: the flag and then its tenant are read, in one snapshot.
+func BenchmarkFlagGetMissing(b *testing.B) {
+	ts := flagTenant(b, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		ts.serveDirect(b, http.StatusNotFound, ts.admin, "GET", "/v1/tenants/acme/feature-flags/gone", "")
+	}
+}
+
+// BenchmarkFlagGetUncachedToken is BenchmarkFlagGet with the token cache
+// off, every request reading its token from the database.
+func BenchmarkFlagGetUncachedToken(b *testing.B) {
+	ts := flagTenant(b, 100)
+	ts.srv.tokens.setLive(false)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		ts.serveDirect(b, http.StatusOK, ts.admin, "GET", fmt.Sprintf("/v1/tenants/acme/feature-flags/flag-%04d", i%100), "")
+	}
+}
+
 // BenchmarkFlagGetParallel is ten GETs at a time, as Terraform's default
 // parallelism makes them.
 func BenchmarkFlagGetParallel(b *testing.B) {
