@@ -171,8 +171,8 @@ func (s *Server) createFeatureFlag(w http.ResponseWriter, r *http.Request, p *pr
 
 func (s *Server) getFeatureFlag(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		f, err := loadFeatureFlag(ctx, tx, r.PathValue("tenant"), r.PathValue("key"))
-		return &f, err
+		key := r.PathValue("key")
+		return childAnswer[api.FeatureFlag](ctx, tx, r.PathValue("tenant"), api.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key))
 	})
 }
 

@@ -102,17 +102,25 @@ func loadQuotaOwner(ctx context.Context, tx store.Tx, t quotaTarget) error {
 // quota goes with its tenant or environment, so one found proves its owner
 // exists; the owner is read only to word a miss.
 func loadQuota(ctx context.Context, tx store.Tx, t quotaTarget) (api.Quota, error) {
+	o, err := loadQuotaObject(ctx, tx, t)
+	if err != nil {
+		return api.Quota{}, err
+	}
+	return fromObject[api.Quota](o)
+}
+
+func loadQuotaObject(ctx context.Context, tx store.Tx, t quotaTarget) (store.Object, error) {
 	o, err := tx.Get(ctx, t.tenant, api.KindQuota, t.key())
 	switch {
 	case err == nil:
-		return fromObject[api.Quota](o)
+		return o, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return api.Quota{}, err
+		return o, err
 	}
 	if err := loadQuotaOwner(ctx, tx, t); err != nil {
-		return api.Quota{}, err
+		return o, err
 	}
-	return api.Quota{}, errNotFound("%s is not set (no quota means no limit)", t.what())
+	return o, errNotFound("%s is not set (no quota means no limit)", t.what())
 }
 
 // environmentQuotas reads every environment quota of a tenant, by environment.
@@ -182,8 +190,11 @@ func (s *Server) getQuota(w http.ResponseWriter, r *http.Request, perEnvironment
 		return err
 	}
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		q, err := loadQuota(ctx, tx, t)
-		return &q, err
+		o, err := loadQuotaObject(ctx, tx, t)
+		if err != nil {
+			return nil, err
+		}
+		return answerOf[api.Quota](o)
 	})
 }
 

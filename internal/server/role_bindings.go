@@ -168,8 +168,8 @@ func loadRoleBinding(ctx context.Context, tx store.Tx, tenant, id string) (api.R
 
 func (s *Server) getRoleBinding(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		b, err := loadRoleBinding(ctx, tx, r.PathValue("tenant"), r.PathValue("binding"))
-		return &b, err
+		id := r.PathValue("binding")
+		return childAnswer[api.RoleBinding](ctx, tx, r.PathValue("tenant"), api.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
 	})
 }
 

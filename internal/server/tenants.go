@@ -62,14 +62,19 @@ func tenantObject(t api.Tenant) (store.Object, error) {
 
 // loadTenant reads a tenant that the caller may see.
 func loadTenant(ctx context.Context, tx store.Tx, slug string) (api.Tenant, error) {
-	o, err := tx.Get(ctx, slug, api.KindTenant, slug)
-	if errors.Is(err, store.ErrNotFound) {
-		return api.Tenant{}, errTenantNotFound(slug)
-	}
+	o, err := loadTenantObject(ctx, tx, slug)
 	if err != nil {
 		return api.Tenant{}, err
 	}
 	return tenantFromObject(o)
+}
+
+func loadTenantObject(ctx context.Context, tx store.Tx, slug string) (store.Object, error) {
+	o, err := tx.Get(ctx, slug, api.KindTenant, slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, errTenantNotFound(slug)
+	}
+	return o, err
 }
 
 // checkTenantSpec fills in a tenant's defaults and validates every field,
@@ -265,8 +270,11 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		t, err := loadTenant(ctx, tx, r.PathValue("tenant"))
-		return &t, err
+		o, err := loadTenantObject(ctx, tx, r.PathValue("tenant"))
+		if err != nil {
+			return nil, err
+		}
+		return answerOf[api.Tenant](o)
 	})
 }
 

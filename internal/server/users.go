@@ -106,8 +106,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		u, err := loadUser(ctx, tx, r.PathValue("tenant"), r.PathValue("user"))
-		return &u, err
+		user := r.PathValue("user")
+		return childAnswer[api.User](ctx, tx, r.PathValue("tenant"), api.KindUser, user, fmt.Sprintf("user %q", user))
 	})
 }
 
