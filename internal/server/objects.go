@@ -111,8 +111,8 @@ type encoded struct {
 // toObject stored with the store's revision and timestamps in place of its
 // zeroed api.Meta, which is what decoding and encoding them again would
 // give, at a fraction of the cost. Data the store did not keep as written
-// (PostgreSQL's JSONB reorders keys and spaces them) is decoded and encoded
-// again. Only documents the API shows as stored may use it: a kind whose
+// (rows PostgreSQL kept as JSONB, which respaces and reorders keys, before
+// their next write) is decoded and encoded again. Only documents the API shows as stored may use it: a kind whose
 // answer leaves something out (an integration's secret) decodes its object.
 func answerOf[T any, P document[T]](o store.Object) (any, error) {
 	n := len(o.Data) - len(zeroMeta)

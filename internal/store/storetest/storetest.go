@@ -148,7 +148,8 @@ func sameJSON(t *testing.T, got, want []byte) bool {
 }
 
 // sameObject compares everything but Data exactly, and Data as JSON values
-// (PostgreSQL's JSONB does not keep key order or white space).
+// (PostgreSQL kept objects as JSONB, which does not keep key order or white
+// space, until migration 9).
 func sameObject(t *testing.T, what string, got, want store.Object) {
 	t.Helper()
 	if !sameJSON(t, got.Data, want.Data) {
