@@ -69,7 +69,7 @@ func (s *Server) serve(rt route) http.Handler {
 		}
 		s.metrics.requests.WithLabelValues(rt.pattern, strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(rt.pattern).Observe(time.Since(start).Seconds())
-		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request", logAttrs(r, rec.status)...)
+		s.logRequest(r, rec.status)
 	})
 }
 
