@@ -55,15 +55,21 @@ func seed(b *testing.B, s store.Store, n int) {
 	}
 }
 
-// BenchmarkStoreGet is one read-only transaction reading one object, as a GET does.
-func BenchmarkStoreGet(b *testing.B) {
+// BenchmarkStoreGet is one read-only transaction reading one object.
+func BenchmarkStoreGet(b *testing.B) { benchGet(b, store.Store.View) }
+
+// BenchmarkStoreRead is the same read through Read, as a GET of one object
+// makes it: one statement, outside a transaction.
+func BenchmarkStoreRead(b *testing.B) { benchGet(b, store.Store.Read) }
+
+func benchGet(b *testing.B, read func(store.Store, context.Context, func(context.Context, store.Tx) error) error) {
 	benchStores(b, func(b *testing.B, s store.Store) {
 		seed(b, s, 100)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
 			i++
-			err := s.View(b.Context(), func(ctx context.Context, tx store.Tx) error {
+			err := read(s, b.Context(), func(ctx context.Context, tx store.Tx) error {
 				_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, fmt.Sprintf("flag-%04d", i%100))
 				return err
 			})

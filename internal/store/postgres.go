@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -48,22 +49,34 @@ func postgresLock(ctx context.Context, tx *sql.Tx, names []string) error {
 // OpenPostgres connects to the PostgreSQL database a postgres:// URL names
 // (any option pgx understands, such as sslmode or host=/socket/dir) and
 // applies its migrations.
+//
+// The connections are pgx's own pool, which database/sql borrows from for
+// transactions; Read's single statement (the GET of one object) goes to the
+// pool directly, skipping database/sql's bookkeeping of the connection, the
+// rows and their conversions.
 func OpenPostgres(ctx context.Context, url string) (Store, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
 	}
-	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(postgresMaxConns)
-	db.SetMaxIdleConns(postgresMaxConns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{d: postgresDialect(), write: db, read: db, now: time.Now, revocations: newRevocations(listenPostgres(cfg))}
+	cfg.MaxConns = postgresMaxConns
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	s := &sqlStore{
+		d: postgresDialect(), write: db, read: db, now: time.Now,
+		readRow:   func(ctx context.Context, query string, args ...any) row { return pool.QueryRow(ctx, query, args...) },
+		closePool: pool.Close, revocations: newRevocations(listenPostgres(cfg.ConnConfig)),
+	}
 	if err := s.Ping(ctx); err != nil {
-		_ = db.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
 	}
 	if err := s.migrate(ctx); err != nil {
-		_ = db.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
 	}
 	return s, nil

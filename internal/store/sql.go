@@ -72,6 +72,12 @@ type sqlStore struct {
 	// writeStmts and readStmts cache prepared statements per pool; nil
 	// where the driver caches them itself (pgx).
 	writeStmts, readStmts *stmtCache
+	// readRow runs Read's single statement where the driver has a cheaper
+	// way than database/sql (pgx's pool); nil runs it on read.
+	readRow func(ctx context.Context, query string, args ...any) row
+	// closePool closes what read and write borrow their connections from,
+	// when closing them does not.
+	closePool func()
 	// revocations is told of every commit that revoked tokens.
 	revocations *Revocations
 }
@@ -104,7 +110,7 @@ func (s *sqlStore) WithClock(now func() time.Time) Store {
 var errReadOnly = errors.New("store: Read only reads; write in Update")
 
 func (s *sqlStore) Read(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
-	single := &sqlTx{d: s.d, db: s.read, now: s.now, stmts: s.readStmts}
+	single := &sqlTx{d: s.d, db: s.read, now: s.now, stmts: s.readStmts, readRow: s.readRow}
 	err := fn(ctx, single)
 	if s.readStmts.hasPending() {
 		s.readStmts.prepare(ctx)
@@ -175,10 +181,14 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error {
 	s.readStmts.close()
 	s.writeStmts.close()
-	if s.read == s.write {
-		return s.write.Close()
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	if s.closePool != nil {
+		s.closePool()
+	}
+	return err
 }
 
 // migrate applies the dialect's migrations that the database has not seen,
@@ -268,6 +278,8 @@ type sqlTx struct {
 	now   func() time.Time
 	db    *sql.DB // Read's pool, when tx is nil
 	stmts *stmtCache
+	// readRow is the store's, for Read's single statement.
+	readRow func(ctx context.Context, query string, args ...any) row
 	// statements counts the statements run, for Read; refused says Read
 	// was asked to write; needsSnapshot, for a second statement.
 	statements    int
@@ -322,7 +334,7 @@ func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
-func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) row {
 	query = t.d.rebind(query)
 	if t.mayRun(query) != nil {
 		// A *sql.Row carries its error only from a query: one with a done
@@ -336,10 +348,13 @@ func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	if s := t.prepared(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
-	if t.tx == nil {
-		return t.db.QueryRowContext(ctx, query, args...)
+	switch {
+	case t.tx != nil:
+		return t.tx.QueryRowContext(ctx, query, args...)
+	case t.readRow != nil:
+		return t.readRow(ctx, query, args...)
 	}
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.db.QueryRowContext(ctx, query, args...)
 }
 
 // exec runs a statement and returns how many rows it affected.

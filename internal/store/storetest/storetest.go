@@ -587,16 +587,31 @@ func testRead(t *testing.T, s store.Store) {
 	create(t, s, "acme", api.KindFeatureFlag, "b", `{"n":2}`)
 	ctx := t.Context()
 	calls := 0
+	var read, viewed store.Object
 	err := s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
 		calls++
-		o, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "a")
-		if err == nil && o.Revision != 1 {
-			t.Errorf("Read got revision %d, want 1", o.Revision)
+		var err error
+		read, err = tx.Get(ctx, "acme", api.KindFeatureFlag, "a")
+		if err == nil && read.Revision != 1 {
+			t.Errorf("Read got revision %d, want 1", read.Revision)
 		}
 		return err
 	})
 	if err != nil || calls != 1 {
 		t.Errorf("Read of one object: %v after %d calls; want no error after one", err, calls)
+	}
+	// Read may take another way to the database than View (pgx's own pool
+	// on PostgreSQL): it must see the object exactly as View does.
+	err = s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		viewed, err = tx.Get(ctx, "acme", api.KindFeatureFlag, "a")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(read, viewed) {
+		t.Errorf("Read got\n%+v\nView got\n%+v", read, viewed)
 	}
 	err = s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "missing")
