@@ -108,12 +108,14 @@ type encoded struct {
 }
 
 // answerOf is what a GET of one stored object answers with: the bytes
-// toObject stored with the store's revision and timestamps in place of its
-// zeroed api.Meta, which is what decoding and encoding them again would
-// give, at a fraction of the cost. Data the store did not keep as written
-// (rows PostgreSQL kept as JSONB, which respaces and reorders keys, before
-// their next write) is decoded and encoded again. Only documents the API shows as stored may use it: a kind whose
-// answer leaves something out (an integration's secret) decodes its object.
+// toObject stored, with the store's revision and timestamps in place of the
+// zeroed api.Meta, which is what decoding and encoding them again would give
+// at a fraction of the cost. Data the store did not keep as written (rows
+// PostgreSQL kept as JSONB, which respaces and reorders keys, until their
+// next write) is decoded and encoded again. Only kinds whose answer is what
+// they store may use it: an integration leaves its secret out, so it is
+// decoded. A field added to one of these types must reach the rows already
+// stored (or be omitempty), since this answer would not show its zero value.
 func answerOf[T any, P document[T]](o store.Object) (any, error) {
 	n := len(o.Data) - len(zeroMeta)
 	if n < 2 || o.Data[n-1] != ',' || !bytes.Equal(o.Data[n:], zeroMeta) {
