@@ -39,6 +39,11 @@ type dialect struct {
 	lock func(ctx context.Context, tx *sql.Tx, names []string) error
 	// view are the options of View's transactions.
 	view sql.TxOptions
+	// detachedRead runs Read's single row lookup without the caller's
+	// cancellation once it has begun: on SQLite the lookup takes
+	// microseconds, less than database/sql and the driver spend arranging to
+	// cancel it (a context and a goroutine each, for every statement).
+	detachedRead bool
 }
 
 // rebind rewrites the ? placeholders of a shared query for the dialect. The
@@ -345,6 +350,9 @@ func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) row {
 		return t.db.QueryRowContext(done, query, args...)
 	}
 	t.statements++
+	if t.tx == nil && t.d.detachedRead && ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if s := t.prepared(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}

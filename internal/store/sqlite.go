@@ -43,8 +43,9 @@ func sqliteDialect() *dialect {
 		// No named locks: every write transaction already holds the
 		// database's single write lock from its first statement (BEGIN
 		// IMMEDIATE), so read-write transactions are serialized anyway.
-		lock: nil,
-		view: sql.TxOptions{ReadOnly: true},
+		lock:         nil,
+		view:         sql.TxOptions{ReadOnly: true},
+		detachedRead: true,
 	}
 }
 

@@ -613,6 +613,17 @@ func testRead(t *testing.T, s store.Store) {
 	if !reflect.DeepEqual(read, viewed) {
 		t.Errorf("Read got\n%+v\nView got\n%+v", read, viewed)
 	}
+	// A request that is gone by the time it reads gets no answer, though a
+	// lookup once begun may finish (see the SQLite dialect's detachedRead).
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	err = s.Read(canceled, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "a")
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Read with a canceled context: %v, want %v", err, context.Canceled)
+	}
 	err = s.Read(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.Get(ctx, "acme", api.KindFeatureFlag, "missing")
 		return err
