@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -44,8 +45,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Tenants, "tenants", bench.TargetTenants, "tenants the resources are spread over")
 	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians (0: the load test alone)")
 	fs.IntVar(&o.Parallelism, "parallelism", 0, "terraform -parallelism (0: Terraform's default, 10)")
-	workloads := fs.String("workloads", bench.WorkloadFlags+","+bench.WorkloadMix, "tenancy workloads, comma-separated: flags, mix")
-	fs.BoolVar(&o.NoFloors, "no-floors", false, "leave out terraform_data and the floor provider (a scale run that needs only the tenancy provider's figures)")
+	subjects := fs.String("subjects", strings.Join(bench.AllSubjects, ","),
+		"subjects, comma-separated: terraform_data (Terraform core alone), benchfloor_item (the no-I/O floor), flags and mix (the tenancy provider)")
+	phases := fs.String("phases", strings.Join(phaseFlags, ","),
+		"phases of every run, comma-separated, in this order; leaving destroy out needs -runs 1")
 	fs.StringVar(&o.Database, "database", "sqlite", "tenancyd's database for the Terraform runs: sqlite or postgres")
 	fs.StringVar(&o.PostgresURL, "postgres", os.Getenv("TENANCY_TEST_POSTGRES_URL"),
 		"PostgreSQL server to create throwaway databases on (default $TENANCY_TEST_POSTGRES_URL, which scripts/with-postgres.sh sets); empty leaves PostgreSQL out")
@@ -59,18 +62,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Note, "note", "", "a sentence about the machine for the report, such as that it was shared")
 	resultsDir := fs.String("results", "benchmarks", "directory of the results, one n<N>.json per N; the report covers them all")
 	out := fs.String("out", "BENCHMARKS.md", "report to write (between its markers); empty writes none")
+	reportOnly := fs.Bool("report-only", false, "measure nothing: rewrite the report from the results directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *workloads != "" {
-		o.Workloads = strings.Split(*workloads, ",")
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag (-h lists them)", fs.Args())
+	}
+	if *reportOnly {
+		return report(*resultsDir, *out, nil, stdout)
+	}
+	o.Subjects = split(*subjects)
+	var err error
+	if o.Phases, err = parsePhases(*phases); err != nil {
+		return err
 	}
 	if o.Terraform == "" {
 		if p, err := exec.LookPath("terraform"); err == nil {
 			o.Terraform = p
 		}
 	}
-	var err error
 	if o.Self, err = os.Executable(); err != nil {
 		return err
 	}
@@ -78,6 +89,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// After every phase, the results so far and the report from them, so
+	// that a run stopped halfway (a scale run takes hours) keeps what it
+	// measured.
+	o.Checkpoint = func(r *bench.Results) error {
+		if _, err := bench.SaveResults(*resultsDir, r); err != nil {
+			return err
+		}
+		if *out == "" {
+			return nil
+		}
+		return writeReport(*resultsDir, *out, r)
+	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return err
@@ -87,21 +110,66 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "results: %s\n", file)
-	all, err := bench.LoadResults(*resultsDir)
+	return report(*resultsDir, *out, res, stdout)
+}
+
+// phaseFlags name the phases on the command line, in bench.Phases' order.
+var phaseFlags = []string{"apply", "plan", "plan-refresh-false", "destroy"}
+
+func parsePhases(list string) ([]string, error) {
+	var out []string
+	for _, name := range split(list) {
+		i := slices.Index(phaseFlags, name)
+		if i < 0 {
+			return nil, fmt.Errorf("phase %q: use one or more of %s", name, strings.Join(phaseFlags, ", "))
+		}
+		out = append(out, bench.Phases[i])
+	}
+	return out, nil
+}
+
+func split(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// report prints the targets from every result in dir and writes the
+// report to out ("" for none); latest is the run just made, or nil.
+func report(dir, out string, latest *bench.Results, stdout io.Writer) error {
+	all, err := bench.LoadResults(dir)
 	if err != nil {
 		return err
 	}
-	for _, t := range bench.Targets(primaryOf(all, res), scaleOf(all)) {
+	if len(all) == 0 {
+		return fmt.Errorf("no results in %s: run the benchmark first (make bench)", dir)
+	}
+	if latest == nil {
+		latest = all[len(all)-1]
+	}
+	for _, t := range bench.Targets(primaryOf(all, latest), scaleOf(all)) {
 		fmt.Fprintf(stdout, "%-90s %-45s %s\n", t.Name, t.Measured, t.Met)
 	}
-	if *out == "" {
+	if out == "" {
 		return nil
 	}
-	if err := bench.WriteReport(*out, bench.Report(all, res)); err != nil {
+	if err := writeReport(dir, out, latest); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "report: %s\n", *out)
+	fmt.Fprintf(stdout, "report: %s\n", out)
 	return nil
+}
+
+func writeReport(dir, out string, latest *bench.Results) error {
+	all, err := bench.LoadResults(dir)
+	if err != nil {
+		return err
+	}
+	return bench.WriteReport(out, bench.Report(all, latest))
 }
 
 func primaryOf(all []*bench.Results, latest *bench.Results) *bench.Results {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,5 +144,106 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(string(md), "| "+target.Name+" | "+target.Measured+" | "+target.Met+" |") {
 			t.Errorf("the report lacks the target %q", target.Name)
 		}
+	}
+
+	// A partial run: one subject, two phases, results kept beside n50's.
+	cmd = exec.Command(exe, "-n", "10", "-tenants", "2", "-runs", "1", "-load", "0", "-subjects", "terraform_data", "-phases", "apply,plan",
+		"-terraform", tf, "-work", filepath.Join(dir, "work10"), "-results", results, "-out", report)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tenancy-bench, partial run: %v\n%s", err, out)
+	}
+	b, err = os.ReadFile(filepath.Join(results, "n10.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var partial bench.Results
+	if err := json.Unmarshal(b, &partial); err != nil {
+		t.Fatal(err)
+	}
+	if len(partial.Subjects) != 1 || partial.Subjects[0].Name != "terraform_data" || partial.Unfinished ||
+		len(partial.Subjects[0].Phases) != 2 || partial.Subjects[0].Phases[1].Phase != bench.PhasePlan || len(partial.Subjects[0].Phases[1].Seconds) != 1 {
+		t.Errorf("partial run: %+v; want terraform_data's apply and plan, finished", partial)
+	}
+
+	if md, err = os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "## N = 10 over 2 tenants") || !strings.Contains(string(md), "| not run | not run |") {
+		t.Errorf("the report lacks the partial run, with the phases it left out as not run:\n%s", md)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	got, err := parsePhases("apply, plan-refresh-false,")
+	if err != nil || !slices.Equal(got, []string{bench.PhaseApply, bench.PhasePlanNoRefresh}) {
+		t.Errorf("parsePhases = %v, %v", got, err)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"-phases", "apply,refresh"}},
+		{[]string{"-phases", "plan", "-runs", "1"}},
+		{[]string{"-subjects", "floor"}},
+		{[]string{"-n", "10", "10000"}},
+	} {
+		var stderr strings.Builder
+		err := run(context.Background(), append(c.args, "-terraform", "terraform", "-out", "", "-results", t.TempDir()), io.Discard, &stderr)
+		if err == nil {
+			t.Errorf("%v: no error", c.args)
+		}
+	}
+}
+
+// TestReportOnly rewrites the report from saved results, one of them a
+// scale run stopped after terraform_data's plan.
+func TestReportOnly(t *testing.T) {
+	dir := t.TempDir()
+	results, report := filepath.Join(dir, "results"), filepath.Join(dir, "BENCHMARKS.md")
+	plan := func(s float64) bench.PhaseResult {
+		return bench.PhaseResult{Phase: bench.PhasePlan, Seconds: []float64{s}, CPUSeconds: []float64{s}, TerraformPeakBytes: []int64{1 << 20}}
+	}
+	for _, r := range []*bench.Results{
+		{N: bench.TargetN, Tenants: 10, Runs: 1, Subjects: []bench.SubjectResult{
+			{Name: "terraform_data", Phases: []bench.PhaseResult{plan(2)}},
+			{Name: "tenancy (flags)", Workload: "flags", Phases: []bench.PhaseResult{plan(4)}},
+		}},
+		{N: bench.TargetScaleN, Tenants: 10, Runs: 1, Unfinished: true, Subjects: []bench.SubjectResult{
+			{Name: "terraform_data", Phases: []bench.PhaseResult{plan(100)}},
+			{Name: "tenancy (flags)", Workload: "flags", Phases: []bench.PhaseResult{{Phase: bench.PhasePlan}}},
+		}},
+	} {
+		if _, err := bench.SaveResults(results, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(report, []byte("# Benchmarks\n\nKept.\n"), 0o600); err == nil {
+		var stdout strings.Builder
+		err := run(context.Background(), []string{"-report-only", "-results", results, "-out", report}, &stdout, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "markers") {
+			t.Errorf("a report without markers: %v, want an error naming them", err)
+		}
+	}
+	if err := os.Remove(report); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	if err := run(context.Background(), []string{"-report-only", "-results", results, "-out", report}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"## N = 1000 over 10 tenants", "## N = 10000 over 10 tenants", "stopped before its end",
+		"| plan at N=10000 <= 12x plan at N=1000 (flags) | tenancy (flags): not run at N=10000; terraform_data (Terraform core alone): 50.0x (100.0 s vs 2.00 s) | not measured |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if !strings.Contains(stdout.String(), "not measured") {
+		t.Errorf("stdout lacks the targets: %s", stdout.String())
+	}
+	if err := run(context.Background(), []string{"-report-only", "-results", filepath.Join(dir, "none")}, io.Discard, io.Discard); err == nil {
+		t.Error("-report-only without results: no error")
 	}
 }

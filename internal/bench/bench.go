@@ -32,11 +32,15 @@ type Options struct {
 	Runs int
 	// Parallelism is Terraform's -parallelism; 0 keeps Terraform's default (10).
 	Parallelism int
-	// Workloads of the tenancy provider: WorkloadFlags and WorkloadMix.
-	Workloads []string
-	// NoFloors leaves out terraform_data and the floor provider, for a scale
-	// run that only needs the tenancy provider's own figures.
-	NoFloors bool
+	// Subjects to measure, of AllSubjects; none means all of them.
+	Subjects []string
+	// Phases each run goes through, of Phases; none means all of them. A
+	// run starts from an empty state, so every phase needs PhaseApply, and a
+	// second run needs the first one's PhaseDestroy.
+	Phases []string
+	// Checkpoint, when set, receives the results so far after every phase
+	// of every subject, so that a run stopped halfway keeps what it measured.
+	Checkpoint func(*Results) error
 	// Database is the engine tenancyd uses for the Terraform runs: sqlite or postgres.
 	Database string
 	// PostgresURL is a PostgreSQL server on which the benchmark creates (and
@@ -69,9 +73,14 @@ type Options struct {
 
 // Results is everything one run of the benchmark measured.
 type Results struct {
-	N           int             `json:"n"`
-	Tenants     int             `json:"tenants"`
-	Runs        int             `json:"runs"`
+	N       int `json:"n"`
+	Tenants int `json:"tenants"`
+	Runs    int `json:"runs"`
+	// Phases are those the run went through; the others were left out.
+	Phases []string `json:"phases,omitempty"`
+	// Unfinished says that the run had not gone through all its phases
+	// when these results were saved.
+	Unfinished  bool            `json:"unfinished,omitempty"`
 	Parallelism int             `json:"parallelism"`
 	Database    string          `json:"database"`
 	Started     time.Time       `json:"started"`
@@ -168,43 +177,37 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return res, nil
 	}
 	var subjects []subject
-	if !o.NoFloors {
-		subjects = []subject{
-			{name: subjectTerraformData, dir: filepath.Join(dir, "terraform_data"), kinds: map[string]int{"terraform_data": o.N}},
-			{name: subjectFloor, dir: filepath.Join(dir, "benchfloor"), kinds: map[string]int{"benchfloor_item": o.N}},
-		}
-		if err := writeConfig(subjects[0].dir, terraformDataConfig(o.N, o.Tenants)); err != nil {
-			return nil, err
-		}
-		if err := writeConfig(subjects[1].dir, floorConfig(o.N, o.Tenants)); err != nil {
-			return nil, err
-		}
-	}
 	var server *tenancyd
-	if len(o.Workloads) > 0 {
+	for _, name := range o.Subjects {
+		s := subject{key: name, dir: filepath.Join(dir, name)}
+		var config map[string]any
+		switch name {
+		case SubjectTerraformData:
+			s.name, s.kinds = subjectTerraformData, map[string]int{"terraform_data": o.N}
+			config = terraformDataConfig(o.N, o.Tenants)
+		case SubjectFloor:
+			s.name, s.kinds = subjectFloor, map[string]int{"benchfloor_item": o.N}
+			config = floorConfig(o.N, o.Tenants)
+		case WorkloadFlags:
+			s.name, s.kinds, s.tenancy = subjectFlags, map[string]int{"tenancy_feature_flag": o.N}, true
+			config = flagsConfig(o.N, o.Tenants)
+		case WorkloadMix:
+			s.name, s.tenancy = subjectMix, true
+			config, s.kinds = mixConfig(o.N, o.Tenants)
+		}
+		if err := writeConfig(s.dir, config); err != nil {
+			return nil, err
+		}
+		subjects = append(subjects, s)
+	}
+	if workloads := o.workloads(); len(workloads) > 0 {
 		server, err = startOn(ctx, filepath.Join(bin, "tenancyd"), dir, "tenancyd", o.Database, o.PostgresURL, o.ProfileDir != "")
 		if err != nil {
 			return nil, err
 		}
 		defer func() { _ = server.Stop() }()
-		if err := setupTenants(ctx, server, o.Tenants, o.Workloads); err != nil {
+		if err := setupTenants(ctx, server, o.Tenants, workloads); err != nil {
 			return nil, err
-		}
-		for _, w := range o.Workloads {
-			s := subject{tenancy: true}
-			var config map[string]any
-			switch w {
-			case WorkloadFlags:
-				s.name, s.dir, s.kinds = subjectFlags, filepath.Join(dir, "flags"), map[string]int{"tenancy_feature_flag": o.N}
-				config = flagsConfig(o.N, o.Tenants)
-			case WorkloadMix:
-				s.name, s.dir = subjectMix, filepath.Join(dir, "mix")
-				config, s.kinds = mixConfig(o.N, o.Tenants)
-			}
-			if err := writeConfig(s.dir, config); err != nil {
-				return nil, err
-			}
-			subjects = append(subjects, s)
 		}
 	}
 
@@ -212,12 +215,13 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	for i, s := range subjects {
 		results[i] = SubjectResult{Name: s.name, Resources: s.resources(), Kinds: s.kinds}
 		if s.tenancy {
-			results[i].Workload = map[string]string{subjectFlags: WorkloadFlags, subjectMix: WorkloadMix}[s.name]
+			results[i].Workload = s.key
 		}
-		for _, p := range Phases {
+		for _, p := range o.Phases {
 			results[i].Phases = append(results[i].Phases, PhaseResult{Phase: p})
 		}
 	}
+	res.Phases = o.Phases
 	var env []string
 	if server != nil {
 		env = []string{"TENANCY_ENDPOINT=" + server.URL, "TENANCY_TOKEN=" + server.Token}
@@ -227,7 +231,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	// machine does at a moment weighs on every subject alike: a subject's
 	// plan is measured minutes, not a quarter of an hour, from the floor's.
 	for run := range o.Runs {
-		for j, phase := range Phases {
+		for j, phase := range o.Phases {
 			for k := range subjects {
 				i := (k + run) % len(subjects)
 				s, pr := subjects[i], &results[i].Phases[j]
@@ -236,10 +240,17 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 					return nil, err
 				}
 				logf("run %d/%d: %-16s %-20s %7.2fs", run+1, o.Runs, s.name, phase, pr.Seconds[run])
+				if o.Checkpoint != nil {
+					res.Subjects, res.Unfinished = results, true
+					res.Seconds = time.Since(began).Seconds()
+					if err := o.Checkpoint(res); err != nil {
+						return nil, fmt.Errorf("saving the results so far: %w", err)
+					}
+				}
 			}
 		}
 	}
-	res.Subjects = results
+	res.Subjects, res.Unfinished = results, false
 	if server != nil {
 		if err := server.Stop(); err != nil {
 			logf("stopping tenancyd: %v", err)
@@ -353,8 +364,6 @@ func (o *Options) check() error {
 		return fmt.Errorf("runs is %d; use 1 or more (3 or more for medians), or 0 for the load test alone", o.Runs)
 	case o.Runs == 0 && o.LoadDuration <= 0:
 		return errors.New("runs is 0 and the load test is off: nothing to measure")
-	case o.Runs > 0 && o.NoFloors && len(o.Workloads) == 0:
-		return errors.New("no floors and no workloads: nothing to measure")
 	case o.Database != "sqlite" && o.Database != "postgres":
 		return fmt.Errorf("database %q: use sqlite or postgres", o.Database)
 	case o.Database == "postgres" && o.PostgresURL == "":
@@ -364,10 +373,20 @@ func (o *Options) check() error {
 	case o.LoadDuration > 0 && o.Self == "":
 		return errors.New("the load test needs the path of this program, to serve the static-JSON ceiling")
 	}
-	for _, w := range o.Workloads {
-		if w != WorkloadFlags && w != WorkloadMix {
-			return fmt.Errorf("workload %q: use %s or %s", w, WorkloadFlags, WorkloadMix)
-		}
+	var err error
+	if o.Subjects, err = pick("subject", o.Subjects, AllSubjects); err != nil {
+		return err
+	}
+	if o.Phases, err = pick("phase", o.Phases, Phases); err != nil {
+		return err
+	}
+	if o.Runs > 0 && !slices.Contains(o.Phases, PhaseApply) {
+		return fmt.Errorf("phases %s leave out %s: every run starts from an empty state, so add %s",
+			strings.Join(o.Phases, ", "), PhaseApply, PhaseApply)
+	}
+	if o.Runs > 1 && !slices.Contains(o.Phases, PhaseDestroy) {
+		return fmt.Errorf("%d runs without %s: each run's %s starts from the empty state the previous run's %s leaves; add %s or use one run",
+			o.Runs, PhaseDestroy, PhaseApply, PhaseDestroy, PhaseDestroy)
 	}
 	if o.LoadParallelism < 1 {
 		o.LoadParallelism = 10
@@ -376,6 +395,40 @@ func (o *Options) check() error {
 		o.LoadRounds = 1
 	}
 	return nil
+}
+
+// pick checks that every name in names is one of allowed, at most once,
+// and returns them in allowed's order; none means all of allowed.
+func pick(what string, names, allowed []string) ([]string, error) {
+	if len(names) == 0 {
+		return slices.Clone(allowed), nil
+	}
+	var out []string
+	for i, name := range names {
+		switch {
+		case !slices.Contains(allowed, name):
+			return nil, fmt.Errorf("%s %q: use one or more of %s", what, name, strings.Join(allowed, ", "))
+		case slices.Contains(names[:i], name):
+			return nil, fmt.Errorf("%s %q is named twice", what, name)
+		}
+	}
+	for _, name := range allowed {
+		if slices.Contains(names, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// workloads are the tenancy subjects among o.Subjects.
+func (o *Options) workloads() []string {
+	var out []string
+	for _, s := range o.Subjects {
+		if s == WorkloadFlags || s == WorkloadMix {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // build compiles the three programs the benchmark runs into bin.

@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -81,12 +82,29 @@ func TestTargets(t *testing.T) {
 		{Target: TargetCeiling, Method: "GET", PerSecond: 1000, Parallelism: 10},
 		{Target: TargetSQLite, Method: "GET", PerSecond: 600, P99Millis: 12, Parallelism: 10},
 	}}
-	scale := &Results{N: TargetScaleN, Subjects: []SubjectResult{
-		{Name: subjectFlags, Phases: []PhaseResult{{Phase: PhasePlan, Seconds: []float64{65}, ProviderPeakBytes: []int64{100 << 20}}}},
+	primary.Subjects = append(primary.Subjects, SubjectResult{Name: subjectTerraformData, Phases: phases(8, 2, 0)})
+	scale := &Results{N: TargetScaleN, Phases: []string{PhaseApply, PhasePlan}, Subjects: []SubjectResult{
+		{Name: subjectTerraformData, Phases: []PhaseResult{{Phase: PhasePlan, Seconds: []float64{110}}}},
+		{Name: subjectFlags, Workload: WorkloadFlags, Phases: []PhaseResult{
+			{Phase: PhaseApply, Seconds: []float64{900}, ProviderPeakBytes: []int64{120 << 20}},
+			{Phase: PhasePlan, Seconds: []float64{65}, ProviderPeakBytes: []int64{100 << 20}},
+		}},
 	}}
 	got := map[string]Target{}
 	for _, target := range Targets(primary, scale) {
 		got[target.Name] = target
+	}
+	growth := got["plan at N=10000 <= 12x plan at N=1000 (flags)"].Measured
+	for _, want := range []string{"tenancy (flags): 13.0x (65.0 s vs 5.00 s)", "terraform_data (Terraform core alone): 55.0x (110.0 s vs 2.00 s)"} {
+		if !strings.Contains(growth, want) {
+			t.Errorf("plan growth %q lacks %q", growth, want)
+		}
+	}
+	if strings.Contains(growth, subjectFloor) {
+		t.Errorf("plan growth %q names the floor, which was not run at N=10000", growth)
+	}
+	if m := got["provider peak memory at N=10000 <= 150 MiB"].Measured; m != "120 MiB (tenancy (flags), apply)" {
+		t.Errorf("peak memory measured %q, want the apply's 120 MiB", m)
 	}
 	for name, want := range map[string]string{
 		"plan of tenancy (flags) <= 1.25x the floor's (N=1000)":                   "yes",
@@ -116,5 +134,90 @@ func TestMedianOfRounds(t *testing.T) {
 	}
 	if one := medianOfRounds(rs[:1]); one.PerSecond != 10 || one.Rounds != nil {
 		t.Errorf("one round = %+v, want it as it is", one)
+	}
+}
+
+func TestScaleTargetsNotRun(t *testing.T) {
+	primary := &Results{N: TargetN, Subjects: []SubjectResult{
+		{Name: subjectFlags, Workload: WorkloadFlags, Phases: []PhaseResult{{Phase: PhasePlan, Seconds: []float64{5}}}},
+		{Name: subjectTerraformData, Phases: []PhaseResult{{Phase: PhasePlan, Seconds: []float64{2}}}},
+	}}
+	// Stopped after terraform_data's plan, before the provider's.
+	scale := &Results{N: TargetScaleN, Unfinished: true, Subjects: []SubjectResult{
+		{Name: subjectTerraformData, Phases: []PhaseResult{{Phase: PhaseApply, Seconds: []float64{900}}, {Phase: PhasePlan, Seconds: []float64{100}}}},
+		{Name: subjectFlags, Workload: WorkloadFlags, Phases: []PhaseResult{{Phase: PhaseApply}, {Phase: PhasePlan}}},
+	}}
+	got := scaleTargets(primary, scale)
+	if got[0].Met != "not measured" || got[0].Measured != notRun {
+		t.Errorf("peak memory without a provider phase: %+v", got[0])
+	}
+	want := "tenancy (flags): not run at N=10000; terraform_data (Terraform core alone): 50.0x (100.0 s vs 2.00 s)"
+	if got[1].Met != "not measured" || got[1].Measured != want {
+		t.Errorf("plan growth = %+v, want measured %q and not measured", got[1], want)
+	}
+}
+
+func TestReportShowsPhasesNotRun(t *testing.T) {
+	r := &Results{N: 20, Tenants: 2, Runs: 1, Unfinished: true, Phases: []string{PhaseApply, PhasePlan}, Subjects: []SubjectResult{
+		{Name: subjectTerraformData, Resources: 20, Phases: []PhaseResult{
+			{Phase: PhaseApply, Seconds: []float64{3}, CPUSeconds: []float64{2}, TerraformPeakBytes: []int64{50 << 20}, ProviderPeakBytes: []int64{0}},
+			{Phase: PhasePlan},
+		}},
+	}}
+	md := Report([]*Results{r}, r)
+	for _, want := range []string{
+		"| terraform_data | 20 | 3.00 (3.00-3.00) | not run | not run | not run |",
+		"| terraform_data | 20 | 2.0 | not run | not run | not run |",
+		"| terraform_data | 20 | - / 50 | not run | not run | not run |",
+		"stopped before its end",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "0.00 (") {
+		t.Errorf("report shows a phase not run as zero:\n%s", md)
+	}
+}
+
+func TestOptionsCheck(t *testing.T) {
+	base := func() Options {
+		return Options{N: 10, Tenants: 2, Runs: 1, Database: "sqlite", Terraform: "terraform"}
+	}
+	o := base()
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.Subjects, AllSubjects) || !slices.Equal(o.Phases, Phases) {
+		t.Errorf("defaults: subjects %v, phases %v; want all", o.Subjects, o.Phases)
+	}
+	o = base()
+	o.Subjects, o.Phases = []string{WorkloadFlags, SubjectTerraformData}, []string{PhasePlan, PhaseApply}
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.Subjects, []string{SubjectTerraformData, WorkloadFlags}) || !slices.Equal(o.Phases, []string{PhaseApply, PhasePlan}) {
+		t.Errorf("subjects %v, phases %v; want them in the benchmark's order", o.Subjects, o.Phases)
+	}
+	if w := o.workloads(); !slices.Equal(w, []string{WorkloadFlags}) {
+		t.Errorf("workloads %v, want flags", w)
+	}
+	for _, c := range []struct {
+		runs     int
+		subjects []string
+		phases   []string
+		want     string
+	}{
+		{1, []string{"flag"}, nil, `subject "flag": use one or more of terraform_data, benchfloor_item, flags, mix`},
+		{1, []string{"mix", "mix"}, nil, `subject "mix" is named twice`},
+		{1, nil, []string{"refresh"}, `phase "refresh": use one or more of`},
+		{1, nil, []string{PhasePlan}, "leave out apply"},
+		{3, nil, []string{PhaseApply, PhasePlan}, "3 runs without destroy"},
+	} {
+		o := base()
+		o.Runs, o.Subjects, o.Phases = c.runs, c.subjects, c.phases
+		if err := o.check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("runs %d, subjects %v, phases %v: %v, want an error with %q", c.runs, c.subjects, c.phases, err, c.want)
+		}
 	}
 }

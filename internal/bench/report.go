@@ -143,16 +143,27 @@ func (r *Results) load(target, method string) *LoadResult {
 	return nil
 }
 
-// peakProvider is the largest provider peak of any phase and run of a subject.
-func (s *SubjectResult) peakProvider() int64 {
+// peakProvider is the largest provider peak of any phase and run of a
+// subject, and the phase it was sampled in.
+func (s *SubjectResult) peakProvider() (int64, string) {
 	var peak int64
+	var phase string
 	for _, p := range s.Phases {
 		for _, v := range p.ProviderPeakBytes {
-			peak = max(peak, v)
+			if v > peak {
+				peak, phase = v, p.Phase
+			}
 		}
 	}
-	return peak
+	return peak, phase
 }
+
+// ran says whether a phase was measured: phases a run left out, or did not
+// reach before it stopped, have no times.
+func ran(p *PhaseResult) bool { return p != nil && len(p.Seconds) > 0 }
+
+// notRun is what the report shows for a phase that was not measured.
+const notRun = "not run"
 
 // Targets evaluates the issue's targets on primary (the N=1000 run) and,
 // for those about scale, on scale (the N=10000 run; nil when there is none).
@@ -190,25 +201,7 @@ func Targets(primary, scale *Results) []Target {
 		}
 		out = append(out, t)
 	}
-	mem := Target{Name: fmt.Sprintf("provider peak memory at N=%d <= %d MiB", TargetScaleN, targetPeakMiB), Met: "not measured", Measured: "-"}
-	scaleT := Target{Name: fmt.Sprintf("plan at N=%d <= %dx plan at N=%d (flags)", TargetScaleN, targetScaleRatio, TargetN), Met: "not measured", Measured: "-"}
-	if scale != nil {
-		var peak int64
-		for _, s := range scale.Subjects {
-			if strings.HasPrefix(s.Name, "tenancy") {
-				peak = max(peak, s.peakProvider())
-			}
-		}
-		if peak > 0 {
-			mem.Measured = fmt.Sprintf("%.0f MiB", mib(peak))
-			mem.Met = met(mib(peak) <= targetPeakMiB)
-		}
-		if big, small := scale.seconds(subjectFlags, PhasePlan), primary.seconds(subjectFlags, PhasePlan); big > 0 && small > 0 && primary.N == TargetN {
-			scaleT.Measured = fmt.Sprintf("%.1fx (%.1f s vs %.2f s)", big/small, big, small)
-			scaleT.Met = met(big/small <= targetScaleRatio)
-		}
-	}
-	out = append(out, mem, scaleT)
+	out = append(out, scaleTargets(primary, scale)...)
 	ceiling := primary.load(TargetCeiling, "GET")
 	for _, target := range []string{TargetSQLite, TargetPostgres} {
 		l := primary.load(target, "GET")
@@ -223,6 +216,58 @@ func Targets(primary, scale *Results) []Target {
 		out = append(out, share, p99)
 	}
 	return out
+}
+
+// scaleTargets are the targets at N=10000: the tenancy provider's peak
+// memory, and its plan's growth from N=1000 next to that of terraform_data
+// (Terraform core alone) and of the floor, whichever were measured, for
+// what grows with N may be Terraform's and not the provider's.
+func scaleTargets(primary, scale *Results) []Target {
+	mem := Target{Name: fmt.Sprintf("provider peak memory at N=%d <= %d MiB", TargetScaleN, targetPeakMiB), Met: "not measured", Measured: notRun}
+	growth := Target{Name: fmt.Sprintf("plan at N=%d <= %dx plan at N=%d (flags)", TargetScaleN, targetScaleRatio, TargetN), Met: "not measured", Measured: notRun}
+	if scale == nil {
+		return []Target{mem, growth}
+	}
+	var peak int64
+	var where string
+	for _, s := range scale.Subjects {
+		if s.Workload == "" {
+			continue
+		}
+		if v, phase := s.peakProvider(); v > peak {
+			peak, where = v, s.Name+", "+phase
+		}
+	}
+	if peak > 0 {
+		mem.Measured = fmt.Sprintf("%.0f MiB (%s)", mib(peak), where)
+		mem.Met = met(mib(peak) <= targetPeakMiB)
+	}
+	var parts []string
+	for _, name := range []string{subjectFlags, subjectTerraformData, subjectFloor} {
+		big, small := scale.subject(name).phase(PhasePlan), primary.subject(name).phase(PhasePlan)
+		label := name
+		if name == subjectTerraformData {
+			label += " (Terraform core alone)"
+		}
+		switch {
+		case primary.N != TargetN || !ran(small):
+			continue
+		case !ran(big):
+			if name == subjectFlags {
+				parts = append(parts, fmt.Sprintf("%s: %s at N=%d", label, notRun, scale.N))
+			}
+			continue
+		}
+		ratio := Median(big.Seconds) / Median(small.Seconds)
+		parts = append(parts, fmt.Sprintf("%s: %.1fx (%.1f s vs %.2f s)", label, ratio, Median(big.Seconds), Median(small.Seconds)))
+		if name == subjectFlags {
+			growth.Met = met(ratio <= targetScaleRatio)
+		}
+	}
+	if len(parts) > 0 {
+		growth.Measured = strings.Join(parts, "; ")
+	}
+	return []Target{mem, growth}
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -245,6 +290,7 @@ func Report(all []*Results, latest *Results) string {
 	w("Each subject has N resources over %d tenants and goes through `terraform apply`, `plan`, ", primary.Tenants)
 	w("`plan -refresh=false` and `destroy` in every run; each phase goes round the subjects before the next one starts, ")
 	w("each run starting with another subject, so that whatever else the machine does weighs on all of them alike. ")
+	w("A run may leave subjects and phases out (`-subjects`, `-phases`); a phase left out, or not reached by a run that was stopped, shows as *%s*. ", notRun)
 	w("Times are wall-clock medians. The subjects:\n\n")
 	w("- `terraform_data`: Terraform core alone (the built-in provider).\n")
 	w("- `benchfloor_item`: the floor, a terraform-plugin-framework provider that does no I/O (`internal/benchfloor`), with the attributes of a feature flag.\n")
@@ -256,17 +302,25 @@ func Report(all []*Results, latest *Results) string {
 
 	m := primary.Machine
 	w("## Machine and versions\n\n")
-	w("| CPU | cores | memory | OS | load average before / after |\n| --- | --- | --- | --- | --- |\n")
-	w("| %s | %d | %.1f GiB | %s %s | %.2f / %.2f |\n\n", m.CPUModel, m.Cores, float64(m.MemoryBytes)/(1<<30), m.OS, m.Kernel, m.LoadBefore, m.LoadAfter)
-	if m.Note != "" {
-		w("%s\n\n", m.Note)
-	}
-	w("| N | measured | Go | Terraform | provider commit | tenancyd database | runs | parallelism | took |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w("| CPU | cores | memory | OS |\n| --- | --- | --- | --- |\n")
+	w("| %s | %d | %.1f GiB | %s %s |\n\n", m.CPUModel, m.Cores, float64(m.MemoryBytes)/(1<<30), m.OS, m.Kernel)
+	w("| N | measured | Go | Terraform | provider commit | tenancyd database | runs | parallelism | took | load average before / after |\n")
+	w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range all {
-		w("| %d | %s | %s | %s | `%s` | %s | %d | %d | %.0f s |\n", r.N, r.Started.Format("2006-01-02 15:04 UTC"), r.Versions.Go,
-			r.Versions.Terraform, r.Versions.Commit, r.Database, r.Runs, r.Parallelism, r.Seconds)
+		took := fmt.Sprintf("%.0f s", r.Seconds)
+		if r.Unfinished {
+			took += " (stopped before its end)"
+		}
+		w("| %d | %s | %s | %s | `%s` | %s | %d | %d | %s | %.2f / %.2f |\n", r.N, r.Started.Format("2006-01-02 15:04 UTC"), r.Versions.Go,
+			r.Versions.Terraform, r.Versions.Commit, r.Database, r.Runs, r.Parallelism, took, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	}
-	w("\n## Targets\n\n| target | measured | met |\n| --- | --- | --- |\n")
+	w("\n")
+	for _, r := range all {
+		if r.Machine.Note != "" {
+			w("N=%d: %s\n\n", r.N, r.Machine.Note)
+		}
+	}
+	w("## Targets\n\n| target | measured | met |\n| --- | --- | --- |\n")
 	for _, t := range Targets(primary, scale) {
 		w("| %s | %s | %s |\n", t.Name, t.Measured, t.Met)
 	}
@@ -283,6 +337,9 @@ func Report(all []*Results, latest *Results) string {
 func writeRun(b *strings.Builder, r *Results) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## N = %d over %d tenants\n\n", r.N, r.Tenants)
+	if r.Unfinished {
+		w("This run was stopped before its end: what it measured until then is below, the phases it did not reach show as *%s*.\n\n", notRun)
+	}
 	header := "| subject | resources | " + strings.Join(Phases, " | ") + " |\n| --- | ---: |" + strings.Repeat(" ---: |", len(Phases)) + "\n"
 	table := func(title string, cell func(s *SubjectResult, p *PhaseResult) string) {
 		w("%s\n\n%s", title, header)
@@ -297,24 +354,26 @@ func writeRun(b *strings.Builder, r *Results) {
 		w("\n")
 	}
 	table(fmt.Sprintf("Time, seconds (median of %d; min-max):", r.Runs), func(_ *SubjectResult, p *PhaseResult) string {
-		if p == nil || len(p.Seconds) == 0 {
-			return "-"
+		if !ran(p) {
+			return notRun
 		}
 		return fmt.Sprintf("%.2f (%.2f-%.2f)", Median(p.Seconds), slices.Min(p.Seconds), slices.Max(p.Seconds))
 	})
 	table("Time as a multiple of the floor (`benchfloor_item`) / of `terraform_data`:", func(s *SubjectResult, p *PhaseResult) string {
-		if p == nil {
+		if !ran(p) {
+			return notRun
+		}
+		ratio := func(of string) string {
+			if base := r.seconds(of, p.Phase); base > 0 {
+				return fmt.Sprintf("%.2fx", Median(p.Seconds)/base)
+			}
 			return "-"
 		}
-		floor, core := r.seconds(subjectFloor, p.Phase), r.seconds(subjectTerraformData, p.Phase)
-		if floor <= 0 || core <= 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.2fx / %.2fx", Median(p.Seconds)/floor, Median(p.Seconds)/core)
+		return ratio(subjectFloor) + " / " + ratio(subjectTerraformData)
 	})
 	table("CPU seconds, Terraform with its plugins + tenancyd (medians):", func(_ *SubjectResult, p *PhaseResult) string {
-		if p == nil {
-			return "-"
+		if !ran(p) {
+			return notRun
 		}
 		if len(p.ServerCPUSeconds) == 0 {
 			return fmt.Sprintf("%.1f", Median(p.CPUSeconds))
@@ -322,14 +381,17 @@ func writeRun(b *strings.Builder, r *Results) {
 		return fmt.Sprintf("%.1f + %.1f", Median(p.CPUSeconds), Median(p.ServerCPUSeconds))
 	})
 	table("Requests tenancyd served (median):", func(_ *SubjectResult, p *PhaseResult) string {
-		if p == nil || len(p.Requests) == 0 {
+		switch {
+		case !ran(p):
+			return notRun
+		case len(p.Requests) == 0:
 			return "-"
 		}
 		return fmt.Sprintf("%.0f", Median(p.Requests))
 	})
 	table("Peak memory, MiB: the provider plugin / Terraform (largest of the runs):", func(s *SubjectResult, p *PhaseResult) string {
-		if p == nil {
-			return "-"
+		if !ran(p) {
+			return notRun
 		}
 		prov := "-"
 		if len(p.ProviderPeakBytes) > 0 && slices.Max(p.ProviderPeakBytes) > 0 {
@@ -340,8 +402,13 @@ func writeRun(b *strings.Builder, r *Results) {
 	w("Requests by route in the first run:\n\n| subject | phase | route | requests |\n| --- | --- | --- | ---: |\n")
 	for _, s := range r.Subjects {
 		for _, p := range s.Phases {
+			// The busiest routes first, ties by name, so that the same
+			// results always give the same report.
 			routes := slices.SortedFunc(maps.Keys(p.RequestsByRoute), func(a, b string) int {
-				return p.RequestsByRoute[b] - p.RequestsByRoute[a]
+				if d := p.RequestsByRoute[b] - p.RequestsByRoute[a]; d != 0 {
+					return d
+				}
+				return strings.Compare(a, b)
 			})
 			for _, route := range routes {
 				w("| %s | %s | `%s` | %d |\n", s.Name, p.Phase, route, p.RequestsByRoute[route])

@@ -19,6 +19,18 @@ const (
 	WorkloadMix = "mix"
 )
 
+// Subjects, as Options.Subjects names them.
+const (
+	// SubjectTerraformData is N terraform_data: Terraform core alone.
+	SubjectTerraformData = "terraform_data"
+	// SubjectFloor is N benchfloor_item: a framework provider that does no I/O.
+	SubjectFloor = "benchfloor_item"
+)
+
+// AllSubjects are the subjects in the order each phase goes round them:
+// the two floors and the workloads of the tenancy provider.
+var AllSubjects = []string{SubjectTerraformData, SubjectFloor, WorkloadFlags, WorkloadMix}
+
 // Subject names, as the report shows them.
 const (
 	subjectTerraformData = "terraform_data"
@@ -29,6 +41,8 @@ const (
 
 // subject is one configuration the benchmark applies, plans and destroys.
 type subject struct {
+	// key is the subject's name in Options.Subjects.
+	key  string
 	name string
 	dir  string
 	// tenancy says whether the subject uses tenancyd, whose requests are counted.
