@@ -146,9 +146,18 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 
-	// A partial run: one subject, two phases, results kept beside n50's.
-	cmd = exec.Command(exe, "-n", "10", "-tenants", "2", "-runs", "1", "-load", "0", "-subjects", "terraform_data", "-phases", "apply,plan",
-		"-terraform", tf, "-work", filepath.Join(dir, "work10"), "-results", results, "-out", report)
+	// A partial run: two subjects, two phases, results kept beside n50's,
+	// in a working directory named by a relative path.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := filepath.Rel(wd, filepath.Join(dir, "work10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(exe, "-n", "10", "-tenants", "2", "-runs", "1", "-load", "0", "-subjects", "flags,terraform_data", "-phases", "apply,plan",
+		"-terraform", tf, "-work", work, "-results", results, "-out", report)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tenancy-bench, partial run: %v\n%s", err, out)
 	}
@@ -160,9 +169,13 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &partial); err != nil {
 		t.Fatal(err)
 	}
-	if len(partial.Subjects) != 1 || partial.Subjects[0].Name != "terraform_data" || partial.Unfinished ||
-		len(partial.Subjects[0].Phases) != 2 || partial.Subjects[0].Phases[1].Phase != bench.PhasePlan || len(partial.Subjects[0].Phases[1].Seconds) != 1 {
-		t.Errorf("partial run: %+v; want terraform_data's apply and plan, finished", partial)
+	if len(partial.Subjects) != 2 || partial.Subjects[0].Name != "terraform_data" || partial.Subjects[1].Name != "tenancy (flags)" || partial.Unfinished {
+		t.Fatalf("partial run: %+v; want terraform_data's and the flags' apply and plan, finished", partial)
+	}
+	for _, s := range partial.Subjects {
+		if len(s.Phases) != 2 || s.Phases[0].Phase != bench.PhaseApply || s.Phases[1].Phase != bench.PhasePlan || len(s.Phases[1].Seconds) != 1 {
+			t.Errorf("partial run, %s: %+v; want its apply and plan", s.Name, s.Phases)
+		}
 	}
 
 	if md, err = os.ReadFile(report); err != nil {

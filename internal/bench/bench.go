@@ -155,6 +155,12 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			defer func() { _ = os.RemoveAll(dir) }()
 		}
 	}
+	// Terraform runs in each subject's directory, so the paths it is given
+	// (its CLI configuration, the providers' directory) must not be relative.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	logf("working in %s", dir)
 	bin := filepath.Join(dir, "bin")
 	if err := build(ctx, o.Root, bin); err != nil {
