@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Note, "note", "", "a sentence about the machine for the report, such as that it was shared")
 	resultsDir := fs.String("results", "benchmarks", "directory of the results, one n<N>.json per N; the report covers them all")
 	out := fs.String("out", "BENCHMARKS.md", "report to write (between its markers); empty writes none")
+	resume := fs.Bool("resume", false, "go on with the run saved in the results directory for this n, in its -work directory: "+
+		"phases measured before are kept (terraform_data and benchfloor_item only)")
 	reportOnly := fs.Bool("report-only", false, "measure nothing: rewrite the report from the results directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -72,8 +74,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *reportOnly {
 		return report(*resultsDir, *out, nil, stdout)
 	}
-	o.Subjects = split(*subjects)
 	var err error
+	o.Subjects = split(*subjects)
+	if *resume {
+		if o.Previous, err = previous(*resultsDir, o.N); err != nil {
+			return err
+		}
+	}
 	if o.Phases, err = parsePhases(*phases); err != nil {
 		return err
 	}
@@ -111,6 +118,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "results: %s\n", file)
 	return report(*resultsDir, *out, res, stdout)
+}
+
+// previous are the saved results for n, to resume.
+func previous(dir string, n int) (*bench.Results, error) {
+	all, err := bench.LoadResults(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range all {
+		if r.N == n {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("no results for n %d in %s to resume", n, dir)
 }
 
 // phaseFlags name the phases on the command line, in bench.Phases' order.

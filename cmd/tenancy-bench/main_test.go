@@ -184,6 +184,40 @@ func TestSmoke(t *testing.T) {
 	if !strings.Contains(string(md), "## N = 10 over 2 tenants") || !strings.Contains(string(md), "| not run | not run |") {
 		t.Errorf("the report lacks the partial run, with the phases it left out as not run:\n%s", md)
 	}
+
+	// A run that stopped after terraform_data's apply goes on with its plan
+	// in the same working directory, keeping the apply it measured.
+	resumeArgs := []string{"-n", "12", "-tenants", "2", "-runs", "1", "-load", "0", "-subjects", "terraform_data",
+		"-terraform", tf, "-work", filepath.Join(dir, "work12"), "-results", results, "-out", ""}
+	if out, err := exec.Command(exe, append(resumeArgs, "-phases", "apply")...).CombinedOutput(); err != nil {
+		t.Fatalf("tenancy-bench, apply: %v\n%s", err, out)
+	}
+	first := readResults(t, filepath.Join(results, "n12.json"))
+	if out, err := exec.Command(exe, append(resumeArgs, "-phases", "apply,plan", "-resume")...).CombinedOutput(); err != nil {
+		t.Fatalf("tenancy-bench -resume: %v\n%s", err, out)
+	}
+	resumed := readResults(t, filepath.Join(results, "n12.json"))
+	if resumed.Resumed != 1 || !resumed.Started.Equal(first.Started) || len(resumed.Subjects) != 1 || len(resumed.Subjects[0].Phases) != 2 {
+		t.Fatalf("resumed run: %+v; want terraform_data's apply and plan, resumed once, started when the first was", resumed)
+	}
+	apply, plan := resumed.Subjects[0].Phases[0], resumed.Subjects[0].Phases[1]
+	if !slices.Equal(apply.Seconds, first.Subjects[0].Phases[0].Seconds) || len(plan.Seconds) != 1 || plan.Seconds[0] <= 0 {
+		t.Errorf("resumed run: apply %v (first run's %v), plan %v; want the apply kept and the plan measured",
+			apply.Seconds, first.Subjects[0].Phases[0].Seconds, plan.Seconds)
+	}
+}
+
+func readResults(t *testing.T, file string) bench.Results {
+	t.Helper()
+	b, err := os.ReadFile(file) //nolint:gosec // The test's own results.
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r bench.Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestFlags(t *testing.T) {

@@ -38,6 +38,12 @@ type Options struct {
 	// run starts from an empty state, so every phase needs PhaseApply, and a
 	// second run needs the first one's PhaseDestroy.
 	Phases []string
+	// Previous, when set, are the saved results of a run in the same
+	// WorkDir that stopped before its end: its measured phases are kept and
+	// not run again, its other subjects are carried over, and the run goes
+	// on from there. Only subjects that need no tenancyd can go on (a new
+	// tenancyd has new keys), and only after their apply was measured.
+	Previous *Results
 	// Checkpoint, when set, receives the results so far after every phase
 	// of every subject, so that a run stopped halfway keeps what it measured.
 	Checkpoint func(*Results) error
@@ -80,7 +86,9 @@ type Results struct {
 	Phases []string `json:"phases,omitempty"`
 	// Unfinished says that the run had not gone through all its phases
 	// when these results were saved.
-	Unfinished  bool            `json:"unfinished,omitempty"`
+	Unfinished bool `json:"unfinished,omitempty"`
+	// Resumed counts the times a stopped run went on (Options.Previous).
+	Resumed     int             `json:"resumed,omitempty"`
 	Parallelism int             `json:"parallelism"`
 	Database    string          `json:"database"`
 	Started     time.Time       `json:"started"`
@@ -144,6 +152,13 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if res.Parallelism == 0 {
 		res.Parallelism = 10
 	}
+	var before float64 // seconds the run took before it was resumed
+	if p := o.Previous; p != nil {
+		res.Started, res.Machine.LoadBefore, res.Resumed, before = p.Started, p.Machine.LoadBefore, p.Resumed+1, p.Seconds
+		if res.Machine.Note == "" {
+			res.Machine.Note = p.Machine.Note
+		}
+	}
 
 	dir := o.WorkDir
 	if dir == "" {
@@ -167,6 +182,9 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return nil, err
 	}
 	res.Versions = versions(ctx, o.Root)
+	if p := o.Previous; p != nil && p.Versions.Commit != res.Versions.Commit {
+		res.Versions.Commit = p.Versions.Commit + ", resumed at " + res.Versions.Commit
+	}
 	tf, err := newTerraformCLI(o.Terraform, dir, bin, o.Parallelism)
 	if err != nil {
 		return nil, err
@@ -224,10 +242,38 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			results[i].Workload = s.key
 		}
 		for _, p := range o.Phases {
-			results[i].Phases = append(results[i].Phases, PhaseResult{Phase: p})
+			pr := PhaseResult{Phase: p}
+			if o.Previous != nil {
+				if old := o.Previous.subject(s.name).phase(p); old != nil {
+					pr = *old
+				}
+			}
+			results[i].Phases = append(results[i].Phases, pr)
 		}
 	}
 	res.Phases = o.Phases
+	if o.Previous != nil {
+		res.Phases = nil
+		for _, p := range Phases {
+			if slices.Contains(o.Phases, p) || slices.Contains(o.Previous.Phases, p) {
+				res.Phases = append(res.Phases, p)
+			}
+		}
+		for _, old := range o.Previous.Subjects {
+			if !slices.ContainsFunc(results, func(r SubjectResult) bool { return r.Name == old.Name }) {
+				results = append(results, old)
+			}
+		}
+	}
+	// ordered is results in the report's order of subjects, for saving.
+	ordered := func() []SubjectResult {
+		out := slices.Clone(results)
+		rank := func(name string) int {
+			return slices.Index([]string{subjectTerraformData, subjectFloor, subjectFlags, subjectMix}, name)
+		}
+		slices.SortStableFunc(out, func(a, b SubjectResult) int { return rank(a.Name) - rank(b.Name) })
+		return out
+	}
 	var env []string
 	if server != nil {
 		env = []string{"TENANCY_ENDPOINT=" + server.URL, "TENANCY_TOKEN=" + server.Token}
@@ -241,14 +287,18 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			for k := range subjects {
 				i := (k + run) % len(subjects)
 				s, pr := subjects[i], &results[i].Phases[j]
+				if len(pr.Seconds) > run {
+					logf("run %d/%d: %-16s %-20s measured before it was resumed", run+1, o.Runs, s.name, phase)
+					continue
+				}
 				profile := o.ProfileDir != "" && s.tenancy && run == 0
 				if err := measure(ctx, tf, server, s, phase, env, pr, profile, &o, res, run); err != nil {
 					return nil, err
 				}
 				logf("run %d/%d: %-16s %-20s %7.2fs", run+1, o.Runs, s.name, phase, pr.Seconds[run])
 				if o.Checkpoint != nil {
-					res.Subjects, res.Unfinished = results, true
-					res.Seconds = time.Since(began).Seconds()
+					res.Subjects, res.Unfinished = ordered(), true
+					res.Seconds = before + time.Since(began).Seconds()
 					if err := o.Checkpoint(res); err != nil {
 						return nil, fmt.Errorf("saving the results so far: %w", err)
 					}
@@ -256,7 +306,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			}
 		}
 	}
-	res.Subjects, res.Unfinished = results, false
+	res.Subjects, res.Unfinished = ordered(), false
 	if server != nil {
 		if err := server.Stop(); err != nil {
 			logf("stopping tenancyd: %v", err)
@@ -269,8 +319,35 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	res.Machine.LoadAfter = loadAverage()
-	res.Seconds = time.Since(began).Seconds()
+	res.Seconds = before + time.Since(began).Seconds()
 	return res, nil
+}
+
+// checkResume says whether o can go on from o.Previous.
+func (o *Options) checkResume() error {
+	p := o.Previous
+	switch {
+	case p == nil:
+		return nil
+	case o.WorkDir == "":
+		return errors.New("resuming needs the working directory (-work) of the run that stopped")
+	case p.N != o.N || p.Tenants != o.Tenants || p.Runs != o.Runs:
+		return fmt.Errorf("the run to resume had n %d, tenants %d and runs %d; use the same", p.N, p.Tenants, p.Runs)
+	}
+	for _, key := range o.Subjects {
+		if key == WorkloadFlags || key == WorkloadMix {
+			return fmt.Errorf("subject %s cannot go on from a stopped run: it needs the tenancyd of that run, whose keys are gone; run it anew", key)
+		}
+		name := map[string]string{SubjectTerraformData: subjectTerraformData, SubjectFloor: subjectFloor}[key]
+		apply := p.subject(name).phase(PhaseApply)
+		if apply != nil && len(apply.Seconds) == o.Runs {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(o.WorkDir, key, "terraform.tfstate")); err == nil {
+			return fmt.Errorf("subject %s has a state in %s from an apply that was not measured to its end; run it anew", key, o.WorkDir)
+		}
+	}
+	return nil
 }
 
 // measure runs one phase of one subject and appends what it cost to pr.
@@ -394,6 +471,9 @@ func (o *Options) check() error {
 		return fmt.Errorf("%d runs without %s: each run's %s starts from the empty state the previous run's %s leaves; add %s or use one run",
 			o.Runs, PhaseDestroy, PhaseApply, PhaseDestroy, PhaseDestroy)
 	}
+	if err := o.checkResume(); err != nil {
+		return err
+	}
 	if o.LoadParallelism < 1 {
 		o.LoadParallelism = 10
 	}
@@ -464,7 +544,8 @@ func versions(ctx context.Context, root string) Versions {
 	cmd.Dir = root
 	if out, err := cmd.Output(); err == nil {
 		v.Commit = strings.TrimSpace(string(out))
-		status := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no")
+		// The report and the results are what a run writes, not what it runs.
+		status := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md", ":!benchmarks")
 		status.Dir = root
 		if out, err := status.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
 			v.Commit += "-dirty"

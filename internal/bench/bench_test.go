@@ -221,3 +221,34 @@ func TestOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckResume(t *testing.T) {
+	work := t.TempDir()
+	prev := &Results{N: 10, Tenants: 2, Runs: 1, Subjects: []SubjectResult{
+		{Name: subjectTerraformData, Phases: []PhaseResult{{Phase: PhaseApply, Seconds: []float64{3}}, {Phase: PhasePlan}}},
+	}}
+	if err := os.MkdirAll(filepath.Join(work, SubjectFloor), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, SubjectFloor, "terraform.tfstate"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		work     string
+		n        int
+		subjects []string
+		want     string
+	}{
+		{work, 10, []string{SubjectTerraformData}, ""},
+		{"", 10, []string{SubjectTerraformData}, "working directory"},
+		{work, 20, []string{SubjectTerraformData}, "n 10"},
+		{work, 10, []string{WorkloadFlags}, "subject flags cannot go on"},
+		{work, 10, []string{SubjectFloor}, "apply that was not measured"},
+	} {
+		o := Options{N: c.n, Tenants: 2, Runs: 1, Database: "sqlite", Terraform: "terraform", WorkDir: c.work, Subjects: c.subjects, Previous: prev}
+		err := o.check()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("resume %+v: %v, want %q", c, err, c.want)
+		}
+	}
+}

@@ -311,6 +311,9 @@ func Report(all []*Results, latest *Results) string {
 		if r.Unfinished {
 			took += " (stopped before its end)"
 		}
+		if r.Resumed > 0 {
+			took += fmt.Sprintf(" (resumed %d time(s) in the same working directory)", r.Resumed)
+		}
 		w("| %d | %s | %s | %s | `%s` | %s | %d | %d | %s | %.2f / %.2f |\n", r.N, r.Started.Format("2006-01-02 15:04 UTC"), r.Versions.Go,
 			r.Versions.Terraform, r.Versions.Commit, r.Database, r.Runs, r.Parallelism, took, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	}
