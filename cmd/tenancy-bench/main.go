@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := bench.Options{Log: stderr}
 	fs.IntVar(&o.N, "n", bench.TargetN, "resources per subject")
 	fs.IntVar(&o.Tenants, "tenants", bench.TargetTenants, "tenants the resources are spread over")
-	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians (0: the load test alone)")
+	fs.IntVar(&o.Runs, "runs", 3, "runs of every phase; the report shows medians (0: the load test alone, which replaces the load test of the results saved for this n and keeps their Terraform phases)")
 	fs.IntVar(&o.Parallelism, "parallelism", 0, "terraform -parallelism (0: Terraform's default, 10)")
 	subjects := fs.String("subjects", strings.Join(bench.AllSubjects, ","),
 		"subjects, comma-separated: terraform_data (Terraform core alone), benchfloor_item (the no-I/O floor), flags and mix (the tenancy provider)")
@@ -111,6 +111,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return err
+	}
+	if o.Runs == 0 {
+		// The load test alone takes the place of the saved run's load
+		// test for this n, which keeps its Terraform phases.
+		all, err := bench.LoadResults(*resultsDir)
+		if err != nil {
+			return err
+		}
+		for _, saved := range all {
+			if saved.N == o.N && len(saved.Subjects) > 0 {
+				res = saved.WithLoadOf(res)
+			}
+		}
 	}
 	file, err := bench.SaveResults(*resultsDir, res)
 	if err != nil {

@@ -185,6 +185,25 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("the report lacks the partial run, with the phases it left out as not run:\n%s", md)
 	}
 
+	// The load test alone takes the place of n10's load test and keeps its
+	// Terraform phases, saying when it ran.
+	cmd = exec.Command(exe, "-n", "10", "-runs", "0", "-load", "500ms", "-load-rounds", "1", "-postgres", "",
+		"-terraform", tf, "-work", filepath.Join(dir, "work10load"), "-results", results, "-out", report)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tenancy-bench, load test alone: %v\n%s", err, out)
+	}
+	loaded := readResults(t, filepath.Join(results, "n10.json"))
+	if loaded.LoadRun == nil || loaded.LoadRun.Started.Before(partial.Started) || len(loaded.Load) == 0 ||
+		len(loaded.Subjects) != 2 || !slices.Equal(loaded.Subjects[1].Phases[1].Seconds, partial.Subjects[1].Phases[1].Seconds) {
+		t.Errorf("after a load test alone, n10 is %+v; want the partial run's phases kept and the load test with when it ran", loaded)
+	}
+	if md, err = os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "Measured in a run of the load test alone (`-runs 0`)") {
+		t.Errorf("the report does not say the load test ran alone:\n%s", md)
+	}
+
 	// A run that stopped after terraform_data's apply goes on with its plan
 	// in the same working directory, keeping the apply it measured.
 	resumeArgs := []string{"-n", "12", "-tenants", "2", "-runs", "1", "-load", "0", "-subjects", "terraform_data",

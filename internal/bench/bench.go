@@ -97,7 +97,35 @@ type Results struct {
 	Versions    Versions        `json:"versions"`
 	Subjects    []SubjectResult `json:"subjects"`
 	Load        []LoadResult    `json:"load,omitempty"`
-	Profiles    []string        `json:"profiles,omitempty"`
+	// LoadRun is set when Load came from a later run of the load test
+	// alone (-runs 0) than the Terraform phases: when and on what it ran.
+	LoadRun  *LoadRun `json:"load_run,omitempty"`
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// LoadRun is when and on what a load test alone ran, when its figures were
+// kept with the Terraform phases of an earlier run (WithLoadOf).
+type LoadRun struct {
+	Started    time.Time `json:"started"`
+	Commit     string    `json:"commit"`
+	Go         string    `json:"go"`
+	LoadBefore float64   `json:"load_before"`
+	LoadAfter  float64   `json:"load_after"`
+}
+
+// WithLoadOf is r with the load test of loadOnly, a later run of the load
+// test alone, in place of its own, saying when and on what that ran: the
+// Terraform phases of a scale run take an hour, the load test a minute, so
+// a change to tenancyd's hot paths is measured again without them.
+func (r *Results) WithLoadOf(loadOnly *Results) *Results {
+	out := *r
+	out.Load = loadOnly.Load
+	out.LoadRun = &LoadRun{
+		Started: loadOnly.Started, Commit: loadOnly.Versions.Commit, Go: loadOnly.Versions.Go,
+		LoadBefore: loadOnly.Machine.LoadBefore, LoadAfter: loadOnly.Machine.LoadAfter,
+	}
+	out.Profiles = append(slices.Clone(r.Profiles), loadOnly.Profiles...)
+	return &out
 }
 
 // Versions of what was measured.

@@ -444,6 +444,10 @@ func writeLoad(b *strings.Builder, r *Results) {
 	if rounds > 1 {
 		w("Every test ran %d times, the targets taking turns; rates and latencies are the medians of the rounds (min-max).", rounds)
 	}
+	if lr := r.LoadRun; lr != nil {
+		w(" Measured in a run of the load test alone (`-runs 0`) on %s, %s, commit `%s`, load average %.2f / %.2f before / after, after the Terraform phases above.",
+			lr.Started.Format("2006-01-02 15:04 UTC"), lr.Go, lr.Commit, lr.LoadBefore, lr.LoadAfter)
+	}
 	w("\n\n")
 	w("| target | method | requests/s | share of the ceiling | p50 ms | p99 ms | errors |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range r.Load {
