@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	resultsDir := fs.String("results", "benchmarks", "directory of the results, one n<N>.json per N; the report covers them all")
 	out := fs.String("out", "BENCHMARKS.md", "report to write (between its markers); empty writes none")
 	resume := fs.Bool("resume", false, "go on with the run saved in the results directory for this n, in its -work directory: "+
-		"phases measured before are kept (terraform_data and benchfloor_item only)")
+		"phases measured before are kept (terraform_data and benchfloor_item), and flags or mix not measured before start anew on a tenancyd of their own")
 	reportOnly := fs.Bool("report-only", false, "measure nothing: rewrite the report from the results directory")
 	if err := fs.Parse(args); err != nil {
 		return err

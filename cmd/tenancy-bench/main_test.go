@@ -224,6 +224,21 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("resumed run: apply %v (first run's %v), plan %v; want the apply kept and the plan measured",
 			apply.Seconds, first.Subjects[0].Phases[0].Seconds, plan.Seconds)
 	}
+
+	// The flags, not run before, join it on a tenancyd of their own.
+	if out, err := exec.Command(exe, append(resumeArgs, "-subjects", "flags", "-phases", "apply,plan", "-resume")...).CombinedOutput(); err != nil {
+		t.Fatalf("tenancy-bench -resume with the flags: %v\n%s", err, out)
+	}
+	joined := readResults(t, filepath.Join(results, "n12.json"))
+	if joined.Resumed != 2 || len(joined.Subjects) != 2 || joined.Subjects[1].Name != "tenancy (flags)" ||
+		!slices.Equal(joined.Subjects[0].Phases[1].Seconds, plan.Seconds) {
+		t.Fatalf("resumed with the flags: %+v; want terraform_data's apply and plan kept and the flags' added", joined)
+	}
+	for _, p := range joined.Subjects[1].Phases {
+		if len(p.Seconds) != 1 || len(p.ProviderPeakBytes) != 1 || p.ProviderPeakBytes[0] <= 0 || len(p.Requests) != 1 {
+			t.Errorf("resumed with the flags, %s: %+v; want a time, the provider's peak and tenancyd's requests", p.Phase, p)
+		}
+	}
 }
 
 func readResults(t *testing.T, file string) bench.Results {

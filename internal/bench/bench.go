@@ -253,7 +253,13 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		subjects = append(subjects, s)
 	}
 	if workloads := o.workloads(); len(workloads) > 0 {
-		server, err = startOn(ctx, filepath.Join(bin, "tenancyd"), dir, "tenancyd", o.Database, o.PostgresURL, o.ProfileDir != "")
+		// A resumed run's tenancy subjects start anew (checkResume), on a
+		// database of their own: the stopped run's holds its tenants.
+		name := "tenancyd"
+		if o.Previous != nil {
+			name = fmt.Sprintf("tenancyd-resumed-%d", res.Resumed)
+		}
+		server, err = startOn(ctx, filepath.Join(bin, "tenancyd"), dir, name, o.Database, o.PostgresURL, o.ProfileDir != "")
 		if err != nil {
 			return nil, err
 		}
@@ -363,19 +369,31 @@ func (o *Options) checkResume() error {
 		return fmt.Errorf("the run to resume had n %d, tenants %d and runs %d; use the same", p.N, p.Tenants, p.Runs)
 	}
 	for _, key := range o.Subjects {
-		if key == WorkloadFlags || key == WorkloadMix {
-			return fmt.Errorf("subject %s cannot go on from a stopped run: it needs the tenancyd of that run, whose keys are gone; run it anew", key)
-		}
-		name := map[string]string{SubjectTerraformData: subjectTerraformData, SubjectFloor: subjectFloor}[key]
+		name := subjectNames[key]
 		apply := p.subject(name).phase(PhaseApply)
-		if apply != nil && len(apply.Seconds) == o.Runs {
+		measured := apply != nil && len(apply.Seconds) == o.Runs
+		tenancy := key == WorkloadFlags || key == WorkloadMix
+		switch {
+		case measured && tenancy:
+			// Its objects were in the stopped run's tenancyd, whose token
+			// is gone with it.
+			return fmt.Errorf("subject %s cannot go on from a stopped run after its apply: it needs the tenancyd of that run; "+
+				"run it anew in another -results directory", key)
+		case measured:
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(o.WorkDir, key, "terraform.tfstate")); err == nil {
-			return fmt.Errorf("subject %s has a state in %s from an apply that was not measured to its end; run it anew", key, o.WorkDir)
+		state := filepath.Join(o.WorkDir, key, "terraform.tfstate")
+		if _, err := os.Stat(state); err == nil {
+			return fmt.Errorf("subject %s has a state (%s) from an apply that was not measured to its end; remove it, and %s's resources if any, to run the subject anew",
+				key, state, key)
 		}
 	}
 	return nil
+}
+
+// subjectNames are the report's names of the subjects' keys.
+var subjectNames = map[string]string{
+	SubjectTerraformData: subjectTerraformData, SubjectFloor: subjectFloor, WorkloadFlags: subjectFlags, WorkloadMix: subjectMix,
 }
 
 // measure runs one phase of one subject and appends what it cost to pr.

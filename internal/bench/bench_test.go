@@ -226,6 +226,7 @@ func TestCheckResume(t *testing.T) {
 	work := t.TempDir()
 	prev := &Results{N: 10, Tenants: 2, Runs: 1, Subjects: []SubjectResult{
 		{Name: subjectTerraformData, Phases: []PhaseResult{{Phase: PhaseApply, Seconds: []float64{3}}, {Phase: PhasePlan}}},
+		{Name: subjectMix, Phases: []PhaseResult{{Phase: PhaseApply, Seconds: []float64{4}}, {Phase: PhasePlan}}},
 	}}
 	if err := os.MkdirAll(filepath.Join(work, SubjectFloor), 0o750); err != nil {
 		t.Fatal(err)
@@ -242,7 +243,9 @@ func TestCheckResume(t *testing.T) {
 		{work, 10, []string{SubjectTerraformData}, ""},
 		{"", 10, []string{SubjectTerraformData}, "working directory"},
 		{work, 20, []string{SubjectTerraformData}, "n 10"},
-		{work, 10, []string{WorkloadFlags}, "subject flags cannot go on"},
+		// Flags were not measured: they start anew on a tenancyd of their own.
+		{work, 10, []string{WorkloadFlags, SubjectTerraformData}, ""},
+		{work, 10, []string{WorkloadMix}, "subject mix cannot go on"},
 		{work, 10, []string{SubjectFloor}, "apply that was not measured"},
 	} {
 		o := Options{N: c.n, Tenants: 2, Runs: 1, Database: "sqlite", Terraform: "terraform", WorkDir: c.work, Subjects: c.subjects, Previous: prev}
