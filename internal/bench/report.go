@@ -314,8 +314,12 @@ func Report(all []*Results, latest *Results) string {
 		if r.Resumed > 0 {
 			took += fmt.Sprintf(" (resumed %d time(s) in the same working directory)", r.Resumed)
 		}
-		w("| %d | %s | %s | %s | `%s` | %s | %d | %d | %s | %.2f / %.2f |\n", r.N, r.Started.Format("2006-01-02 15:04 UTC"), r.Versions.Go,
-			r.Versions.Terraform, r.Versions.Commit, r.Database, r.Runs, r.Parallelism, took, r.Machine.LoadBefore, r.Machine.LoadAfter)
+		after := fmt.Sprintf("%.2f", r.Machine.LoadAfter)
+		if r.Unfinished {
+			after = "-"
+		}
+		w("| %d | %s | %s | %s | `%s` | %s | %d | %d | %s | %.2f / %s |\n", r.N, r.Started.Format("2006-01-02 15:04 UTC"), r.Versions.Go,
+			r.Versions.Terraform, r.Versions.Commit, r.Database, r.Runs, r.Parallelism, took, r.Machine.LoadBefore, after)
 	}
 	w("\n")
 	for _, r := range all {
@@ -402,7 +406,12 @@ func writeRun(b *strings.Builder, r *Results) {
 		}
 		return fmt.Sprintf("%s / %.0f", prov, mib(slices.Max(p.TerraformPeakBytes)))
 	})
-	w("Requests by route in the first run:\n\n| subject | phase | route | requests |\n| --- | --- | --- | ---: |\n")
+	routed := slices.ContainsFunc(r.Subjects, func(s SubjectResult) bool {
+		return slices.ContainsFunc(s.Phases, func(p PhaseResult) bool { return len(p.RequestsByRoute) > 0 })
+	})
+	if routed {
+		w("Requests by route in the first run:\n\n| subject | phase | route | requests |\n| --- | --- | --- | ---: |\n")
+	}
 	for _, s := range r.Subjects {
 		for _, p := range s.Phases {
 			// The busiest routes first, ties by name, so that the same
@@ -418,7 +427,9 @@ func writeRun(b *strings.Builder, r *Results) {
 			}
 		}
 	}
-	w("\n")
+	if routed {
+		w("\n")
+	}
 	for _, s := range r.Subjects {
 		if s.Workload == WorkloadMix {
 			kinds := slices.Sorted(maps.Keys(s.Kinds))
