@@ -258,3 +258,23 @@ func TestCheckResume(t *testing.T) {
 		}
 	}
 }
+
+func TestReportShowsGrowthWithN(t *testing.T) {
+	phase := func(name string, secs, cpu float64) PhaseResult {
+		return PhaseResult{Phase: name, Seconds: []float64{secs}, CPUSeconds: []float64{cpu}, TerraformPeakBytes: []int64{1 << 20}}
+	}
+	small := &Results{N: TargetN, Tenants: 10, Runs: 1, Subjects: []SubjectResult{
+		{Name: subjectTerraformData, Resources: TargetN, Phases: []PhaseResult{phase(PhaseApply, 80, 40), phase(PhasePlan, 10, 10)}},
+	}}
+	big := &Results{N: TargetScaleN, Tenants: 10, Runs: 1, Subjects: []SubjectResult{
+		{Name: subjectTerraformData, Resources: TargetScaleN, Phases: []PhaseResult{phase(PhaseApply, 4000, 4400), {Phase: PhasePlan}}},
+	}}
+	md := Report([]*Results{small, big}, big)
+	want := "Growth from N=1000 to N=10000 (10x the resources), wall-clock / CPU seconds of Terraform with its plugins:"
+	if strings.Count(md, "Growth from") != 1 || !strings.Contains(md, want) {
+		t.Errorf("report lacks %q once:\n%s", want, md)
+	}
+	if row := "| terraform_data | 10000 | 50.0x / 110.0x | not run | not run | not run |"; !strings.Contains(md, row) {
+		t.Errorf("report lacks %q:\n%s", row, md)
+	}
+}

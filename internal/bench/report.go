@@ -333,7 +333,11 @@ func Report(all []*Results, latest *Results) string {
 	}
 	w("\n")
 	for _, r := range all {
-		writeRun(&b, r)
+		base := primary
+		if r == primary || primary.N >= r.N {
+			base = nil
+		}
+		writeRun(&b, r, base)
 	}
 	if len(primary.Load) > 0 {
 		writeLoad(&b, primary)
@@ -341,7 +345,9 @@ func Report(all []*Results, latest *Results) string {
 	return b.String()
 }
 
-func writeRun(b *strings.Builder, r *Results) {
+// writeRun writes the tables of one N; base, when set, is a run at a
+// smaller N that the times are compared with, to show what grows with N.
+func writeRun(b *strings.Builder, r, base *Results) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## N = %d over %d tenants\n\n", r.N, r.Tenants)
 	if r.Unfinished {
@@ -378,6 +384,19 @@ func writeRun(b *strings.Builder, r *Results) {
 		}
 		return ratio(subjectFloor) + " / " + ratio(subjectTerraformData)
 	})
+	if base != nil {
+		table(fmt.Sprintf("Growth from N=%d to N=%d (%gx the resources), wall-clock / CPU seconds of Terraform with its plugins:", base.N, r.N, float64(r.N)/float64(base.N)),
+			func(s *SubjectResult, p *PhaseResult) string {
+				if !ran(p) {
+					return notRun
+				}
+				small := base.subject(s.Name).phase(p.Phase)
+				if !ran(small) {
+					return "-"
+				}
+				return fmt.Sprintf("%.1fx / %.1fx", Median(p.Seconds)/Median(small.Seconds), Median(p.CPUSeconds)/Median(small.CPUSeconds))
+			})
+	}
 	table("CPU seconds, Terraform with its plugins + tenancyd (medians):", func(_ *SubjectResult, p *PhaseResult) string {
 		if !ran(p) {
 			return notRun
