@@ -209,7 +209,7 @@ func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request, _ *princ
 		return err
 	}
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		return childAnswer[api.Environment](ctx, tx, r.PathValue("tenant"), api.KindEnvironment, name, fmt.Sprintf("environment %q", name))
+		return answerRead[api.Environment](childObject(ctx, tx, r.PathValue("tenant"), api.KindEnvironment, name, fmt.Sprintf("environment %q", name)))
 	})
 }
 

@@ -172,7 +172,7 @@ func (s *Server) createFeatureFlag(w http.ResponseWriter, r *http.Request, p *pr
 func (s *Server) getFeatureFlag(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		key := r.PathValue("key")
-		return childAnswer[api.FeatureFlag](ctx, tx, r.PathValue("tenant"), api.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key))
+		return answerRead[api.FeatureFlag](childObject(ctx, tx, r.PathValue("tenant"), api.KindFeatureFlag, key, fmt.Sprintf("feature flag %q", key)))
 	})
 }
 

@@ -63,9 +63,9 @@ func getChild[T any, P document[T]](ctx context.Context, tx store.Tx, tenant, ki
 	return fromObject[T, P](o)
 }
 
-// childAnswer is getChild for a GET of the object, answered by answerOf.
-func childAnswer[T any, P document[T]](ctx context.Context, tx store.Tx, tenant, kind, key, what string) (any, error) {
-	o, err := childObject(ctx, tx, tenant, kind, key, what)
+// answerRead is the answer of a GET from what read its object: the error,
+// or answerOf the object.
+func answerRead[T any, P document[T]](o store.Object, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -190,11 +190,7 @@ func (s *Server) getQuota(w http.ResponseWriter, r *http.Request, perEnvironment
 		return err
 	}
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		o, err := loadQuotaObject(ctx, tx, t)
-		if err != nil {
-			return nil, err
-		}
-		return answerOf[api.Quota](o)
+		return answerRead[api.Quota](loadQuotaObject(ctx, tx, t))
 	})
 }
 

@@ -169,7 +169,7 @@ func loadRoleBinding(ctx context.Context, tx store.Tx, tenant, id string) (api.R
 func (s *Server) getRoleBinding(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		id := r.PathValue("binding")
-		return childAnswer[api.RoleBinding](ctx, tx, r.PathValue("tenant"), api.KindRoleBinding, id, fmt.Sprintf("role binding %q", id))
+		return answerRead[api.RoleBinding](childObject(ctx, tx, r.PathValue("tenant"), api.KindRoleBinding, id, fmt.Sprintf("role binding %q", id)))
 	})
 }
 

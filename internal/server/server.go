@@ -200,8 +200,9 @@ func printable(s string) bool {
 }
 
 // Run does the server's background work (listening for token revocations
-// on a shared database, advancing tenant provisioning, flushing usage counts, expiring idempotency records and backups,
-// retrying and expiring in the data plane) until ctx ends.
+// on a shared database, advancing tenant provisioning, flushing usage
+// counts, expiring idempotency records and backups, retrying and expiring
+// in the data plane) until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	if s.store.Revocations().Shared() {
 		go s.listenRevocations(ctx)

@@ -270,11 +270,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
-		o, err := loadTenantObject(ctx, tx, r.PathValue("tenant"))
-		if err != nil {
-			return nil, err
-		}
-		return answerOf[api.Tenant](o)
+		return answerRead[api.Tenant](loadTenantObject(ctx, tx, r.PathValue("tenant")))
 	})
 }
 

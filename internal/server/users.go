@@ -107,7 +107,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	return s.viewOne(w, r, func(ctx context.Context, tx store.Tx) (any, error) {
 		user := r.PathValue("user")
-		return childAnswer[api.User](ctx, tx, r.PathValue("tenant"), api.KindUser, user, fmt.Sprintf("user %q", user))
+		return answerRead[api.User](childObject(ctx, tx, r.PathValue("tenant"), api.KindUser, user, fmt.Sprintf("user %q", user)))
 	})
 }
 

@@ -102,9 +102,9 @@ func (s *sqlStore) View(ctx context.Context, fn func(ctx context.Context, tx Tx)
 	return s.run(ctx, s.read, s.readStmts, &s.d.view, func(tx *sqlTx) error { return fn(ctx, tx) })
 }
 
-// WithClock returns the store over the same database, stamping with now.
 func (s *sqlStore) Revocations() *Revocations { return s.revocations }
 
+// WithClock returns the store over the same database, stamping with now.
 func (s *sqlStore) WithClock(now func() time.Time) Store {
 	c := *s
 	c.now = now
