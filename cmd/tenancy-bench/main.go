@@ -115,14 +115,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.Runs == 0 {
 		// The load test alone takes the place of the saved run's load
 		// test for this n, which keeps its Terraform phases.
-		all, err := bench.LoadResults(*resultsDir)
+		saved, err := savedFor(*resultsDir, o.N)
 		if err != nil {
 			return err
 		}
-		for _, saved := range all {
-			if saved.N == o.N && len(saved.Subjects) > 0 {
-				res = saved.WithLoadOf(res)
-			}
+		if saved != nil && len(saved.Subjects) > 0 {
+			res = saved.WithLoadOf(res)
 		}
 	}
 	file, err := bench.SaveResults(*resultsDir, res)
@@ -135,6 +133,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // previous are the saved results for n, to resume.
 func previous(dir string, n int) (*bench.Results, error) {
+	r, err := savedFor(dir, n)
+	if err == nil && r == nil {
+		err = fmt.Errorf("no results for n %d in %s to resume", n, dir)
+	}
+	return r, err
+}
+
+// savedFor are the results saved in dir for n, or nil when there are none.
+func savedFor(dir string, n int) (*bench.Results, error) {
 	all, err := bench.LoadResults(dir)
 	if err != nil {
 		return nil, err
@@ -144,7 +151,7 @@ func previous(dir string, n int) (*bench.Results, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("no results for n %d in %s to resume", n, dir)
+	return nil, nil
 }
 
 // phaseFlags name the phases on the command line, in bench.Phases' order.
